@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * libflowscope: the capture engine behind flowscope: device names. A
+ * capture opens its sources through DPDK, records every packet into the
+ * QQ ring from background receive threads, and hands batches of packets
+ * to one consumer (the libpcap module). Handles are opaque.
+ */
+#ifndef FLOWSCOPE_H
+#define FLOWSCOPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fs_capture fs_capture;
+
+/* What the application asked for through the pcap API. */
+struct fs_open_params {
+	int snaplen;		/* bytes of each packet the application wants */
+	int promisc;		/* non-zero: put interfaces in promiscuous mode */
+	int immediate;		/* non-zero: wake the reader for every burst */
+	int timeout_ms;		/* the application's buffering timeout */
+};
+
+/* One delivered packet. data stays valid until the next fs_capture_read()
+ * or fs_capture_close() on the same handle. */
+struct fs_packet {
+	uint64_t ts_ns;		/* nanoseconds since the epoch */
+	uint32_t caplen;	/* bytes at data */
+	uint32_t wirelen;	/* length on the wire */
+	const uint8_t *data;
+	unsigned source;	/* index of the source in the device name */
+};
+
+/* Counters of DESIGN §3 plus what the ring holds. */
+struct fs_stats {
+	uint64_t recv;		/* packets received from the sources */
+	uint64_t drop;		/* lost inside flowscope before delivery */
+	uint64_t ifdrop;	/* missed by the NIC or driver */
+	uint64_t delivered;	/* handed to the application */
+	uint64_t ring_pkts;	/* packets held in the ring now */
+	uint64_t ring_bytes;	/* ring memory in use now */
+	uint64_t ring_capacity;	/* ring memory in all */
+	uint64_t history_ns;	/* age span of what the ring holds */
+};
+
+/* Returned by fs_capture_read() once every source has ended and all was
+ * delivered (file replay done, generator count reached). */
+#define FS_EOF (-2)
+
+/*
+ * True when device names a flowscope capture; every other name belongs to
+ * stock libpcap.
+ */
+bool fs_device_is_ours(const char *device);
+
+/*
+ * Open and start a capture: parse device, load the configuration
+ * (config file of the name or FLOWSCOPE_CONFIG, then FLOWSCOPE_*
+ * variables of environ), start DPDK's EAL if this process has not yet,
+ * create the ring, open every source and start the receive threads.
+ * Returns NULL with errbuf saying what failed (key, file and line for
+ * configuration errors); nothing is left running then.
+ */
+fs_capture *fs_capture_open(const char *device,
+			    const struct fs_open_params *params,
+			    char *errbuf, size_t errlen);
+
+/*
+ * Take up to max packets, oldest first, without waiting.
+ * Returns the count (0: nothing waiting now), FS_EOF when every source
+ * ended and everything was delivered, or -1 on a capture error (text from
+ * fs_capture_error()).
+ */
+int fs_capture_read(fs_capture *c, struct fs_packet *pkts, unsigned max);
+
+/*
+ * Wait until packets are waiting, the sources ended, fs_capture_wake()
+ * was called, or timeout_ms passed (negative: no limit).
+ * Returns 1 when there may be something to read, 0 on timeout or wake,
+ * -1 on error with errno.
+ */
+int fs_capture_wait(fs_capture *c, int timeout_ms);
+
+/* A descriptor that polls readable when fs_capture_read() has something
+ * to return (or FS_EOF). Owned by the capture. */
+int fs_capture_fd(const fs_capture *c);
+
+/* Make a waiting fs_capture_wait() return. Async-signal-safe. */
+void fs_capture_wake(fs_capture *c);
+
+/* Fill s with the capture's counters. */
+void fs_capture_stats(fs_capture *c, struct fs_stats *s);
+
+/* Text of the last capture error. */
+const char *fs_capture_error(const fs_capture *c);
+
+/* Stop the threads, close the sources and free everything. NULL is fine. */
+void fs_capture_close(fs_capture *c);
+
+/*
+ * Call add for every device flowscope offers (flowscope:IFNAME for the
+ * machine's interfaces, flowscope:gen), without starting DPDK. flags are
+ * PCAP_IF_* bits. add returns 0 to go on, -1 to stop with an error.
+ * Returns 0 or -1 with errbuf.
+ */
+int fs_list_devices(int (*add)(void *arg, const char *name,
+			       const char *desc, unsigned flags),
+		    void *arg, char *errbuf, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The libpcap module of flowscope: maps the pcap API (activate, read,
+ * stats, breakloop, non-blocking, selectable fd, close) onto a
+ * libflowscope capture. All state lives in struct pcap_flowscope (p->priv).
+ */
+#ifdef HAVE_CONFIG_H
+#include <config.h>
+#endif
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pcap-int.h"
+#include "pcap-flowscope.h"
+#include "flowscope.h"
+
+#define BATCH 256	/* packets taken from the engine at a time */
+
+struct pcap_flowscope {
+	fs_capture *cap;
+	struct fs_packet batch[BATCH];
+	unsigned pos, n;	/* undelivered part of batch */
+	int eof;		/* sources ended and all was delivered */
+	uint64_t filtered;	/* rejected by the application's filter */
+};
+
+static void fill_header(const pcap_t *p, const struct fs_packet *pk,
+			struct pcap_pkthdr *h)
+{
+	h->ts.tv_sec = (time_t)(pk->ts_ns / 1000000000u);
+	if (p->opt.tstamp_precision == PCAP_TSTAMP_PRECISION_NANO)
+		h->ts.tv_usec = (suseconds_t)(pk->ts_ns % 1000000000u);
+	else
+		h->ts.tv_usec = (suseconds_t)(pk->ts_ns % 1000000000u / 1000u);
+	h->caplen = pk->caplen < (uint32_t)p->snapshot ? pk->caplen
+						       : (uint32_t)p->snapshot;
+	h->len = pk->wirelen;
+}
+
+/*
+ * read_op: deliver up to cnt packets (all waiting ones if cnt <= 0).
+ * Blocks up to the timeout unless non-blocking; returns the number of
+ * packets processed, 0 when none came, PCAP_ERROR_BREAK after
+ * pcap_breakloop() or when the sources ended, PCAP_ERROR on errors.
+ */
+static int pcap_flowscope_read(pcap_t *p, int cnt, pcap_handler cb,
+			       u_char *user)
+{
+	struct pcap_flowscope *pf = p->priv;
+	int done = 0;
+
+	if (PACKET_COUNT_IS_UNLIMITED(cnt))
+		cnt = INT_MAX;
+	for (;;) {
+		if (p->break_loop) {
+			p->break_loop = 0;
+			return PCAP_ERROR_BREAK;
+		}
+		if (pf->pos == pf->n) {
+			int n;
+
+			if (pf->eof)
+				return done ? done : PCAP_ERROR_BREAK;
+			n = fs_capture_read(pf->cap, pf->batch, BATCH);
+			if (n == FS_EOF) {
+				pf->eof = 1;
+				continue;
+			}
+			if (n < 0) {
+				snprintf(p->errbuf, PCAP_ERRBUF_SIZE, "%s",
+					 fs_capture_error(pf->cap));
+				return PCAP_ERROR;
+			}
+			pf->pos = 0;
+			pf->n = (unsigned)n;
+			if (n == 0) {
+				int w;
+
+				if (done || p->opt.nonblock)
+					return done;
+				w = fs_capture_wait(pf->cap,
+					p->opt.timeout > 0 ? p->opt.timeout : -1);
+				if (w < 0) {
+					pcap_fmt_errmsg_for_errno(p->errbuf,
+					    PCAP_ERRBUF_SIZE, errno,
+					    "flowscope: waiting for packets");
+					return PCAP_ERROR;
+				}
+				if (w == 0 && !p->break_loop)
+					return 0;	/* timeout expired */
+				continue;
+			}
+		}
+		while (pf->pos < pf->n && done < cnt) {
+			const struct fs_packet *pk = &pf->batch[pf->pos++];
+			struct pcap_pkthdr h;
+
+			if (p->fcode.bf_insns != NULL &&
+			    pcap_filter(p->fcode.bf_insns, pk->data,
+					pk->wirelen, pk->caplen) == 0) {
+				pf->filtered++;
+				continue;
+			}
+			fill_header(p, pk, &h);
+			cb(user, &h, pk->data);
+			done++;
+			if (p->break_loop) {
+				p->break_loop = 0;
+				return done;
+			}
+		}
+		if (done >= cnt)
+			return done;
+	}
+}
+
+static int pcap_flowscope_stats(pcap_t *p, struct pcap_stat *ps)
+{
+	struct pcap_flowscope *pf = p->priv;
+	struct fs_stats s;
+
+	fs_capture_stats(pf->cap, &s);
+	ps->ps_recv = (u_int)s.recv;
+	ps->ps_drop = (u_int)s.drop;
+	ps->ps_ifdrop = (u_int)s.ifdrop;
+	return 0;
+}
+
+static void pcap_flowscope_breakloop(pcap_t *p)
+{
+	struct pcap_flowscope *pf = p->priv;
+
+	pcap_breakloop_common(p);
+	if (pf->cap != NULL)
+		fs_capture_wake(pf->cap);
+}
+
+static int pcap_flowscope_getnonblock(pcap_t *p)
+{
+	return p->opt.nonblock;
+}
+
+static int pcap_flowscope_setnonblock(pcap_t *p, int nonblock)
+{
+	p->opt.nonblock = nonblock ? 1 : 0;
+	return 0;
+}
+
+static int pcap_flowscope_inject(pcap_t *p, const void *buf _U_,
+				 int size _U_)
+{
+	snprintf(p->errbuf, PCAP_ERRBUF_SIZE,
+		 "flowscope devices are capture-only; sending is not supported");
+	return PCAP_ERROR;
+}
+
+static void pcap_flowscope_cleanup(pcap_t *p)
+{
+	struct pcap_flowscope *pf = p->priv;
+
+	fs_capture_close(pf->cap);
+	pf->cap = NULL;
+	pcap_remove_from_pcaps_to_close(p);
+	/* the descriptor belonged to the capture and is closed with it */
+	p->fd = -1;
+	p->selectable_fd = -1;
+	pcap_cleanup_live_common(p);
+}
+
+static int pcap_flowscope_activate(pcap_t *p)
+{
+	struct pcap_flowscope *pf = p->priv;
+	struct fs_open_params params;
+
+	if (p->snapshot <= 0 || p->snapshot > MAXIMUM_SNAPLEN)
+		p->snapshot = MAXIMUM_SNAPLEN;
+	params.snaplen = p->snapshot;
+	params.promisc = p->opt.promisc;
+	params.immediate = p->opt.immediate;
+	params.timeout_ms = p->opt.timeout;
+	pf->cap = fs_capture_open(p->opt.device, &params, p->errbuf,
+				  PCAP_ERRBUF_SIZE);
+	if (pf->cap == NULL)
+		return PCAP_ERROR;
+
+	p->linktype = DLT_EN10MB;
+	p->fd = fs_capture_fd(pf->cap);
+	p->selectable_fd = p->fd;
+	p->read_op = pcap_flowscope_read;
+	p->inject_op = pcap_flowscope_inject;
+	p->setfilter_op = install_bpf_program;
+	p->setdirection_op = NULL;
+	p->set_datalink_op = NULL;
+	p->getnonblock_op = pcap_flowscope_getnonblock;
+	p->setnonblock_op = pcap_flowscope_setnonblock;
+	p->stats_op = pcap_flowscope_stats;
+	p->breakloop_op = pcap_flowscope_breakloop;
+	p->cleanup_op = pcap_flowscope_cleanup;
+
+	/* stop the threads even if the application exits without closing */
+	if (!pcap_do_addexit(p)) {
+		pcap_flowscope_cleanup(p);
+		return PCAP_ERROR;
+	}
+	pcap_add_to_pcaps_to_close(p);
+	return 0;
+}
+
+pcap_t *pcap_flowscope_create(const char *device, char *ebuf, int *is_ours)
+{
+	pcap_t *p;
+
+	*is_ours = fs_device_is_ours(device);
+	if (!*is_ours)
+		return NULL;
+	p = PCAP_CREATE_COMMON(ebuf, struct pcap_flowscope);
+	if (p == NULL)
+		return NULL;
+	p->activate_op = pcap_flowscope_activate;
+	p->tstamp_precision_list = malloc(2 * sizeof(u_int));
+	if (p->tstamp_precision_list == NULL) {
+		pcap_fmt_errmsg_for_errno(ebuf, PCAP_ERRBUF_SIZE, errno,
+					  "malloc");
+		pcap_close(p);
+		return NULL;
+	}
+	p->tstamp_precision_list[0] = PCAP_TSTAMP_PRECISION_MICRO;
+	p->tstamp_precision_list[1] = PCAP_TSTAMP_PRECISION_NANO;
+	p->tstamp_precision_count = 2;
+	return p;
+}
+
+static int add_one(void *arg, const char *name, const char *desc,
+		   unsigned flags)
+{
+	void **a = arg;
+
+	return add_dev(a[0], name, flags, desc, a[1]) == NULL ? -1 : 0;
+}
+
+int pcap_flowscope_findalldevs(pcap_if_list_t *devlistp, char *ebuf)
+{
+	void *a[2] = { devlistp, ebuf };
+
+	return fs_list_devices(add_one, a, ebuf, PCAP_ERRBUF_SIZE) == 0 ? 0
+								   : -1;
+}

@@ -1,0 +1,382 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A capture: configuration, the QQ ring, the sources and their receive
+ * threads, and the one reader that hands packets to the application.
+ * The reader copies records out of the ring lane by lane (each lane has
+ * a staging buffer) and merges the lanes by timestamp.
+ */
+#define _GNU_SOURCE
+#include "flowscope.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "devname.h"
+#include "eal.h"
+#include "ring.h"
+#include "source.h"
+
+#define STAGE_BYTES (512u * 1024)	/* per lane; holds any record */
+#define STAGE_PKTS 4096u
+#define MAX_LANES 256u
+
+extern char **environ;
+
+struct reader {
+	struct fs_lane *lane;
+	struct fs_rxq *rxq;
+	struct fs_cursor cur;
+	uint8_t *buf;
+	uint32_t rd, wr;	/* staged, undelivered bytes [rd, wr) */
+};
+
+struct fs_capture {
+	struct fs_config cfg;
+	struct fs_devname dev;
+	fs_ring *ring;
+	unsigned nsources;
+	struct fs_source *src;
+	unsigned nlanes;
+	struct reader *rd;
+	_Atomic uint64_t *reader_seq;
+	struct fs_sink sink;
+	int efd;
+	_Atomic int armed;	/* the reader is idle: wake it */
+	uint64_t lost;
+	uint64_t delivered;
+	bool eof;
+	char err[256];
+};
+
+bool fs_device_is_ours(const char *device)
+{
+	return fs_devname_is_ours(device);
+}
+
+/* Receive threads call this after publishing. */
+static void notify(void *arg)
+{
+	struct fs_capture *c = arg;
+	uint64_t one = 1;
+
+	/* the reader sets armed and then looks at the lanes; we published
+	 * and now look at armed: a full fence on both sides means one of
+	 * us sees the other (no lost wake-up) */
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&c->armed, memory_order_relaxed) &&
+	    atomic_exchange(&c->armed, 0))
+		(void)!write(c->efd, &one, sizeof(one));
+}
+
+void fs_capture_close(fs_capture *c)
+{
+	if (c == NULL)
+		return;
+	for (unsigned i = 0; i < c->nsources; i++)
+		fs_source_close(&c->src[i]);
+	free(c->src);
+	if (c->rd != NULL)
+		for (unsigned i = 0; i < c->nlanes; i++)
+			free(c->rd[i].buf);
+	free(c->rd);
+	free((void *)c->reader_seq);
+	fs_ring_free(c->ring);
+	if (c->efd >= 0)
+		close(c->efd);
+	fs_config_release(&c->cfg);
+	fs_devname_release(&c->dev);
+	free(c);
+}
+
+fs_capture *fs_capture_open(const char *device,
+			    const struct fs_open_params *params,
+			    char *errbuf, size_t errlen)
+{
+	fs_capture *c = calloc(1, sizeof(*c));
+	uint32_t caplen;
+	unsigned lane = 0;
+
+	if (c == NULL) {
+		snprintf(errbuf, errlen, "flowscope: out of memory");
+		return NULL;
+	}
+	c->efd = -1;
+	fs_config_init(&c->cfg);
+	if (fs_devname_parse(device, &c->dev, errbuf, errlen) < 0)
+		goto fail;
+	if (fs_config_load(&c->cfg, c->dev.config_path, environ, errbuf,
+			   errlen) < 0)
+		goto fail;
+	caplen = c->cfg.caplen ? c->cfg.caplen : (uint32_t)params->snaplen;
+	if (caplen == 0 || caplen > FS_CAPLEN_MAX)
+		caplen = FS_CAPLEN_MAX;
+
+	c->nsources = (unsigned)c->dev.nsources;
+	c->src = calloc(c->nsources, sizeof(*c->src));
+	if (c->src == NULL)
+		goto oom;
+	for (unsigned i = 0; i < c->nsources; i++) {
+		c->src[i].spec = c->dev.sources[i];
+		c->src[i].index = i;
+		c->nlanes += c->dev.sources[i].kind == FS_SRC_FILE ? 1
+			: c->cfg.rx_queues;
+	}
+	if (c->nlanes > MAX_LANES) {
+		snprintf(errbuf, errlen, "rx_queues: %u sources with %u queues "
+			 "each make more than %u receive threads", c->nsources,
+			 c->cfg.rx_queues, MAX_LANES);
+		goto fail;
+	}
+	c->ring = fs_ring_create(c->cfg.buffer, c->nlanes, caplen);
+	if (c->ring == NULL) {
+		if (errno == ENOMEM)
+			snprintf(errbuf, errlen, "buffer: cannot reserve %llu "
+				 "bytes for the ring: %s",
+				 (unsigned long long)c->cfg.buffer,
+				 strerror(errno));
+		else
+			snprintf(errbuf, errlen, "buffer: %llu bytes are too "
+				 "few for %u ring lanes of packets up to %u "
+				 "bytes", (unsigned long long)c->cfg.buffer,
+				 c->nlanes, caplen);
+		goto fail;
+	}
+	c->rd = calloc(c->nlanes, sizeof(*c->rd));
+	c->reader_seq = calloc(c->nlanes, sizeof(*c->reader_seq));
+	if (c->rd == NULL || c->reader_seq == NULL)
+		goto oom;
+	for (unsigned i = 0; i < c->nlanes; i++) {
+		c->rd[i].lane = fs_ring_lane(c->ring, i);
+		c->rd[i].buf = malloc(STAGE_BYTES);
+		if (c->rd[i].buf == NULL)
+			goto oom;
+		fs_cursor_oldest(c->rd[i].lane, &c->rd[i].cur);
+	}
+	c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (c->efd < 0) {
+		snprintf(errbuf, errlen, "flowscope: eventfd: %s",
+			 strerror(errno));
+		goto fail;
+	}
+	c->sink.reader_seq = c->reader_seq;
+	c->sink.notify = notify;
+	c->sink.notify_arg = c;
+	c->sink.caplen = caplen;
+
+	if (fs_eal_start(c->cfg.eal, errbuf, errlen) < 0)
+		goto fail;
+	for (unsigned i = 0; i < c->nsources; i++) {
+		struct fs_source *s = &c->src[i];
+
+		if (fs_source_open(s, &c->cfg, params->promisc, errbuf,
+				   errlen) < 0)
+			goto fail;
+		for (unsigned q = 0; q < s->nq; q++, lane++) {
+			s->rxq[q].lane = c->rd[lane].lane;
+			c->rd[lane].rxq = &s->rxq[q];
+		}
+	}
+	for (unsigned i = 0; i < c->nsources; i++)
+		if (fs_source_start(&c->src[i], &c->sink, errbuf, errlen) < 0)
+			goto fail;
+	return c;
+oom:
+	snprintf(errbuf, errlen, "flowscope: out of memory");
+fail:
+	fs_capture_close(c);
+	return NULL;
+}
+
+/* Stage what lane r has (only when its previous batch is delivered:
+ * the application may still hold pointers into it until the next read). */
+static void stage(fs_capture *c, unsigned i)
+{
+	struct reader *r = &c->rd[i];
+	unsigned n;
+	uint32_t off = 0;
+
+	if (r->rd < r->wr)
+		return;
+	r->rd = r->wr = 0;
+	n = fs_lane_read(r->lane, &r->cur, r->buf, STAGE_BYTES, STAGE_PKTS,
+			 &c->lost);
+	for (unsigned k = 0; k < n; k++)
+		off += FS_REC_SIZE(((const struct fs_pkt_hdr *)
+				    (r->buf + off))->cap_len);
+	r->wr = off;
+	atomic_store_explicit(&c->reader_seq[i], r->cur.seq,
+			      memory_order_release);
+}
+
+static void take(struct reader *r, struct fs_packet *p)
+{
+	const struct fs_pkt_hdr *h = (const void *)(r->buf + r->rd);
+
+	p->ts_ns = h->ts_ns;
+	p->caplen = h->cap_len;
+	p->wirelen = h->wire_len;
+	p->data = (const uint8_t *)(h + 1);
+	p->source = h->source;
+	r->rd += FS_REC_SIZE(h->cap_len);
+}
+
+static bool all_ended(fs_capture *c)
+{
+	for (unsigned i = 0; i < c->nlanes; i++)
+		if (!atomic_load_explicit(&c->rd[i].rxq->done,
+					  memory_order_acquire))
+			return false;
+	return true;
+}
+
+static bool anything_waiting(fs_capture *c)
+{
+	for (unsigned i = 0; i < c->nlanes; i++)
+		if (c->rd[i].rd < c->rd[i].wr ||
+		    fs_lane_pending(c->rd[i].lane, &c->rd[i].cur))
+			return true;
+	return false;
+}
+
+static int read_once(fs_capture *c, struct fs_packet *pkts, unsigned max)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < c->nlanes; i++)
+		stage(c, i);
+	if (c->nlanes == 1) {
+		struct reader *r = &c->rd[0];
+
+		while (n < max && r->rd < r->wr)
+			take(r, &pkts[n++]);
+	} else {
+		/* merge the lanes by timestamp */
+		while (n < max) {
+			struct reader *best = NULL;
+			uint64_t best_ts = UINT64_MAX;
+
+			for (unsigned i = 0; i < c->nlanes; i++) {
+				struct reader *r = &c->rd[i];
+				const struct fs_pkt_hdr *h;
+
+				if (r->rd == r->wr)
+					continue;
+				h = (const void *)(r->buf + r->rd);
+				if (h->ts_ns < best_ts) {
+					best_ts = h->ts_ns;
+					best = r;
+				}
+			}
+			if (best == NULL)
+				break;
+			take(best, &pkts[n++]);
+		}
+	}
+	c->delivered += n;
+	return (int)n;
+}
+
+int fs_capture_read(fs_capture *c, struct fs_packet *pkts, unsigned max)
+{
+	uint64_t v;
+	int n;
+
+	if (c->eof)
+		return FS_EOF;
+	n = read_once(c, pkts, max);
+	if (n > 0)
+		return n;
+	/* idle: let the receive threads wake us (and poll users) */
+	while (read(c->efd, &v, sizeof(v)) > 0)
+		;
+	atomic_store(&c->armed, 1);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (anything_waiting(c)) {
+		atomic_store(&c->armed, 0);
+		return read_once(c, pkts, max);
+	}
+	if (all_ended(c) && !anything_waiting(c)) {
+		for (unsigned i = 0; i < c->nsources; i++)
+			if (c->src[i].feeder_err[0] != '\0') {
+				snprintf(c->err, sizeof(c->err), "%s",
+					 c->src[i].feeder_err);
+				c->src[i].feeder_err[0] = '\0';
+				return -1;
+			}
+		c->eof = true;
+		/* keep the descriptor readable: the next read says EOF */
+		v = 1;
+		(void)!write(c->efd, &v, sizeof(v));
+		return FS_EOF;
+	}
+	return 0;
+}
+
+int fs_capture_wait(fs_capture *c, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = c->efd, .events = POLLIN };
+	int rc;
+
+	if (c->eof || anything_waiting(c))
+		return 1;
+	atomic_store(&c->armed, 1);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (anything_waiting(c) || all_ended(c)) {
+		atomic_store(&c->armed, 0);
+		return 1;
+	}
+	rc = poll(&pfd, 1, timeout_ms);
+	if (rc < 0)
+		return errno == EINTR ? 0 : -1;
+	return anything_waiting(c) || all_ended(c) ? 1 : 0;
+}
+
+int fs_capture_fd(const fs_capture *c)
+{
+	return c->efd;
+}
+
+void fs_capture_wake(fs_capture *c)
+{
+	uint64_t one = 1;
+
+	(void)!write(c->efd, &one, sizeof(one));
+}
+
+const char *fs_capture_error(const fs_capture *c)
+{
+	return c->err;
+}
+
+void fs_capture_stats(fs_capture *c, struct fs_stats *s)
+{
+	uint64_t oldest = UINT64_MAX, newest = 0;
+
+	memset(s, 0, sizeof(*s));
+	for (unsigned i = 0; i < c->nlanes; i++) {
+		struct fs_lane_usage u;
+
+		fs_lane_usage(c->rd[i].lane, &u);
+		s->recv += atomic_load_explicit(&c->rd[i].lane->pkts,
+						memory_order_relaxed);
+		s->ring_pkts += u.pkts;
+		s->ring_bytes += u.bytes;
+		if (u.pkts && u.oldest_ts < oldest)
+			oldest = u.oldest_ts;
+		if (u.newest_ts > newest)
+			newest = u.newest_ts;
+	}
+	for (unsigned i = 0; i < c->nsources; i++)
+		s->ifdrop += fs_source_ifdrop(&c->src[i]);
+	s->drop = c->lost;
+	s->delivered = c->delivered;
+	s->ring_capacity = fs_ring_capacity(c->ring);
+	s->history_ns = oldest != UINT64_MAX && newest > oldest ?
+		newest - oldest : 0;
+}

@@ -1,0 +1,797 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Configuration of one capture (DESIGN §2). One key table drives the file
+ * parser, the FLOWSCOPE_* environment lookup, the error texts and the docs.
+ * Nothing here prints or exits: every failure is -1 and a text in err.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <pcap/pcap.h>
+
+#define KIB 1024ull
+#define MIB (1024ull * KIB)
+#define GIB (1024ull * MIB)
+#define TIB (1024ull * GIB)
+
+/* Rates and counts of the generator: beyond this no run is meaningful, and
+ * the bound keeps products such as rate * seconds far from overflow. */
+#define RATE_MAX 1000000000000ull
+
+#define ENV_PREFIX "FLOWSCOPE_"
+#define ENV_CONFIG "FLOWSCOPE_CONFIG"
+
+/* A longer line is reported, never silently split or truncated. */
+#define LINE_MAX_LEN 4096
+
+/* sun_path must hold the path and its NUL. */
+#define SUN_PATH_LEN sizeof(((struct sockaddr_un *)0)->sun_path)
+
+/*
+ * The parsers store through offsets, so each field must have the C type its
+ * key type implies: UINT -> uint32_t, SIZE and RATE -> uint64_t, strings
+ * -> char *. These checks fail the build if struct fs_config drifts.
+ */
+#define FIELD_IS(m, T) _Generic(((struct fs_config *)0)->m, T: 1, default: 0)
+_Static_assert(FIELD_IS(mode, enum fs_mode), "mode");
+_Static_assert(FIELD_IS(trigger, char *), "trigger");
+_Static_assert(FIELD_IS(buffer, uint64_t), "buffer");
+_Static_assert(FIELD_IS(caplen, uint32_t), "caplen");
+_Static_assert(FIELD_IS(flow_timeout, uint32_t), "flow_timeout");
+_Static_assert(FIELD_IS(max_flows, uint32_t), "max_flows");
+_Static_assert(FIELD_IS(dump_dir, char *), "dump_dir");
+_Static_assert(FIELD_IS(control, char *), "control");
+_Static_assert(FIELD_IS(eal, char *), "eal");
+_Static_assert(FIELD_IS(rx_queues, uint32_t), "rx_queues");
+_Static_assert(FIELD_IS(rx_slots, uint32_t), "rx_slots");
+_Static_assert(FIELD_IS(gen_flows, uint32_t), "gen_flows");
+_Static_assert(FIELD_IS(gen_rate, uint64_t), "gen_rate");
+_Static_assert(FIELD_IS(gen_packets, uint64_t), "gen_packets");
+_Static_assert(FIELD_IS(gen_size, uint32_t), "gen_size");
+
+#define OFF(m) offsetof(struct fs_config, m)
+
+/* The `def` texts are for docs; the values themselves are in `defaults`
+ * below (some defaults, such as caplen's, are not a value of the key). */
+static const struct fs_config_key keys[] = {
+	{ "mode", FS_KEY_MODE, "live", 0, 0, OFF(mode),
+	  "live: every packet as soon as it arrives; trigger: only packets "
+	  "of triggered flows, each flow's buffered history first" },
+	{ "trigger", FS_KEY_FILTER, "none", 0, 0, OFF(trigger),
+	  "a pcap-filter(7) expression; a packet that matches it triggers "
+	  "its flow" },
+	{ "buffer", FS_KEY_SIZE, "256m", MIB, TIB, OFF(buffer),
+	  "QQ ring capacity in bytes (k, m, g suffixes)" },
+	{ "caplen", FS_KEY_UINT, "the application's snaplen", 1,
+	  FS_CAPLEN_MAX, OFF(caplen),
+	  "bytes of each packet kept in the ring and delivered" },
+	{ "flow_timeout", FS_KEY_UINT, "30", 1, 86400, OFF(flow_timeout),
+	  "seconds without a packet after which a flow ends" },
+	{ "max_flows", FS_KEY_UINT, "1048576", 1, 1u << 30, OFF(max_flows),
+	  "bound on tracked flows; packets of flows beyond it are still "
+	  "captured and counted" },
+	{ "dump_dir", FS_KEY_DIR, "none", 0, 0, OFF(dump_dir),
+	  "also write every triggered flow to its own pcap file in this "
+	  "directory" },
+	{ "control", FS_KEY_CONTROL, "/run/flowscope/<pid>-<source>.sock", 0, 0,
+	  OFF(control), "control socket path (absolute); off disables it" },
+	{ "eal", FS_KEY_STRING, "none", 0, 0, OFF(eal),
+	  "extra DPDK EAL arguments, split on blanks with sh-like quoting" },
+	{ "rx_queues", FS_KEY_UINT, "1", 1, 64, OFF(rx_queues),
+	  "RSS queues per port, each with its own receive thread and ring "
+	  "lane" },
+	{ "rx_slots", FS_KEY_UINT, "4096", 64, 32768, OFF(rx_slots),
+	  "receive descriptors per queue" },
+	{ "gen_flows", FS_KEY_UINT, "1000", 1, 1u << 24, OFF(gen_flows),
+	  "flows of the built-in generator" },
+	{ "gen_rate", FS_KEY_RATE, "unlimited", 0, RATE_MAX, OFF(gen_rate),
+	  "packets/s of the built-in generator (k, m, g: thousands, "
+	  "millions, billions)" },
+	{ "gen_packets", FS_KEY_RATE, "unlimited", 0, RATE_MAX,
+	  OFF(gen_packets),
+	  "packets the built-in generator sends in all (k, m, g: "
+	  "thousands, millions, billions)" },
+	{ "gen_size", FS_KEY_UINT, "64", 42, 9000, OFF(gen_size),
+	  "frame bytes of the built-in generator's packets" },
+};
+
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+static const struct fs_config defaults = {
+	.mode = FS_MODE_LIVE,
+	.trigger = NULL,
+	.buffer = 256 * MIB,
+	.caplen = 0,
+	.flow_timeout = 30,
+	.max_flows = 1048576,
+	.dump_dir = NULL,
+	.control = NULL,
+	.control_off = false,
+	.eal = NULL,
+	.rx_queues = 1,
+	.rx_slots = 4096,
+	.gen_flows = 1000,
+	.gen_rate = 0,
+	.gen_packets = 0,
+	.gen_size = 64,
+};
+
+const struct fs_config_key *fs_config_keys(size_t *n)
+{
+	if (n)
+		*n = NKEYS;
+	return keys;
+}
+
+void fs_config_init(struct fs_config *c)
+{
+	*c = defaults;
+}
+
+void fs_config_release(struct fs_config *c)
+{
+	free(c->trigger);
+	free(c->dump_dir);
+	free(c->control);
+	free(c->eal);
+	fs_config_init(c);
+}
+
+/* Write "WHERE: " (if any) and the message into err; always returns -1 so
+ * callers can `return fail(...)`. Tolerates err == NULL or errlen == 0. */
+__attribute__((format(printf, 4, 5)))
+static int fail(char *err, size_t errlen, const char *where,
+		const char *fmt, ...)
+{
+	va_list ap;
+	int n = 0;
+
+	if (!err || !errlen)
+		return -1;
+	err[0] = '\0';
+	if (where) {
+		n = snprintf(err, errlen, "%s: ", where);
+		if (n < 0)
+			n = 0;
+	}
+	if ((size_t)n < errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+static const struct fs_config_key *find_key(const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+/* Variables are the upper-case form of a key; the key itself is lower
+ * case, so "FLOWSCOPE_mode" matches nothing. */
+static const struct fs_config_key *find_key_upper(const char *s, size_t len)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		const char *k = keys[i].name;
+		size_t j;
+
+		if (strlen(k) != len)
+			continue;
+		for (j = 0; j < len; j++) {
+			char u = k[j];
+
+			if (u >= 'a' && u <= 'z')
+				u = (char)(u - 'a' + 'A');
+			if (u != s[j])
+				break;
+		}
+		if (j == len)
+			return &keys[i];
+	}
+	return NULL;
+}
+
+/* "mode, trigger, ..." (or upper case) for unknown-key messages. */
+static void list_keys(char *buf, size_t len, bool upper)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < NKEYS && used < len; i++) {
+		int n = snprintf(buf + used, len - used, "%s%s",
+				 i ? ", " : "", keys[i].name);
+
+		if (n < 0)
+			break;
+		if (upper)
+			for (size_t j = used; j < len && buf[j]; j++)
+				if (buf[j] >= 'a' && buf[j] <= 'z')
+					buf[j] = (char)(buf[j] - 'a' + 'A');
+		used += (size_t)n;
+	}
+}
+
+/* v with the largest of k, m, g (powers of base) that divides it, so
+ * bounds print the way a user would write them ("1m", "1000g"). */
+static void fmt_scaled(char *buf, size_t len, uint64_t v, uint64_t base)
+{
+	static const char suffix[] = "kmg";
+	int i = 0;
+
+	while (v != 0 && v % base == 0 && i < 3) {
+		v /= base;
+		i++;
+	}
+	if (i)
+		snprintf(buf, len, "%llu%c", (unsigned long long)v, suffix[i - 1]);
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)v);
+}
+
+/* The expected form of a key's value, with its bounds: the part of every
+ * value error that tells the user what to write instead. */
+static void describe(const struct fs_config_key *k, char *buf, size_t len)
+{
+	char lo[32], hi[32];
+
+	switch (k->type) {
+	case FS_KEY_MODE:
+		snprintf(buf, len, "live or trigger");
+		break;
+	case FS_KEY_FILTER:
+		snprintf(buf, len, "a pcap-filter(7) expression");
+		break;
+	case FS_KEY_SIZE:
+		fmt_scaled(lo, sizeof(lo), k->min, KIB);
+		fmt_scaled(hi, sizeof(hi), k->max, KIB);
+		snprintf(buf, len,
+			 "a number with optional k, m or g suffix, %s to %s",
+			 lo, hi);
+		break;
+	case FS_KEY_UINT:
+		snprintf(buf, len, "a whole number, %llu to %llu",
+			 (unsigned long long)k->min,
+			 (unsigned long long)k->max);
+		break;
+	case FS_KEY_RATE:
+		fmt_scaled(hi, sizeof(hi), k->max, 1000);
+		snprintf(buf, len,
+			 "a number with optional k, m or g suffix for "
+			 "thousands, millions or billions, up to %s, or "
+			 "unlimited", hi);
+		break;
+	case FS_KEY_DIR:
+		snprintf(buf, len, "an existing directory flowscope can write to");
+		break;
+	case FS_KEY_CONTROL:
+		snprintf(buf, len, "an absolute path shorter than %zu bytes, or off",
+			 SUN_PATH_LEN);
+		break;
+	case FS_KEY_STRING:
+	default:
+		snprintf(buf, len, "any text");
+		break;
+	}
+}
+
+/*
+ * Decimal digits, then (when base is not 0) one optional k/m/g suffix in
+ * either case, then nothing. Hand-written rather than strtoull, which would
+ * accept blanks, signs and hex. Returns 0, -1 (not of that form) or -2 (too
+ * large for 64 bits); syntax is judged before size so "1x" is a bad form
+ * however many digits it has.
+ */
+static int parse_scaled(const char *s, uint64_t base, uint64_t *out)
+{
+	uint64_t v = 0, mult = 1;
+	bool big = false;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		unsigned d = (unsigned)(*p - '0');
+
+		if (v > (UINT64_MAX - d) / 10)
+			big = true;
+		else
+			v = v * 10 + d;
+	}
+	if (*p && base) {
+		switch (*p) {
+		case 'k': case 'K':
+			mult = base;
+			break;
+		case 'm': case 'M':
+			mult = base * base;
+			break;
+		case 'g': case 'G':
+			mult = base * base * base;
+			break;
+		default:
+			return -1;
+		}
+		p++;
+	}
+	if (*p)
+		return -1;
+	if (big || v > UINT64_MAX / mult)
+		return -2;
+	*out = v * mult;
+	return 0;
+}
+
+/* Why a filter does not compile, from libpcap itself. The dead handle
+ * gives pcap_compile a link type without opening any device. */
+static int check_filter(const char *expr, char *why, size_t len)
+{
+	struct bpf_program prog;
+	pcap_t *p = pcap_open_dead(DLT_EN10MB, 65535);
+
+	if (!p) {
+		snprintf(why, len, "cannot check it: out of memory");
+		return -1;
+	}
+	if (pcap_compile(p, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) != 0) {
+		snprintf(why, len, "%s", pcap_geterr(p));
+		pcap_close(p);
+		return -1;
+	}
+	pcap_freecode(&prog);
+	pcap_close(p);
+	return 0;
+}
+
+/* Replace the string at *slot by a copy of value (NULL stores NULL).
+ * On out of memory *slot is left as it was. */
+static int replace_string(char **slot, const char *value)
+{
+	char *copy = NULL;
+
+	if (value) {
+		copy = strdup(value);
+		if (!copy)
+			return -1;
+	}
+	free(*slot);
+	*slot = copy;
+	return 0;
+}
+
+int fs_config_set(struct fs_config *c, const char *key, const char *value,
+		  const char *where, char *err, size_t errlen)
+{
+	const struct fs_config_key *k;
+	char form[192], why[PCAP_ERRBUF_SIZE];
+	void *field;
+	uint64_t v;
+	struct stat st;
+	int rc;
+
+	if (!c || !key || !value)
+		return fail(err, errlen, where, "invalid argument");
+	k = find_key(key);
+	if (!k) {
+		char list[256];
+
+		list_keys(list, sizeof(list), false);
+		return fail(err, errlen, where, "unknown key '%s' (keys: %s)",
+			    key, list);
+	}
+	describe(k, form, sizeof(form));
+	if (!*value)
+		return fail(err, errlen, where, "%s: empty value (expected %s)",
+			    k->name, form);
+	field = (char *)c + k->offset;
+
+	switch (k->type) {
+	case FS_KEY_MODE:
+		if (strcmp(value, "live") == 0)
+			*(enum fs_mode *)field = FS_MODE_LIVE;
+		else if (strcmp(value, "trigger") == 0)
+			*(enum fs_mode *)field = FS_MODE_TRIGGER;
+		else
+			return fail(err, errlen, where,
+				    "%s: '%s' is not a mode (%s)",
+				    k->name, value, form);
+		return 0;
+
+	case FS_KEY_FILTER:
+		if (check_filter(value, why, sizeof(why)) < 0)
+			return fail(err, errlen, where,
+				    "%s: '%s' is not a valid pcap filter: %s",
+				    k->name, value, why);
+		break;
+
+	case FS_KEY_SIZE:
+	case FS_KEY_UINT:
+	case FS_KEY_RATE:
+		if (k->type == FS_KEY_RATE && strcmp(value, "unlimited") == 0) {
+			v = 0;
+			rc = 0;
+		} else {
+			rc = parse_scaled(value, k->type == FS_KEY_SIZE ? KIB :
+					  k->type == FS_KEY_RATE ? 1000 : 0, &v);
+		}
+		if (rc == -1)
+			return fail(err, errlen, where, "%s: '%s' is not a %s (%s)",
+				    k->name, value,
+				    k->type == FS_KEY_SIZE ? "size" : "number",
+				    form);
+		if (rc == -2 || v < k->min || v > k->max)
+			return fail(err, errlen, where,
+				    "%s: '%s' is out of range (%s)",
+				    k->name, value, form);
+		if (k->type == FS_KEY_UINT)
+			*(uint32_t *)field = (uint32_t)v;
+		else
+			*(uint64_t *)field = v;
+		return 0;
+
+	case FS_KEY_DIR:
+		/* Checked now so a typo fails pcap_activate() instead of
+		 * every dump later; the dumper still handles the directory
+		 * going away while capturing. */
+		if (stat(value, &st) < 0)
+			return fail(err, errlen, where, "%s: cannot use '%s': %s",
+				    k->name, value, strerror(errno));
+		if (!S_ISDIR(st.st_mode))
+			return fail(err, errlen, where,
+				    "%s: '%s' is not a directory", k->name, value);
+		if (access(value, W_OK | X_OK) < 0)
+			return fail(err, errlen, where,
+				    "%s: cannot write to '%s': %s",
+				    k->name, value, strerror(errno));
+		break;
+
+	case FS_KEY_CONTROL:
+		if (strcmp(value, "off") == 0) {
+			free(c->control);
+			c->control = NULL;
+			c->control_off = true;
+			return 0;
+		}
+		/* Absolute because the capture may chdir; short enough for
+		 * bind() so the failure shows here, not at activation. */
+		if (value[0] != '/')
+			return fail(err, errlen, where,
+				    "%s: '%s' is not an absolute path or off",
+				    k->name, value);
+		if (strlen(value) >= SUN_PATH_LEN)
+			return fail(err, errlen, where,
+				    "%s: path is %zu bytes, at most %zu fit in "
+				    "a socket address",
+				    k->name, strlen(value), SUN_PATH_LEN - 1);
+		if (replace_string(&c->control, value) < 0)
+			return fail(err, errlen, where, "%s: out of memory",
+				    k->name);
+		c->control_off = false;
+		return 0;
+
+	case FS_KEY_STRING:
+		break;
+	}
+
+	/* FILTER, DIR and STRING keep the text as given. */
+	if (replace_string((char **)field, value) < 0)
+		return fail(err, errlen, where, "%s: out of memory", k->name);
+	return 0;
+}
+
+static bool is_blank(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' ||
+	       ch == '\v' || ch == '\f';
+}
+
+/* Trim blanks in place; returns the first non-blank character. */
+static char *trim(char *s)
+{
+	char *end;
+
+	while (is_blank(*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && is_blank(end[-1]))
+		end--;
+	*end = '\0';
+	return s;
+}
+
+int fs_config_load_file(struct fs_config *c, const char *path,
+			char *err, size_t errlen)
+{
+	char line[LINE_MAX_LEN + 2];	/* the line, its '\n' and NUL */
+	char *where = NULL;
+	unsigned lineno = 0;
+	size_t wlen;
+	FILE *f;
+	int rc = -1;
+
+	if (!c || !path)
+		return fail(err, errlen, NULL, "invalid argument");
+	/* "e": no descriptor leaks into programs the application runs. */
+	f = fopen(path, "re");
+	if (!f)
+		return fail(err, errlen, NULL, "%s: cannot read config file: %s",
+			    path, strerror(errno));
+	wlen = strlen(path) + 16;	/* ":" and a line number */
+	where = malloc(wlen);
+	if (!where) {
+		fail(err, errlen, NULL, "%s: out of memory", path);
+		goto done;
+	}
+
+	while (fgets(line, sizeof(line), f)) {
+		size_t len = strlen(line);
+		char *s, *eq, *key, *value;
+
+		lineno++;
+		snprintf(where, wlen, "%s:%u", path, lineno);
+		if (len > 0 && line[len - 1] == '\n') {
+			line[--len] = '\0';
+		} else if (len == sizeof(line) - 1) {
+			fail(err, errlen, where, "line is longer than %d bytes",
+			     LINE_MAX_LEN);
+			goto done;
+		} else if (ferror(f)) {
+			break;	/* reported below */
+		} else if (!feof(f)) {
+			/* fgets stopped at the newline but strlen at a NUL:
+			 * the rest of the line would be silently dropped. */
+			fail(err, errlen, where, "line contains a NUL byte");
+			goto done;
+		}
+
+		s = strchr(line, '#');
+		if (s)
+			*s = '\0';
+		s = trim(line);
+		if (!*s)
+			continue;
+		eq = strchr(s, '=');
+		if (!eq) {
+			fail(err, errlen, where,
+			     "'%s' is not of the form key = value", s);
+			goto done;
+		}
+		*eq = '\0';
+		key = trim(s);
+		value = trim(eq + 1);
+		if (!*key) {
+			fail(err, errlen, where, "missing key before '='");
+			goto done;
+		}
+		if (value[0] == '"') {
+			len = strlen(value);
+			if (len < 2 || value[len - 1] != '"') {
+				fail(err, errlen, where,
+				     "%s: unbalanced double quote in value", key);
+				goto done;
+			}
+			value[len - 1] = '\0';
+			value++;
+		}
+		if (fs_config_set(c, key, value, where, err, errlen) < 0)
+			goto done;
+	}
+	if (ferror(f)) {
+		fail(err, errlen, NULL, "%s: cannot read config file: %s",
+		     path, strerror(errno));
+		goto done;
+	}
+	rc = 0;
+done:
+	free(where);
+	fclose(f);
+	return rc;
+}
+
+int fs_config_load_env(struct fs_config *c, char *const envp[],
+		       char *err, size_t errlen)
+{
+	const size_t plen = strlen(ENV_PREFIX);
+
+	if (!c)
+		return fail(err, errlen, NULL, "invalid argument");
+	if (!envp)
+		return 0;
+	for (size_t i = 0; envp[i]; i++) {
+		const char *e = envp[i], *eq;
+		const struct fs_config_key *k;
+		char name[64];
+		size_t nlen;
+
+		if (strncmp(e, ENV_PREFIX, plen) != 0)
+			continue;
+		eq = strchr(e, '=');
+		if (!eq)
+			continue;	/* not a variable at all */
+		nlen = (size_t)(eq - e);
+		if (nlen == strlen(ENV_CONFIG) &&
+		    strncmp(e, ENV_CONFIG, nlen) == 0)
+			continue;
+		k = find_key_upper(e + plen, nlen - plen);
+		if (!k) {
+			char list[256];
+
+			list_keys(list, sizeof(list), true);
+			return fail(err, errlen, NULL,
+				    "%.*s: unknown variable (expected "
+				    ENV_CONFIG " or " ENV_PREFIX "<KEY> with "
+				    "KEY one of %s)", (int)nlen, e, list);
+		}
+		/* A key matched, so the name is short. */
+		snprintf(name, sizeof(name), "%.*s", (int)nlen, e);
+		if (fs_config_set(c, k->name, eq + 1, name, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The value of variable name in envp, or NULL. */
+static const char *env_value(char *const envp[], const char *name)
+{
+	size_t len = strlen(name);
+
+	if (!envp)
+		return NULL;
+	for (size_t i = 0; envp[i]; i++)
+		if (strncmp(envp[i], name, len) == 0 && envp[i][len] == '=')
+			return envp[i] + len + 1;
+	return NULL;
+}
+
+/* c is treated as uninitialised on entry, like fs_config_init's. */
+int fs_config_load(struct fs_config *c, const char *path,
+		   char *const envp[], char *err, size_t errlen)
+{
+	if (!c)
+		return fail(err, errlen, NULL, "invalid argument");
+	fs_config_init(c);
+	if (!path) {
+		path = env_value(envp, ENV_CONFIG);
+		if (path && !*path)
+			path = NULL;
+	}
+	if (path && fs_config_load_file(c, path, err, errlen) < 0)
+		goto fail;
+	if (fs_config_load_env(c, envp, err, errlen) < 0)
+		goto fail;
+	return 0;
+fail:
+	/* Nothing starts half-configured. */
+	fs_config_release(c);
+	return -1;
+}
+
+void fs_config_free_argv(char **argv)
+{
+	if (!argv)
+		return;
+	for (size_t i = 0; argv[i]; i++)
+		free(argv[i]);
+	free(argv);
+}
+
+/* Append arg (len bytes of buf) to *argvp, keeping it NULL-terminated. */
+static int push_arg(char ***argvp, size_t *n, size_t *cap,
+		    const char *buf, size_t len)
+{
+	char *a;
+
+	if (*n + 1 >= *cap) {
+		size_t ncap = *cap * 2;
+		char **na = realloc(*argvp, ncap * sizeof(*na));
+
+		if (!na)
+			return -1;
+		*argvp = na;
+		*cap = ncap;
+	}
+	a = malloc(len + 1);
+	if (!a)
+		return -1;
+	memcpy(a, buf, len);
+	a[len] = '\0';
+	(*argvp)[(*n)++] = a;
+	(*argvp)[*n] = NULL;
+	return 0;
+}
+
+/*
+ * sh-like word splitting without expansions: blanks are space, tab and
+ * newline; '...' is literal; inside "..." and outside quotes a backslash
+ * takes the next character literally. Quotes may join parts of one word
+ * (a'b c'd is "ab cd"), and '' is an empty word.
+ */
+int fs_config_split_args(const char *s, char ***argvp, char *err, size_t errlen)
+{
+	char **argv = NULL, *buf = NULL;
+	size_t n = 0, cap = 0;
+	const char *p;
+	int rc = -1;
+
+	if (!argvp)
+		return fail(err, errlen, NULL, "invalid argument");
+	*argvp = NULL;
+	if (!s)
+		s = "";
+	/* A word is never longer than the input it came from. */
+	buf = malloc(strlen(s) + 1);
+	cap = 8;
+	argv = calloc(cap, sizeof(*argv));
+	if (!buf || !argv) {
+		fail(err, errlen, NULL, "out of memory");
+		goto done;
+	}
+
+	p = s;
+	for (;;) {
+		size_t len = 0;
+
+		while (*p == ' ' || *p == '\t' || *p == '\n')
+			p++;
+		if (!*p)
+			break;
+		while (*p && *p != ' ' && *p != '\t' && *p != '\n') {
+			if (*p == '\'') {
+				const char *q = strchr(p + 1, '\'');
+
+				if (!q) {
+					fail(err, errlen, NULL,
+					     "unbalanced single quote in '%s'", s);
+					goto done;
+				}
+				memcpy(buf + len, p + 1, (size_t)(q - p - 1));
+				len += (size_t)(q - p - 1);
+				p = q + 1;
+			} else if (*p == '"') {
+				p++;
+				while (*p && *p != '"') {
+					if (*p == '\\' && p[1])
+						p++;
+					buf[len++] = *p++;
+				}
+				if (!*p) {
+					fail(err, errlen, NULL,
+					     "unbalanced double quote in '%s'", s);
+					goto done;
+				}
+				p++;
+			} else if (*p == '\\') {
+				if (!p[1]) {
+					fail(err, errlen, NULL,
+					     "backslash at the end of '%s'", s);
+					goto done;
+				}
+				buf[len++] = p[1];
+				p += 2;
+			} else {
+				buf[len++] = *p++;
+			}
+		}
+		if (push_arg(&argv, &n, &cap, buf, len) < 0) {
+			fail(err, errlen, NULL, "out of memory");
+			goto done;
+		}
+	}
+	*argvp = argv;
+	argv = NULL;
+	rc = (int)n;
+done:
+	fs_config_free_argv(argv);
+	free(buf);
+	return rc;
+}

@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Device names of DESIGN §1: flowscope[/CONFIG_FILE]:SOURCE[:SOURCE...].
+ * Only the syntax is judged here; whether an interface, port or file exists
+ * is found out when the capture starts.
+ */
+#include "devname.h"
+
+#include <net/if.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SYNTAX FS_DEVNAME_PREFIX "[/CONFIG_FILE]:SOURCE[:SOURCE...]"
+#define SOURCES "IFNAME, dpdkN, file=PATH or gen"
+
+/* The kernel's limit, without the NUL: a longer name can never exist. */
+#define IFNAME_MAX (IF_NAMESIZE - 1)
+
+#define PORT_MAX 65535u
+
+__attribute__((format(printf, 3, 4)))
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+bool fs_devname_is_ours(const char *device)
+{
+	size_t n = strlen(FS_DEVNAME_PREFIX);
+
+	if (!device || strncmp(device, FS_DEVNAME_PREFIX, n) != 0)
+		return false;
+	return device[n] == '\0' || device[n] == ':' || device[n] == '/';
+}
+
+static bool all_digits(const char *s, size_t len)
+{
+	if (len == 0)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+static bool same_source(const struct fs_source_spec *a,
+			const struct fs_source_spec *b)
+{
+	if (a->kind != b->kind)
+		return false;
+	switch (a->kind) {
+	case FS_SRC_IFACE:
+	case FS_SRC_FILE:
+		return strcmp(a->arg, b->arg) == 0;
+	case FS_SRC_DPDK:
+		return a->port == b->port;
+	case FS_SRC_GEN:
+	default:
+		return true;
+	}
+}
+
+/*
+ * Classify the source tok (len bytes, not NUL-terminated) and append it to
+ * d. "dpdk" followed by digits only is a port; anything else starting with
+ * "dpdk" is an interface name, since Linux allows such names.
+ */
+static int parse_source(const char *device, const char *tok, size_t len,
+			struct fs_devname *d, char *err, size_t errlen)
+{
+	struct fs_source_spec s = { .kind = FS_SRC_IFACE };
+	int tl = (int)len;	/* for %.*s */
+	bool has_arg = false;
+
+	if (len == 0)
+		return fail(err, errlen,
+			    "%s: empty source (sources are separated by ':')",
+			    device);
+
+	if (len == 3 && memcmp(tok, "gen", 3) == 0) {
+		s.kind = FS_SRC_GEN;
+	} else if (len >= 5 && memcmp(tok, "file=", 5) == 0) {
+		if (len == 5)
+			return fail(err, errlen,
+				    "%s: 'file=' needs a path (file=PATH)",
+				    device);
+		s.kind = FS_SRC_FILE;
+		has_arg = true;
+	} else if (len > 4 && memcmp(tok, "dpdk", 4) == 0 &&
+		   all_digits(tok + 4, len - 4)) {
+		unsigned long port = 0;
+
+		/* Stop accumulating once too large, so no digit count
+		 * can overflow. */
+		for (size_t i = 4; i < len && port <= PORT_MAX; i++)
+			port = port * 10 + (unsigned long)(tok[i] - '0');
+		if (port > PORT_MAX)
+			return fail(err, errlen,
+				    "%s: '%.*s': DPDK port out of range "
+				    "(dpdkN with N from 0 to %u)",
+				    device, tl, tok, PORT_MAX);
+		s.kind = FS_SRC_DPDK;
+		s.port = (uint16_t)port;
+	} else {
+		if (memchr(tok, '=', len))
+			return fail(err, errlen,
+				    "%s: '%.*s' is not a source (" SOURCES ")",
+				    device, tl, tok);
+		if (len > IFNAME_MAX)
+			return fail(err, errlen,
+				    "%s: interface name '%.*s' is too long "
+				    "(%zu bytes, at most %d)",
+				    device, tl, tok, len, IFNAME_MAX);
+		for (size_t i = 0; i < len; i++)
+			if (tok[i] == '/' || tok[i] == ' ' || tok[i] == '\t' ||
+			    tok[i] == '\n' || tok[i] == '\r' ||
+			    tok[i] == '\v' || tok[i] == '\f')
+				return fail(err, errlen,
+					    "%s: '%.*s' is not a valid interface "
+					    "name (no '/' or blanks)",
+					    device, tl, tok);
+		has_arg = true;
+	}
+
+	/* Checked before anything is allocated, so errors leak nothing. */
+	if (d->nsources == FS_MAX_SOURCES)
+		return fail(err, errlen, "%s: too many sources (at most %d)",
+			    device, FS_MAX_SOURCES);
+	if (has_arg) {
+		const char *a = s.kind == FS_SRC_FILE ? tok + 5 : tok;
+
+		s.arg = strndup(a, len - (size_t)(a - tok));
+		if (!s.arg)
+			return fail(err, errlen, "%s: out of memory", device);
+	}
+	for (size_t i = 0; i < d->nsources; i++)
+		if (same_source(&d->sources[i], &s)) {
+			free(s.arg);
+			return fail(err, errlen, "%s: source '%.*s' is given twice",
+				    device, tl, tok);
+		}
+	d->sources[d->nsources++] = s;
+	return 0;
+}
+
+int fs_devname_parse(const char *device, struct fs_devname *out,
+		     char *err, size_t errlen)
+{
+	const char *p;
+
+	if (!out)
+		return fail(err, errlen, "invalid argument");
+	memset(out, 0, sizeof(*out));
+	if (!device)
+		return fail(err, errlen, "no device name");
+	if (!fs_devname_is_ours(device))
+		return fail(err, errlen,
+			    "%s: not a flowscope device (expected " SYNTAX ")",
+			    device);
+	p = device + strlen(FS_DEVNAME_PREFIX);
+
+	if (*p == '/') {
+		/* The path ends at the first ':', so it cannot hold one. */
+		const char *colon = strchr(p + 1, ':');
+
+		if (p[1] == '\0' || colon == p + 1)
+			return fail(err, errlen,
+				    "%s: empty config file path after '"
+				    FS_DEVNAME_PREFIX "/' (expected " SYNTAX ")",
+				    device);
+		if (!colon)
+			return fail(err, errlen,
+				    "%s: no ':' after the config file path '%s' "
+				    "(expected " SYNTAX ")", device, p + 1);
+		out->config_path = strndup(p + 1, (size_t)(colon - p - 1));
+		if (!out->config_path)
+			return fail(err, errlen, "%s: out of memory", device);
+		p = colon;
+	}
+	if (p[0] == '\0' || p[1] == '\0') {
+		fail(err, errlen, "%s: no source (expected " SYNTAX
+		     " with SOURCE one of " SOURCES ")", device);
+		goto fail;
+	}
+
+	/* Sources are split on every ':', so a file= path cannot hold one
+	 * either; that keeps "file=a.pcap:eth0" meaning two sources. */
+	for (p++;;) {
+		const char *end = strchr(p, ':');
+
+		if (!end)
+			end = p + strlen(p);
+		if (parse_source(device, p, (size_t)(end - p), out,
+				 err, errlen) < 0)
+			goto fail;
+		if (!*end)
+			break;
+		p = end + 1;
+	}
+	return 0;
+fail:
+	fs_devname_release(out);
+	return -1;
+}
+
+void fs_devname_release(struct fs_devname *d)
+{
+	if (!d)
+		return;
+	free(d->config_path);
+	for (size_t i = 0; i < d->nsources && i < FS_MAX_SOURCES; i++)
+		free(d->sources[i].arg);
+	memset(d, 0, sizeof(*d));
+}
+
+/* buf is used only for dpdkN; when it is too small the bare "dpdk" is
+ * returned rather than a cut number that names another port. */
+const char *fs_source_label(const struct fs_source_spec *s, char *buf,
+			    size_t len)
+{
+	if (!s)
+		return "?";
+	switch (s->kind) {
+	case FS_SRC_IFACE:
+		return s->arg ? s->arg : "?";
+	case FS_SRC_DPDK:
+		if (!buf || len == 0 ||
+		    (size_t)snprintf(buf, len, "dpdk%u", (unsigned)s->port) >= len)
+			return "dpdk";
+		return buf;
+	case FS_SRC_FILE:
+		return "file";
+	case FS_SRC_GEN:
+		return "gen";
+	}
+	return "?";
+}

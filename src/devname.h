@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Device names of DESIGN §1: flowscope[/CONFIG_FILE]:SOURCE[:SOURCE...].
+ * Parsing only; whether an interface or port exists is checked when the
+ * capture starts.
+ */
+#ifndef FS_DEVNAME_H
+#define FS_DEVNAME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define FS_DEVNAME_PREFIX "flowscope"
+#define FS_MAX_SOURCES 16
+
+enum fs_source_kind {
+	FS_SRC_IFACE,	/* kernel interface through DPDK's af_packet driver */
+	FS_SRC_DPDK,	/* dpdkN: ethdev port N probed by the EAL */
+	FS_SRC_FILE,	/* file=PATH: pcap/pcapng replay */
+	FS_SRC_GEN,	/* gen: built-in generator */
+};
+
+struct fs_source_spec {
+	enum fs_source_kind kind;
+	char *arg;		/* IFACE: interface name; FILE: path; else NULL */
+	uint16_t port;		/* DPDK: port number */
+};
+
+struct fs_devname {
+	char *config_path;	/* NULL when the name gives none */
+	size_t nsources;
+	struct fs_source_spec sources[FS_MAX_SOURCES];
+};
+
+/* True when device belongs to flowscope ("flowscope:" or "flowscope/"
+ * prefix, or exactly "flowscope"); every other name is stock libpcap's. */
+bool fs_devname_is_ours(const char *device);
+
+/*
+ * Parse device into out (zeroed first). Rules: at least one source;
+ * no empty source; IFNAME 1..15 bytes without '/', '=' or blanks;
+ * dpdkN with N a decimal 0..65535 without sign or leading junk; file=
+ * with a non-empty path; gen; no source given twice; at most
+ * FS_MAX_SOURCES; "flowscope/" must be followed by a non-empty path.
+ * Returns 0, or -1 with err saying what is wrong and where; out holds
+ * nothing to release on error.
+ */
+int fs_devname_parse(const char *device, struct fs_devname *out,
+		     char *err, size_t errlen);
+
+/* Free what fs_devname_parse allocated. */
+void fs_devname_release(struct fs_devname *d);
+
+/* A short name for a source, for messages and socket names
+ * ("eth0", "dpdk0", "file", "gen"). */
+const char *fs_source_label(const struct fs_source_spec *s, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The receive thread of one queue: the hot path rx burst -> QQ ring.
+ * It works in bursts, copies each packet once into the lane, takes no
+ * lock, allocates nothing and publishes once per burst. When idle it
+ * backs off to short sleeps so that it never starves the application
+ * on a machine with few cores.
+ */
+#define _GNU_SOURCE
+#include "source.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_memcpy.h>
+#include <rte_pause.h>
+
+#include "eal.h"
+
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void idle_wait(unsigned idle)
+{
+	struct timespec ts = { 0, 0 };
+
+	if (idle < 64) {
+		rte_pause();
+		return;
+	}
+	ts.tv_nsec = idle < 1024 ? 10000 : 100000;
+	nanosleep(&ts, NULL);
+}
+
+/* Copy cap bytes of a (possibly chained) mbuf. */
+static inline void copy_out(uint8_t *dst, const struct rte_mbuf *m,
+			    uint32_t cap)
+{
+	if (likely(cap <= m->data_len)) {
+		rte_memcpy(dst, rte_pktmbuf_mtod(m, const void *), cap);
+		return;
+	}
+	for (; m != NULL && cap > 0; m = m->next) {
+		uint32_t n = m->data_len < cap ? m->data_len : cap;
+
+		rte_memcpy(dst, rte_pktmbuf_mtod(m, const void *), n);
+		dst += n;
+		cap -= n;
+	}
+}
+
+/* A lossless source waits for its reader rather than overrun it. */
+static void wait_for_reader(struct fs_rxq *r, uint32_t cap)
+{
+	const struct fs_sink *sk = r->sink;
+	struct fs_lane *l = r->lane;
+
+	while (fs_lane_would_drop(l, atomic_load_explicit(
+			&sk->reader_seq[l->index], memory_order_acquire), cap) &&
+	       !atomic_load_explicit(&r->stop, memory_order_relaxed)) {
+		struct timespec ts = { 0, 50000 };
+
+		fs_lane_publish(l);
+		sk->notify(sk->notify_arg);
+		nanosleep(&ts, NULL);
+	}
+}
+
+void *fs_rx_thread(void *arg)
+{
+	struct fs_rxq *r = arg;
+	struct fs_source *src = r->src;
+	const struct fs_sink *sk = r->sink;
+	struct fs_lane *l = r->lane;
+	struct rte_mbuf *m[FS_BURST];
+	const int ts_off = fs_eal_ts_offset();
+	const int wl_off = fs_eal_wirelen_offset();
+	const uint64_t ts_flag = fs_eal_ts_flag();
+	const bool fed = src->rings[0] != NULL;
+	const uint32_t caplen = sk->caplen;
+	bool registered;
+	unsigned idle = 0;
+	char name[32];
+
+	snprintf(name, sizeof(name), "fs-rx%u.%u", (unsigned)r->port,
+		 (unsigned)r->queue);
+	pthread_setname_np(pthread_self(), name);
+	/* an lcore id gives this thread a mempool cache; optional */
+	registered = rte_thread_register() == 0;
+
+	while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
+		bool ended = fed && atomic_load_explicit(&src->feeder_done,
+							 memory_order_acquire);
+		uint16_t n = rte_eth_rx_burst(r->port, r->queue, m, FS_BURST);
+		uint64_t now = 0;
+
+		if (n == 0) {
+			if (ended)
+				break;
+			idle_wait(idle++);
+			continue;
+		}
+		idle = 0;
+		for (uint16_t i = 0; i < n; i++) {
+			struct rte_mbuf *mb = m[i];
+			uint32_t len = rte_pktmbuf_pkt_len(mb);
+			uint32_t cap = len < caplen ? len : caplen;
+			struct fs_pkt_hdr *h;
+
+			if (i + 1 < n)
+				rte_prefetch0(rte_pktmbuf_mtod(m[i + 1], void *));
+			if (src->lossless)
+				wait_for_reader(r, cap);
+			h = fs_lane_reserve(l, cap, NULL);
+			if (mb->ol_flags & ts_flag) {
+				uint32_t wl = *RTE_MBUF_DYNFIELD(mb, wl_off,
+								 uint32_t *);
+
+				h->ts_ns = *RTE_MBUF_DYNFIELD(mb, ts_off,
+							      uint64_t *);
+				h->wire_len = wl > len ? wl : len;
+			} else {
+				if (now == 0)
+					now = now_ns();
+				h->ts_ns = now;
+				h->wire_len = len;
+			}
+			h->cap_len = (uint16_t)cap;
+			h->source = (uint8_t)src->index;
+			h->flags = 0;
+			copy_out((uint8_t *)(h + 1), mb, cap);
+		}
+		fs_lane_publish(l);
+		rte_pktmbuf_free_bulk(m, n);
+		sk->notify(sk->notify_arg);
+	}
+	fs_lane_publish(l);
+	atomic_store_explicit(&r->done, true, memory_order_release);
+	sk->notify(sk->notify_arg);
+	if (registered)
+		rte_thread_unregister();
+	return NULL;
+}

@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Turning a source into a started DPDK port: an af_packet vdev for an
+ * interface, a port the EAL probed for dpdkN, a ring device for file= and
+ * gen. Also the queue set-up shared by all of them, and their teardown.
+ */
+#define _GNU_SOURCE
+#include "source.h"
+
+#include <errno.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <pcap/pcap.h>
+#include <rte_bus_vdev.h>
+#include <rte_errno.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include "eal.h"
+
+#define POOL_CACHE 256
+
+static uint32_t pow2_at_least(uint32_t v)
+{
+	uint32_t p = 1;
+
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+static void dpdk_error(char *err, size_t errlen, const char *label,
+		       const char *what, int e)
+{
+	char line[256];
+
+	fs_eal_last_log(line, sizeof(line));
+	snprintf(err, errlen, "%s: %s: %s%s%s", label, what, rte_strerror(e),
+		 line[0] ? " (DPDK: " : "", line[0] ? line : "");
+	if (line[0] && strlen(err) + 2 < errlen)
+		strcat(err, ")");
+}
+
+struct vdev_call {
+	const char *name, *args;
+};
+
+static int call_vdev_init(void *arg)
+{
+	struct vdev_call *v = arg;
+
+	return rte_vdev_init(v->name, v->args) == 0 ? 0 : -rte_errno;
+}
+
+static int open_iface(struct fs_source *src, char *err, size_t errlen)
+{
+	const char *ifname = src->spec.arg;
+	char args[256];
+	struct vdev_call v;
+	int rc;
+
+	if (if_nametoindex(ifname) == 0) {
+		snprintf(err, errlen, "%s: no such network interface", ifname);
+		return -1;
+	}
+	fs_eal_vdev_name("net_af_packet", src->vdev, sizeof(src->vdev));
+	/* the kernel ring holds rx_slots frames per queue */
+	snprintf(args, sizeof(args),
+		 "iface=%s,qpairs=%u,blocksz=%u,framesz=%u,framecnt=%u",
+		 ifname, src->nq, 4096u, 2048u, src->cfg->rx_slots);
+	v.name = src->vdev;
+	v.args = args;
+	rc = fs_eal_call_masked(call_vdev_init, &v);
+	if (rc < 0) {
+		dpdk_error(err, errlen, ifname,
+			   "cannot open the interface through af_packet", -rc);
+		return -1;
+	}
+	src->port_owned = true;
+	if (rte_eth_dev_get_port_by_name(src->vdev, &src->port) != 0) {
+		snprintf(err, errlen, "%s: af_packet port not found", ifname);
+		return -1;
+	}
+	return 0;
+}
+
+static int open_ring(struct fs_source *src, char *err, size_t errlen)
+{
+	char name[32], lbuf[16];
+	const char *label = fs_source_label(&src->spec, lbuf, sizeof(lbuf));
+	uint32_t size = pow2_at_least(src->cfg->rx_slots);
+	int port;
+
+	for (unsigned q = 0; q < src->nq; q++) {
+		fs_eal_vdev_name("fsr", name, sizeof(name));
+		src->rings[q] = rte_ring_create(name, size, (int)rte_socket_id(),
+					RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (src->rings[q] == NULL) {
+			dpdk_error(err, errlen, label, "cannot create ring",
+				   rte_errno);
+			return -1;
+		}
+	}
+	fs_eal_vdev_name("fs", name, sizeof(name));
+	/* the ring driver wants transmit queues too; they are never used */
+	port = rte_eth_from_rings(name, src->rings, src->nq, src->rings,
+				  src->nq, rte_socket_id());
+	if (port < 0) {
+		dpdk_error(err, errlen, label, "cannot create ring device",
+			   rte_errno);
+		return -1;
+	}
+	snprintf(src->vdev, sizeof(src->vdev), "net_ring_%s", name);
+	src->port = (uint16_t)port;
+	src->port_owned = true;
+	return 0;
+}
+
+static int claim_dpdk(struct fs_source *src, char *err, size_t errlen)
+{
+	uint16_t port = src->spec.port;
+	struct rte_eth_dev_owner owner = { 0 };
+	uint16_t n = 0, p;
+
+	if (!fs_eal_port_is_probed(port)) {
+		RTE_ETH_FOREACH_DEV(p)
+			if (fs_eal_port_is_probed(p))
+				n++;
+		snprintf(err, errlen,
+			 "dpdk%u: no such DPDK port (the EAL found %u; allow a "
+			 "NIC with eal = -a PCI_ADDRESS or add a virtual one "
+			 "with eal = --vdev=...)", (unsigned)port, (unsigned)n);
+		return -1;
+	}
+	if (rte_eth_dev_owner_new(&owner.id) != 0) {
+		dpdk_error(err, errlen, "dpdk", "cannot take the port", rte_errno);
+		return -1;
+	}
+	snprintf(owner.name, sizeof(owner.name), "flowscope-%u",
+		 (unsigned)getpid());
+	if (rte_eth_dev_owner_set(port, &owner) != 0) {
+		snprintf(err, errlen, "dpdk%u: the port is in use by another "
+			 "capture", (unsigned)port);
+		return -1;
+	}
+	src->port = port;
+	return 0;
+}
+
+static int setup_port(struct fs_source *src, int promisc, char *err,
+		      size_t errlen)
+{
+	struct rte_eth_dev_info info;
+	struct rte_eth_conf conf;
+	char lbuf[32], name[32];
+	const char *label = fs_source_label(&src->spec, lbuf, sizeof(lbuf));
+	uint16_t nb_rxd = (uint16_t)src->cfg->rx_slots, nb_txd = 0;
+	unsigned n;
+	int rc, socket = rte_eth_dev_socket_id(src->port);
+
+	if (socket < 0)
+		socket = (int)rte_socket_id();
+	rc = rte_eth_dev_info_get(src->port, &info);
+	if (rc != 0) {
+		dpdk_error(err, errlen, label, "cannot query the port", -rc);
+		return -1;
+	}
+	if (src->nq > info.max_rx_queues) {
+		snprintf(err, errlen, "%s: rx_queues = %u but the port has %u "
+			 "receive queues", label, src->nq,
+			 (unsigned)info.max_rx_queues);
+		return -1;
+	}
+	memset(&conf, 0, sizeof(conf));
+	if (src->nq > 1 && info.flow_type_rss_offloads != 0) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads &
+			(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
+	}
+	rc = rte_eth_dev_configure(src->port, (uint16_t)src->nq, 0, &conf);
+	if (rc != 0) {
+		dpdk_error(err, errlen, label, "cannot configure the port", -rc);
+		return -1;
+	}
+	src->port_ok = true;
+	rte_eth_dev_adjust_nb_rx_tx_desc(src->port, &nb_rxd, &nb_txd);
+
+	n = src->nq * (nb_rxd + 2 * FS_BURST + POOL_CACHE) + 2048;
+	if (src->rings[0] != NULL)
+		n += src->nq * rte_ring_get_size(src->rings[0]);
+	/*
+	 * A port the EAL probed outlives the capture and may keep mbufs in
+	 * its queues after it stops: its pool is kept for the next capture
+	 * of the port instead of being freed under it.
+	 */
+	if (src->spec.kind == FS_SRC_DPDK) {
+		snprintf(name, sizeof(name), "fsm_dpdk%u", (unsigned)src->port);
+		src->pool = rte_mempool_lookup(name);
+		src->pool_shared = true;
+	} else {
+		fs_eal_vdev_name("fsm", name, sizeof(name));
+	}
+	if (src->pool == NULL)
+		src->pool = rte_pktmbuf_pool_create(name, n, POOL_CACHE, 0,
+					RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+	if (src->pool == NULL) {
+		dpdk_error(err, errlen, label, "cannot create the mbuf pool",
+			   rte_errno);
+		return -1;
+	}
+	for (unsigned q = 0; q < src->nq; q++) {
+		rc = rte_eth_rx_queue_setup(src->port, (uint16_t)q, nb_rxd,
+					    (unsigned)socket, NULL, src->pool);
+		if (rc != 0) {
+			dpdk_error(err, errlen, label,
+				   "cannot set up a receive queue", -rc);
+			return -1;
+		}
+	}
+	rc = rte_eth_dev_start(src->port);
+	if (rc != 0) {
+		dpdk_error(err, errlen, label, "cannot start the port", -rc);
+		return -1;
+	}
+	if (promisc)
+		(void)rte_eth_promiscuous_enable(src->port);
+	return 0;
+}
+
+int fs_source_open(struct fs_source *src, const struct fs_config *cfg,
+		   int promisc, char *err, size_t errlen)
+{
+	int rc = -1;
+
+	src->cfg = cfg;
+	src->nq = src->spec.kind == FS_SRC_FILE ? 1 : cfg->rx_queues;
+	if (src->nq > FS_MAX_QUEUES)
+		src->nq = FS_MAX_QUEUES;
+	fs_eal_lock();
+	switch (src->spec.kind) {
+	case FS_SRC_IFACE:
+		rc = open_iface(src, err, errlen);
+		break;
+	case FS_SRC_DPDK:
+		rc = claim_dpdk(src, err, errlen);
+		break;
+	case FS_SRC_FILE:
+		src->lossless = true;
+		rc = fs_file_open(src, err, errlen);
+		if (rc == 0)
+			rc = open_ring(src, err, errlen);
+		break;
+	case FS_SRC_GEN:
+		rc = open_ring(src, err, errlen);
+		break;
+	}
+	if (rc == 0)
+		rc = setup_port(src, promisc, err, errlen);
+	fs_eal_unlock();
+	return rc;
+}
+
+struct thread_call {
+	pthread_t *t;
+	void *(*fn)(void *);
+	void *arg;
+};
+
+static int call_create(void *arg)
+{
+	struct thread_call *tc = arg;
+
+	return pthread_create(tc->t, NULL, tc->fn, tc->arg);
+}
+
+/* Threads are created with every signal blocked so that they inherit
+ * that mask: the application's signals go to its own threads. */
+static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	struct thread_call tc = { t, fn, arg };
+
+	return fs_eal_call_masked(call_create, &tc);
+}
+
+int fs_source_start(struct fs_source *src, const struct fs_sink *sink,
+		    char *err, size_t errlen)
+{
+	char lbuf[32];
+	const char *label = fs_source_label(&src->spec, lbuf, sizeof(lbuf));
+	int rc;
+
+	for (unsigned q = 0; q < src->nq; q++) {
+		struct fs_rxq *r = &src->rxq[q];
+
+		r->src = src;
+		r->sink = sink;
+		r->port = src->port;
+		r->queue = (uint16_t)q;
+		rc = start_thread(&r->thread, fs_rx_thread, r);
+		if (rc != 0) {
+			snprintf(err, errlen, "%s: cannot start a receive "
+				 "thread: %s", label, strerror(rc));
+			return -1;
+		}
+		r->started = true;
+	}
+	if (src->spec.kind == FS_SRC_FILE || src->spec.kind == FS_SRC_GEN) {
+		rc = start_thread(&src->feeder, src->spec.kind == FS_SRC_FILE ?
+				  fs_file_feeder : fs_gen_feeder, src);
+		if (rc != 0) {
+			snprintf(err, errlen, "%s: cannot start the feeder "
+				 "thread: %s", label, strerror(rc));
+			return -1;
+		}
+		src->feeder_started = true;
+	}
+	return 0;
+}
+
+struct rte_mbuf *fs_mbuf_from(struct rte_mempool *pool, const void *data,
+			      uint32_t len)
+{
+	struct rte_mbuf *head = rte_pktmbuf_alloc(pool), *seg;
+	const uint8_t *p = data;
+
+	if (head == NULL)
+		return NULL;
+	for (;;) {
+		uint32_t n = rte_pktmbuf_tailroom(rte_pktmbuf_lastseg(head));
+
+		if (n > len)
+			n = len;
+		memcpy(rte_pktmbuf_append(head, (uint16_t)n), p, n);
+		p += n;
+		len -= n;
+		if (len == 0)
+			return head;
+		seg = rte_pktmbuf_alloc(pool);
+		if (seg == NULL || rte_pktmbuf_chain(head, seg) != 0) {
+			rte_pktmbuf_free(seg);
+			rte_pktmbuf_free(head);
+			return NULL;
+		}
+	}
+}
+
+bool fs_feed(struct fs_source *src, unsigned q, struct rte_mbuf **m,
+	     unsigned n)
+{
+	unsigned done = 0;
+
+	while (done < n) {
+		done += rte_ring_sp_enqueue_burst(src->rings[q],
+				(void *const *)(m + done), n - done, NULL);
+		if (done < n) {
+			if (atomic_load_explicit(&src->feeder_stop,
+						 memory_order_relaxed)) {
+				rte_pktmbuf_free_bulk(m + done, n - done);
+				return false;
+			}
+			sched_yield();
+		}
+	}
+	return true;
+}
+
+void fs_source_close(struct fs_source *src)
+{
+	struct rte_mbuf *m;
+
+	if (src->feeder_started) {
+		atomic_store(&src->feeder_stop, true);
+		pthread_join(src->feeder, NULL);
+		src->feeder_started = false;
+	}
+	for (unsigned q = 0; q < src->nq; q++) {
+		struct fs_rxq *r = &src->rxq[q];
+
+		if (r->started) {
+			atomic_store(&r->stop, true);
+			pthread_join(r->thread, NULL);
+			r->started = false;
+		}
+	}
+	fs_eal_lock();
+	if (src->port_ok) {
+		(void)rte_eth_dev_stop(src->port);
+		if (src->port_owned)
+			(void)rte_eth_dev_close(src->port);
+		src->port_ok = false;
+	}
+	if (src->spec.kind == FS_SRC_DPDK && !src->port_owned) {
+		uint64_t id = 0;
+		struct rte_eth_dev_owner o;
+
+		if (rte_eth_dev_owner_get(src->spec.port, &o) == 0) {
+			id = o.id;
+			if (id != RTE_ETH_DEV_NO_OWNER)
+				(void)rte_eth_dev_owner_unset(src->spec.port, id);
+		}
+	}
+	if (src->port_owned) {
+		(void)rte_vdev_uninit(src->vdev);
+		src->port_owned = false;
+	}
+	for (unsigned q = 0; q < FS_MAX_QUEUES; q++) {
+		if (src->rings[q] == NULL)
+			continue;
+		while (rte_ring_dequeue(src->rings[q], (void **)&m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(src->rings[q]);
+		src->rings[q] = NULL;
+	}
+	if (src->pool != NULL && !src->pool_shared)
+		rte_mempool_free(src->pool);
+	src->pool = NULL;
+	fs_eal_unlock();
+	if (src->file != NULL) {
+		pcap_close(src->file);
+		src->file = NULL;
+	}
+}
+
+uint64_t fs_source_ifdrop(struct fs_source *src)
+{
+	struct rte_eth_stats st;
+
+	if (!src->port_ok || rte_eth_stats_get(src->port, &st) != 0)
+		return 0;
+	return st.imissed + st.rx_nombuf;
+}

@@ -1,0 +1,341 @@
+# SPDX-License-Identifier: BSD-3-Clause
+# shellcheck shell=bash
+# lib.sh: helpers shared by flowscope's integration tests, sourced by each
+# test (bash). Exit status follows automake: 0 pass, 1 fail, 77 skip.
+#
+# Environment (set by the test harness):
+#   FS_RUN      wrapper that runs a command with flowscope's libpcap:
+#               "$FS_RUN" /usr/bin/tcpdump -i flowscope:gen ...
+#   FS_TOOLS    directory holding the built fs-mktrace and fs-pcapcmp
+#   FS_TMP      optional scratch directory; each test makes its own
+#               subdirectory there (kept when the test fails), else one
+#               under ${TMPDIR:-/tmp} (always removed)
+#   FS_TIMEOUT  seconds any one tcpdump/tshark run may take (default 60)
+#   FS_KEEP=1   keep the scratch directory in any case
+#
+# Sourcing this file creates the scratch directory $WORK and an EXIT trap
+# that runs everything registered with at_exit (last registered first):
+# background captures, network namespaces, the scratch directory.
+
+# shellcheck disable=SC2034 # used by the tests that source this file
+TCPDUMP=/usr/bin/tcpdump
+# shellcheck disable=SC2034
+TSHARK=/usr/bin/tshark
+FS_TIMEOUT=${FS_TIMEOUT:-60}
+TEST_NAME=${0##*/}
+TEST_NAME=${TEST_NAME%.sh}
+
+# ---- messages and results ------------------------------------------------
+
+say() { printf '%s: %s\n' "$TEST_NAME" "$*"; }
+
+# check WHAT: announce the next check.
+check() { say "checking: $*"; }
+
+fail() {
+	printf '%s: FAIL: %s\n' "$TEST_NAME" "$*" >&2
+	exit 1
+}
+
+skip() {
+	printf '%s: SKIP: %s\n' "$TEST_NAME" "$*"
+	exit 77
+}
+
+pass() {
+	say "PASS"
+	exit 0
+}
+
+# show_file FILE...: print the first lines of each non-empty FILE to stderr.
+show_file() {
+	local f
+	for f in "$@"; do
+		[ -s "$f" ] || continue
+		printf '  --- %s (first 30 lines):\n' "${f##*/}" >&2
+		head -n 30 "$f" | sed 's/^/  | /' >&2
+	done
+}
+
+# fail_log MESSAGE FILE...: fail, showing the files (stderr of the run).
+fail_log() {
+	local m=$1
+	shift
+	printf '%s: FAIL: %s\n' "$TEST_NAME" "$m" >&2
+	show_file "$@"
+	exit 1
+}
+
+# describe_rc RC: a status in words (timeout(1)'s 124/137 included).
+describe_rc() {
+	case $1 in
+	0) echo "exit status 0" ;;
+	124) echo "timed out after ${FS_TIMEOUT}s and was killed" ;;
+	137) echo "timed out and needed SIGKILL" ;;
+	*) if [ "$1" -gt 128 ]; then
+		echo "killed by signal $(($1 - 128)) ($(kill -l "$1" 2>/dev/null))"
+	   else
+		echo "exit status $1"
+	   fi ;;
+	esac
+}
+
+# expect_ok RC WHAT [LOGFILE...]: fail unless RC is 0.
+expect_ok() {
+	local rc=$1 what=$2
+	shift 2
+	[ "$rc" -eq 0 ] || fail_log "$what: $(describe_rc "$rc")" "$@"
+}
+
+# ---- cleanup -------------------------------------------------------------
+
+_FS_CLEANUP=()
+
+# at_exit CMD [ARGS...]: run CMD when the test exits (last registered first).
+at_exit() {
+	local c
+	printf -v c '%q ' "$@"
+	_FS_CLEANUP+=("$c")
+}
+
+_fs_on_exit() {
+	local rc=$? i
+	trap - EXIT INT TERM HUP
+	FS_EXIT_RC=$rc
+	for ((i = ${#_FS_CLEANUP[@]} - 1; i >= 0; i--)); do
+		eval "${_FS_CLEANUP[i]}"
+	done
+	exit "$rc"
+}
+
+# _fs_rm_work: remove $WORK unless FS_KEEP=1 or a failed test ran in FS_TMP.
+_fs_rm_work() {
+	local rc=${FS_EXIT_RC:-1}
+	if [ "${FS_KEEP:-0}" = 1 ] ||
+	   { [ -n "${FS_TMP:-}" ] && [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; }; then
+		say "scratch directory kept: $WORK"
+	else
+		rm -rf -- "$WORK"
+	fi
+}
+
+# _fs_quiet CMD...: run CMD, ignoring its errors (for cleanup).
+_fs_quiet() { "$@" >/dev/null 2>&1 || true; }
+
+trap _fs_on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# ---- prerequisites -------------------------------------------------------
+
+need_root() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+}
+
+# need_cmd CMD...: skip unless every CMD is installed.
+need_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 || skip "$c is not installed"
+	done
+}
+
+# need_tools: set MKTRACE and PCAPCMP from FS_TOOLS.
+need_tools() {
+	[ -n "${FS_TOOLS:-}" ] || fail "FS_TOOLS is not set (directory of fs-mktrace and fs-pcapcmp)"
+	MKTRACE=$FS_TOOLS/fs-mktrace
+	PCAPCMP=$FS_TOOLS/fs-pcapcmp
+	[ -x "$MKTRACE" ] || fail "$MKTRACE is missing or not executable"
+	[ -x "$PCAPCMP" ] || fail "$PCAPCMP is missing or not executable"
+}
+
+[ -n "${FS_RUN:-}" ] ||
+	fail "FS_RUN is not set (wrapper that runs a command with flowscope's libpcap)"
+command -v "$FS_RUN" >/dev/null 2>&1 || fail "FS_RUN=$FS_RUN is not executable"
+[ -x "$TCPDUMP" ] || skip "$TCPDUMP is not installed"
+need_cmd timeout
+
+# ---- scratch directory ---------------------------------------------------
+
+if [ -n "${FS_TMP:-}" ]; then
+	mkdir -p -- "$FS_TMP" || fail "cannot create FS_TMP=$FS_TMP"
+	WORK=$(mktemp -d "$FS_TMP/$TEST_NAME.XXXXXX") || fail "mktemp in $FS_TMP failed"
+else
+	WORK=$(mktemp -d "${TMPDIR:-/tmp}/fs-$TEST_NAME.XXXXXX") || fail "mktemp failed"
+fi
+at_exit _fs_rm_work
+case $WORK in
+*:* | *' '*) fail "scratch directory '$WORK' holds ':' or a blank; device names cannot carry it" ;;
+esac
+
+# ---- running programs ----------------------------------------------------
+
+_fs_is_assign() { [[ $1 =~ ^[A-Za-z_][A-Za-z0-9_]*= ]]; }
+
+# fs_run [VAR=VALUE...] PROGRAM ARGS...: run PROGRAM with flowscope's
+# libpcap, the variables set, under timeout FS_TIMEOUT. Returns its status.
+fs_run() {
+	local vars=()
+	while [ $# -gt 0 ] && _fs_is_assign "$1"; do
+		vars+=("$1")
+		shift
+	done
+	"$FS_RUN" env "${vars[@]}" timeout -k 5 "$FS_TIMEOUT" "$@"
+}
+
+# stock_run PROGRAM ARGS...: the same with the system's libpcap.
+stock_run() {
+	timeout -k 5 "$FS_TIMEOUT" "$@"
+}
+
+# fs_tcpdump [VAR=VALUE...] ARGS...: /usr/bin/tcpdump -Z root ARGS through
+# fs_run (-Z root: tcpdump would drop to its own user otherwise and could
+# not write into the private scratch directory).
+fs_tcpdump() {
+	local vars=()
+	while [ $# -gt 0 ] && _fs_is_assign "$1"; do
+		vars+=("$1")
+		shift
+	done
+	fs_run "${vars[@]}" "$TCPDUMP" -Z root "$@"
+}
+
+# td_capture OUT [VAR=VALUE...] ARGS...: fs_tcpdump -w OUT ARGS (put the
+# filter expression last in ARGS); fail unless tcpdump exits 0 by itself.
+# Its stdout and stderr go to OUT.stdout and OUT.stderr.
+td_capture() {
+	local out=$1 vars=() rc
+	shift
+	while [ $# -gt 0 ] && _fs_is_assign "$1"; do
+		vars+=("$1")
+		shift
+	done
+	fs_tcpdump "${vars[@]}" -w "$out" "$@" >"$out.stdout" 2>"$out.stderr"
+	rc=$?
+	expect_ok "$rc" "${vars[*]}${vars[*]:+ }tcpdump -w ${out##*/} $*" "$out.stderr"
+}
+
+# pcap_count FILE: print the number of packets in FILE ("?" if unreadable).
+pcap_count() {
+	"$PCAPCMP" --print-count "$1" 2>/dev/null || echo "?"
+}
+
+# expect_count N FILE: fail unless FILE holds exactly N packets.
+expect_count() {
+	"$PCAPCMP" --count-only "$1" "$2" 2>"$WORK/count.err" ||
+		fail_log "${2##*/} does not hold $1 packets" "$WORK/count.err"
+}
+
+# expect_same [fs-pcapcmp options] A B: fail unless fs-pcapcmp agrees.
+expect_same() {
+	"$PCAPCMP" "$@" 2>"$WORK/cmp.err" ||
+		fail_log "fs-pcapcmp $*: differ" "$WORK/cmp.err"
+}
+
+# ---- background processes ------------------------------------------------
+
+# _fs_tree PID: PID and all its descendants, parents first.
+_fs_tree() {
+	local c
+	echo "$1"
+	for c in $(pgrep -P "$1" 2>/dev/null); do
+		_fs_tree "$c"
+	done
+}
+
+# kill_tree PID [SIGNAL]: signal PID and its descendants (default TERM, so
+# tcpdump still writes what it has), SIGKILL what is left after 5 s.
+kill_tree() {
+	local pid=$1 sig=${2:-TERM} pids p i
+	kill -0 "$pid" 2>/dev/null || return 0
+	pids=$(_fs_tree "$pid")
+	for p in $pids; do
+		kill -s "$sig" "$p" 2>/dev/null
+	done
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	for p in $pids; do
+		kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null
+	done
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+# bg_start STDOUT STDERR CMD...: run CMD in the background; BG_PID is its
+# pid. It is killed (with its children) when the test exits.
+bg_start() {
+	local out=$1 err=$2
+	shift 2
+	"$@" >"$out" 2>"$err" &
+	BG_PID=$!
+	at_exit kill_tree "$BG_PID"
+}
+
+# bg_wait PID SECONDS: wait for PID to end; its status goes to BG_RC.
+# Returns 1 if it still runs after SECONDS.
+bg_wait() {
+	local pid=$1 n=$(($2 * 10))
+	while kill -0 "$pid" 2>/dev/null; do
+		n=$((n - 1))
+		[ "$n" -gt 0 ] || return 1
+		sleep 0.1
+	done
+	wait "$pid"
+	# shellcheck disable=SC2034 # read by the caller
+	BG_RC=$?
+	return 0
+}
+
+# wait_listening STDERR PID [SECONDS]: wait until the tcpdump writing
+# STDERR says "listening on" (pcap_activate() has succeeded), then give it
+# FS_SETTLE seconds (default 1) more. Returns 1 if it died or took too long.
+wait_listening() {
+	local err=$1 pid=$2 n=$((${3:-20} * 10))
+	until grep -q 'listening on' "$err" 2>/dev/null; do
+		kill -0 "$pid" 2>/dev/null || return 1
+		n=$((n - 1))
+		[ "$n" -gt 0 ] || return 1
+		sleep 0.1
+	done
+	sleep "${FS_SETTLE:-1}"
+}
+
+# ---- network namespace and veth pair ------------------------------------
+
+# netns_veth_setup [MTU]: a namespace NS with one end of a veth pair,
+# VETH_NS, and the other end, VETH_HOST, in this namespace; both up, IPv6
+# off (no router solicitations, DAD or MLD reports), no addresses. Names
+# carry $$ so parallel runs do not clash; everything goes away at exit.
+# Skips when namespaces cannot be created here.
+netns_veth_setup() {
+	local mtu=${1:-} i
+	need_root
+	need_cmd ip sysctl
+	NS=fsns$$
+	VETH_HOST=fsh$$
+	VETH_NS=fsn$$
+	ip netns add "$NS" 2>"$WORK/netns.err" ||
+		skip "cannot create a network namespace: $(cat "$WORK/netns.err")"
+	at_exit _fs_quiet ip netns delete "$NS"
+	ip link add "$VETH_HOST" type veth peer name "$VETH_NS" netns "$NS" 2>"$WORK/veth.err" ||
+		fail_log "cannot create veth pair $VETH_HOST/$VETH_NS" "$WORK/veth.err"
+	at_exit _fs_quiet ip link delete "$VETH_HOST"
+	# before the links come up, so they never send anything
+	_fs_quiet sysctl -w "net.ipv6.conf.$VETH_HOST.disable_ipv6=1"
+	_fs_quiet ip netns exec "$NS" sysctl -w "net.ipv6.conf.$VETH_NS.disable_ipv6=1"
+	if [ -n "$mtu" ]; then
+		ip link set "$VETH_HOST" mtu "$mtu" || fail "cannot set MTU $mtu on $VETH_HOST"
+		ip -n "$NS" link set "$VETH_NS" mtu "$mtu" || fail "cannot set MTU $mtu on $VETH_NS"
+	fi
+	ip link set "$VETH_HOST" up || fail "cannot bring $VETH_HOST up"
+	ip -n "$NS" link set lo up || fail "cannot bring lo up in $NS"
+	ip -n "$NS" link set "$VETH_NS" up || fail "cannot bring $VETH_NS up in $NS"
+	for ((i = 0; i < 50; i++)); do
+		[ "$(cat "/sys/class/net/$VETH_HOST/operstate" 2>/dev/null)" = up ] && return 0
+		sleep 0.1
+	done
+	fail "$VETH_HOST did not come up"
+}

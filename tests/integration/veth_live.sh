@@ -1,0 +1,56 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# veth_live.sh: live capture on a kernel interface, flowscope:VETH, while
+# tcpreplay sends a known trace into the other end of a veth pair from a
+# private network namespace: every packet arrives, in order, byte for byte;
+# and with a BPF filter (pcap_setfilter) exactly the matching half.
+set -u
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need_root
+need_tools
+need_cmd tcpreplay
+netns_veth_setup 1500
+
+# 500 packets of 500 distinct UDP flows, locally administered MACs that no
+# host owns, so the kernel answers none of them.
+"$MKTRACE" -o "$WORK/distinct.pcap" --packets 500 --flows 500 ||
+	fail "fs-mktrace failed"
+# 500 packets of 10 interleaved flows; the even ones (source ports 10000,
+# 10002, ... 10008) make the filtered half.
+"$MKTRACE" -o "$WORK/ten.pcap" --packets 500 --flows 10 --size 100 ||
+	fail "fs-mktrace failed"
+half='udp port 10000 or udp port 10002 or udp port 10004 or udp port 10006 or udp port 10008'
+stock_run "$TCPDUMP" -r "$WORK/ten.pcap" -w "$WORK/half.pcap" "$half" 2>/dev/null ||
+	fail "stock tcpdump cannot filter ten.pcap"
+expect_count 250 "$WORK/half.pcap"
+
+# live NAME TRACE EXPECTED COUNT FILTER: capture COUNT packets matching
+# FILTER on flowscope:$VETH_HOST while TRACE is sent from the namespace;
+# they must be EXPECTED's packets (bytes; timestamps are new).
+live() {
+	local name=$1 trace=$2 expected=$3 count=$4 filter=$5
+	local out=$WORK/$name.out.pcap err=$WORK/$name.err pid
+	check "flowscope:$VETH_HOST -c $count '$filter' gets ${expected##*/} sent by tcpreplay"
+	bg_start "$WORK/$name.stdout" "$err" \
+		fs_tcpdump -n -i "flowscope:$VETH_HOST" -c "$count" -w "$out" "$filter"
+	pid=$BG_PID
+	wait_listening "$err" "$pid" 30 ||
+		fail_log "tcpdump on flowscope:$VETH_HOST did not start listening" "$err"
+	ip netns exec "$NS" timeout 30 tcpreplay -q --pps=5000 -i "$VETH_NS" "$trace" \
+		>"$WORK/$name.replay" 2>&1 ||
+		fail_log "tcpreplay into $VETH_NS failed" "$WORK/$name.replay"
+	if ! bg_wait "$pid" 15; then
+		kill_tree "$pid" INT
+		fail_log "tcpdump did not get $count packets within 15 s of the replay" \
+			"$err" "$WORK/$name.replay"
+	fi
+	expect_ok "$BG_RC" "tcpdump -i flowscope:$VETH_HOST" "$err"
+	expect_count "$count" "$out"
+	expect_same --bytes-only "$expected" "$out"
+}
+
+live all "$WORK/distinct.pcap" "$WORK/distinct.pcap" 500 udp
+live half "$WORK/ten.pcap" "$WORK/half.pcap" 250 "$half"
+
+pass
