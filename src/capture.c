@@ -164,6 +164,8 @@ fs_capture *fs_capture_open(const char *device,
 			 strerror(errno));
 		goto fail;
 	}
+	/* armed from the start: poll users may wait before the first read */
+	atomic_store(&c->armed, 1);
 	c->sink.reader_seq = c->reader_seq;
 	c->sink.notify = notify;
 	c->sink.notify_arg = c;

@@ -28,7 +28,7 @@ expect_failure() {
 	124 | 137) fail_log "tcpdump hung: $(describe_rc "$rc")" "$ERR" ;;
 	esac
 	[ "$rc" -lt 128 ] || fail_log "tcpdump crashed: $(describe_rc "$rc")" "$ERR"
-	if grep -q 'EAL' "$ERR"; then
+	if grep -q -E 'EAL:|^Usage:' "$ERR"; then
 		fail_log "DPDK printed over the application" "$ERR"
 	fi
 	say "  tcpdump said: $(grep -v '^Running as' "$ERR" | head -n 3 | tr '\n' ' ')"

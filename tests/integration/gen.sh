@@ -51,7 +51,7 @@ bad=$(grep -v -m1 ', length 200: ' "$WORK/s200.txt")
 [ -z "$bad" ] || fail_log "a frame is not 200 bytes long: $bad" "$WORK/s200.txt"
 if [ -x "$TSHARK" ]; then
 	lens=$(stock_run "$TSHARK" -r "$out" -T fields -e frame.len -e frame.cap_len 2>/dev/null |
-		sort -u | tr '\t\n' ', ')
+		sort -u | tr '\t\n' ',,')
 	[ "$lens" = "200,200," ] || fail "frame len,caplen pairs are '$lens', not '200,200,'"
 fi
 
