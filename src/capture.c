@@ -113,6 +113,13 @@ fs_capture *fs_capture_open(const char *device,
 	if (fs_config_load(&c->cfg, c->dev.config_path, environ, errbuf,
 			   errlen) < 0)
 		goto fail;
+	if (c->cfg.mode == FS_MODE_TRIGGER) {
+		/* refuse rather than deliver everything under the name of a
+		 * trigger */
+		snprintf(errbuf, errlen, "mode: trigger mode is not available "
+			 "in this version of flowscope; use mode = live");
+		goto fail;
+	}
 	caplen = c->cfg.caplen ? c->cfg.caplen : (uint32_t)params->snaplen;
 	if (caplen == 0 || caplen > FS_CAPLEN_MAX)
 		caplen = FS_CAPLEN_MAX;

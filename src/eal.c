@@ -248,12 +248,13 @@ static int build_args(struct argv_buf *a, char **user)
 	return 0;
 }
 
-/* Read what the EAL wrote to stdout/stderr, newest non-empty line. */
-static void last_line(int fd, char *out, size_t len)
+/* The first line the EAL wrote to stdout/stderr (getopt's complaint
+ * comes before the usage text). */
+static void first_line(int fd, char *out, size_t len)
 {
-	char buf[8192];
+	char buf[4096];
 	ssize_t n;
-	char *s, *line = NULL;
+	char *s;
 
 	out[0] = '\0';
 	n = pread(fd, buf, sizeof(buf) - 1, 0);
@@ -261,10 +262,22 @@ static void last_line(int fd, char *out, size_t len)
 		return;
 	buf[n] = '\0';
 	for (s = strtok(buf, "\n"); s != NULL; s = strtok(NULL, "\n"))
-		if (strspn(s, " \t") != strlen(s))
-			line = s;
-	if (line != NULL)
-		snprintf(out, len, "%s", line);
+		if (strspn(s, " \t") != strlen(s)) {
+			snprintf(out, len, "%s", s);
+			return;
+		}
+}
+
+/* DPDK's own prefixes add nothing to a message that names DPDK. */
+static const char *unprefixed(const char *s)
+{
+	static const char *const pre[] = { "EAL: FATAL: ", "EAL: ",
+		"flowscope: ", NULL };
+
+	for (const char *const *p = pre; *p != NULL; p++)
+		if (strncmp(s, *p, strlen(*p)) == 0)
+			return s + strlen(*p);
+	return s;
 }
 
 struct init_call {
@@ -360,11 +373,14 @@ int fs_eal_start(const char *user_args, char *err, size_t errlen)
 		pthread_setaffinity_np(pthread_self(), sizeof(saved), &saved);
 
 	if (ic.rc < 0) {
-		first_log_since(log_mark, line, sizeof(line));
-		if (line[0] == '\0' && cap_fd >= 0)
-			last_line(cap_fd, line, sizeof(line));
+		line[0] = '\0';
+		if (cap_fd >= 0)
+			first_line(cap_fd, line, sizeof(line));
+		if (line[0] == '\0' || strncmp(line, "EAL: FATAL", 10) == 0)
+			first_log_since(log_mark, line, sizeof(line));
 		snprintf(err, errlen, "eal: DPDK failed to start (%s)%s%s",
-			 rte_strerror(ic.err), line[0] ? ": " : "", line);
+			 rte_strerror(ic.err), line[0] ? ": " : "",
+			 unprefixed(line));
 		goto done;
 	}
 	for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++)

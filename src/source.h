@@ -54,6 +54,7 @@ struct fs_source {
 	uint16_t port;
 	bool port_ok;		/* port configured (stop/close it) */
 	bool port_owned;	/* vdev we created (remove it) */
+	uint64_t owner_id;	/* dpdkN claimed with this owner id, or 0 */
 	char vdev[64];
 	struct rte_mempool *pool;
 	bool pool_shared;	/* kept for the port's next capture */

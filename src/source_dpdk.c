@@ -150,6 +150,7 @@ static int claim_dpdk(struct fs_source *src, char *err, size_t errlen)
 			 "capture", (unsigned)port);
 		return -1;
 	}
+	src->owner_id = owner.id;
 	src->port = port;
 	return 0;
 }
@@ -396,15 +397,9 @@ void fs_source_close(struct fs_source *src)
 			(void)rte_eth_dev_close(src->port);
 		src->port_ok = false;
 	}
-	if (src->spec.kind == FS_SRC_DPDK && !src->port_owned) {
-		uint64_t id = 0;
-		struct rte_eth_dev_owner o;
-
-		if (rte_eth_dev_owner_get(src->spec.port, &o) == 0) {
-			id = o.id;
-			if (id != RTE_ETH_DEV_NO_OWNER)
-				(void)rte_eth_dev_owner_unset(src->spec.port, id);
-		}
+	if (src->owner_id != 0) {
+		(void)rte_eth_dev_owner_unset(src->port, src->owner_id);
+		src->owner_id = 0;
 	}
 	if (src->port_owned) {
 		(void)rte_vdev_uninit(src->vdev);

@@ -49,6 +49,15 @@ expect_stderr 'FLOWSCOPE_BOGUS' "'FLOWSCOPE_BOGUS'"
 expect_failure "bad mode" FLOWSCOPE_MODE=sideways flowscope:gen
 expect_stderr 'mode' "'mode'" -i
 
+expect_failure "trigger mode is refused until it exists" FLOWSCOPE_MODE=trigger flowscope:gen
+expect_stderr 'trigger mode is not available' "'trigger mode is not available'"
+
+expect_failure "bad EAL argument" FLOWSCOPE_EAL=--no-such-eal-option flowscope:gen
+expect_stderr 'eal.*DPDK failed to start' "'eal' and 'DPDK failed to start'"
+
+expect_failure "dpdkN without such a port" flowscope:dpdk7
+expect_stderr 'dpdk7: no such DPDK port' "'dpdk7: no such DPDK port'"
+
 conf=$WORK/bad.conf
 cat >"$conf" <<'EOF'
 # flowscope test configuration: line 3 holds an unknown key
