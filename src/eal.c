@@ -385,11 +385,27 @@ int fs_eal_start(const char *user_args, char *err, size_t errlen)
 	}
 	for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++)
 		eal.probed[p] = rte_eth_dev_is_valid_port(p);
-	if (rte_mbuf_dyn_rx_timestamp_register(&eal.ts_offset,
-					       &eal.ts_flag) != 0) {
-		snprintf(err, errlen, "eal: cannot register the timestamp "
-			 "field: %s", rte_strerror(rte_errno));
-		goto done;
+	{
+		/* our own field, not DPDK's rx timestamp: drivers fill that
+		 * in units of their own (device ticks, microseconds) */
+		static const struct rte_mbuf_dynfield ts = {
+			.name = "flowscope_ts_ns",
+			.size = sizeof(uint64_t),
+			.align = __alignof__(uint64_t),
+		};
+		static const struct rte_mbuf_dynflag tf = {
+			.name = "flowscope_ts_ns_valid",
+		};
+		int bit;
+
+		eal.ts_offset = rte_mbuf_dynfield_register(&ts);
+		bit = rte_mbuf_dynflag_register(&tf);
+		if (eal.ts_offset < 0 || bit < 0) {
+			snprintf(err, errlen, "eal: cannot register the "
+				 "timestamp field: %s", rte_strerror(rte_errno));
+			goto done;
+		}
+		eal.ts_flag = UINT64_C(1) << bit;
 	}
 	{
 		static const struct rte_mbuf_dynfield wl = {

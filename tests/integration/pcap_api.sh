@@ -1,0 +1,49 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# pcap_api.sh: the libpcap API on flowscope devices as applications use it
+# (fs-pcapapi: handles side by side, reopen, non-blocking mode, timeout,
+# breakloop from another thread, selectable fd, stats, end of file=), and
+# two processes capturing at once.
+set -u
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need_tools
+API=$FS_TOOLS/fs-pcapapi
+[ -x "$API" ] || fail "$API is missing"
+
+"$MKTRACE" -o "$WORK/t.pcap" --packets 3000 --flows 20 --mixed || fail "fs-mktrace failed"
+
+check "fs-pcapapi on flowscope:file= and flowscope:gen"
+fs_run "$API" "$WORK/t.pcap" 3000 >"$WORK/api.out" 2>&1
+rc=$?
+cat "$WORK/api.out"
+[ "$rc" -eq 0 ] || fail "fs-pcapapi: $(describe_rc "$rc")"
+
+check "two tcpdump processes capture at once, each gets its own complete copy"
+fs_tcpdump -n -i "flowscope:file=$WORK/t.pcap" -w "$WORK/p1.pcap" 2>"$WORK/p1.err" &
+p1=$!
+fs_tcpdump -n -i "flowscope:file=$WORK/t.pcap" -w "$WORK/p2.pcap" 2>"$WORK/p2.err" &
+p2=$!
+wait "$p1"; r1=$?
+wait "$p2"; r2=$?
+expect_ok "$r1" "first tcpdump" "$WORK/p1.err"
+expect_ok "$r2" "second tcpdump" "$WORK/p2.err"
+expect_same "$WORK/t.pcap" "$WORK/p1.pcap"
+expect_same "$WORK/t.pcap" "$WORK/p2.pcap"
+
+check "SIGINT stops a live capture: exit 0, a complete file, statistics printed"
+fs_tcpdump -n -i flowscope:gen -w "$WORK/int.pcap" 2>"$WORK/int.err" &
+pid=$!
+sleep 2
+# the signal goes to tcpdump itself, as a Ctrl-C would
+tpid=$(pgrep -f "^$TCPDUMP .*$WORK/int.pcap" | head -n 1)
+[ -n "$tpid" ] || fail "cannot find the tcpdump process"
+kill -INT "$tpid"
+wait "$pid"
+rc=$?
+expect_ok "$rc" "tcpdump after SIGINT" "$WORK/int.err"
+grep -q 'packets captured' "$WORK/int.err" || fail_log "no statistics after SIGINT" "$WORK/int.err"
+n=$(pcap_count "$WORK/int.pcap")
+[ "$n" != "?" ] && [ "$n" -gt 0 ] || fail "the file written before SIGINT is unreadable or empty ($n)"
+say "  $n packets before SIGINT"
+pass

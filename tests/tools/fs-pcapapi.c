@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Drives flowscope devices through the plain libpcap API the way
+ * applications do: several handles at once, open/close/open, non-blocking
+ * mode, timeouts, pcap_breakloop() from another thread, the selectable fd,
+ * pcap_stats() and the end of a file= capture. Run under flowscope-run.
+ *   fs-pcapapi TRACE.pcap PACKETS_IN_TRACE
+ * Prints one line per check; exit 0 when all pass.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <pcap/pcap.h>
+
+static int failures;
+static char tmpdir[] = "/tmp/fs-pcapapi.XXXXXX";
+
+#define CHECK(cond, ...) do { \
+	if (cond) { \
+		printf("ok: "); printf(__VA_ARGS__); printf("\n"); \
+	} else { \
+		printf("FAIL: "); printf(__VA_ARGS__); \
+		printf(" (%s:%d)\n", __FILE__, __LINE__); failures++; \
+	} \
+	fflush(stdout); \
+} while (0)
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A config file holding text; returns its path (static storage). */
+static const char *conf(const char *name, const char *text)
+{
+	static char paths[8][512];
+	static int n;
+	char *p = paths[n++ % 8];
+	FILE *f;
+
+	snprintf(p, 512, "%s/%s", tmpdir, name);
+	f = fopen(p, "w");
+	if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0) {
+		perror(p);
+		exit(2);
+	}
+	return p;
+}
+
+static pcap_t *open_dev(const char *dev, int to_ms, int immediate)
+{
+	char eb[PCAP_ERRBUF_SIZE];
+	pcap_t *p = pcap_create(dev, eb);
+	int rc;
+
+	if (p == NULL) {
+		printf("FAIL: pcap_create(%s): %s\n", dev, eb);
+		failures++;
+		return NULL;
+	}
+	pcap_set_snaplen(p, 65535);
+	pcap_set_timeout(p, to_ms);
+	pcap_set_immediate_mode(p, immediate);
+	rc = pcap_activate(p);
+	if (rc != 0) {
+		printf("FAIL: pcap_activate(%s): %s\n", dev, pcap_geterr(p));
+		failures++;
+		pcap_close(p);
+		return NULL;
+	}
+	return p;
+}
+
+static void count_cb(u_char *user, const struct pcap_pkthdr *h,
+		     const u_char *data)
+{
+	(void)h;
+	(void)data;
+	(*(long *)user)++;
+}
+
+/* Read to the end (pcap_dispatch until -2); return packets or -1. */
+static long drain(pcap_t *p)
+{
+	long n = 0;
+	int rc;
+
+	while ((rc = pcap_dispatch(p, -1, count_cb, (u_char *)&n)) >= 0)
+		;
+	return rc == PCAP_ERROR_BREAK ? n : -1;
+}
+
+static void *breaker(void *arg)
+{
+	usleep(300000);
+	pcap_breakloop(arg);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	char dev[1024], dev2[1024];
+	long want, n1, n2;
+	pcap_t *a, *b;
+	struct pcap_stat st;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: fs-pcapapi TRACE.pcap PACKETS\n");
+		return 2;
+	}
+	want = atol(argv[2]);
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("mkdtemp");
+		return 2;
+	}
+	snprintf(dev, sizeof(dev), "flowscope:file=%s", argv[1]);
+
+	/* 1. a file capture ends with PCAP_ERROR_BREAK after every packet,
+	 *    and pcap_stats counts them */
+	a = open_dev(dev, 100, 0);
+	if (a != NULL) {
+		n1 = drain(a);
+		CHECK(n1 == want, "file= delivers %ld of %ld packets, then ends",
+		      n1, want);
+		CHECK(pcap_stats(a, &st) == 0 && st.ps_recv == (u_int)want &&
+		      st.ps_drop == 0, "pcap_stats: recv %u drop %u ifdrop %u",
+		      st.ps_recv, st.ps_drop, st.ps_ifdrop);
+		CHECK(pcap_dispatch(a, -1, count_cb, (u_char *)&n1) ==
+		      PCAP_ERROR_BREAK, "after the end, reads keep saying so");
+		pcap_close(a);
+	}
+
+	/* 2. two handles at once, each with its own config file; read
+	 *    alternately so both run side by side */
+	snprintf(dev2, sizeof(dev2), "flowscope/%s:gen",
+		 conf("g.conf", "gen_packets = 5000\ngen_flows = 7\n"));
+	a = open_dev(dev, 100, 0);
+	b = open_dev(dev2, 100, 0);
+	if (a != NULL && b != NULL) {
+		int ra = 0, rb = 0;
+
+		n1 = n2 = 0;
+		while (ra >= 0 || rb >= 0) {
+			if (ra >= 0)
+				ra = pcap_dispatch(a, 100, count_cb, (u_char *)&n1);
+			if (rb >= 0)
+				rb = pcap_dispatch(b, 100, count_cb, (u_char *)&n2);
+		}
+		CHECK(n1 == want && n2 == 5000 && ra == PCAP_ERROR_BREAK &&
+		      rb == PCAP_ERROR_BREAK,
+		      "two handles side by side: %ld/%ld and %ld/5000",
+		      n1, want, n2);
+	}
+	if (a != NULL)
+		pcap_close(a);
+	if (b != NULL)
+		pcap_close(b);
+
+	/* 3. open, close, open again, three times over */
+	for (int i = 0; i < 3; i++) {
+		a = open_dev(dev, 100, 0);
+		n1 = a ? drain(a) : -1;
+		CHECK(n1 == want, "reopen %d: %ld packets", i + 1, n1);
+		if (a != NULL)
+			pcap_close(a);
+	}
+
+	/* 4. a slow source: non-blocking reads return at once, the timeout
+	 *    bounds a blocking read, breakloop from another thread ends
+	 *    pcap_loop, the selectable fd turns readable */
+	snprintf(dev2, sizeof(dev2), "flowscope/%s:gen",
+		 conf("slow.conf", "gen_rate = 5\n"));
+	a = open_dev(dev2, 200, 0);
+	if (a != NULL) {
+		char eb[PCAP_ERRBUF_SIZE];
+		struct pollfd pfd = { .fd = pcap_get_selectable_fd(a),
+				      .events = POLLIN };
+		double t;
+		pthread_t th;
+		int rc;
+
+		CHECK(pfd.fd >= 0, "selectable fd %d", pfd.fd);
+		CHECK(poll(&pfd, 1, 2000) == 1,
+		      "the selectable fd polls readable when packets wait");
+		n1 = 0;
+		rc = pcap_dispatch(a, -1, count_cb, (u_char *)&n1);
+		CHECK(rc >= 1, "then pcap_dispatch reads %d", rc);
+
+		CHECK(pcap_setnonblock(a, 1, eb) == 0 &&
+		      pcap_getnonblock(a, eb) == 1, "non-blocking mode set");
+		t = now_s();
+		for (int i = 0; i < 100; i++)
+			pcap_dispatch(a, -1, count_cb, (u_char *)&n1);
+		t = now_s() - t;
+		CHECK(t < 0.15, "100 non-blocking reads take %.3f s", t);
+		pcap_setnonblock(a, 0, eb);
+
+		/* drain, then a blocking read with nothing for ~200 ms */
+		pcap_setnonblock(a, 1, eb);
+		while (pcap_dispatch(a, -1, count_cb, (u_char *)&n1) > 0)
+			;
+		pcap_setnonblock(a, 0, eb);
+		t = now_s();
+		rc = pcap_dispatch(a, -1, count_cb, (u_char *)&n1);
+		t = now_s() - t;
+		CHECK(t < 0.5, "a blocking read returns within the timeout or "
+		      "with a packet (%d after %.3f s)", rc, t);
+
+		pthread_create(&th, NULL, breaker, a);
+		t = now_s();
+		rc = pcap_loop(a, -1, count_cb, (u_char *)&n1);
+		t = now_s() - t;
+		pthread_join(th, NULL);
+		CHECK(rc == PCAP_ERROR_BREAK && t < 1.5,
+		      "pcap_breakloop from another thread ends pcap_loop "
+		      "(%d after %.3f s)", rc, t);
+		pcap_close(a);
+	}
+
+	/* 5. a bad device name next to good ones changes nothing */
+	a = open_dev(dev, 100, 0);
+	{
+		char eb[PCAP_ERRBUF_SIZE];
+		pcap_t *bad = pcap_create("flowscope:nosuchif0", eb);
+
+		CHECK(bad != NULL && pcap_activate(bad) < 0 &&
+		      strstr(pcap_geterr(bad), "nosuchif0") != NULL,
+		      "a missing interface fails: %s",
+		      bad ? pcap_geterr(bad) : eb);
+		if (bad != NULL)
+			pcap_close(bad);
+	}
+	if (a != NULL) {
+		n1 = drain(a);
+		CHECK(n1 == want, "the other handle still delivers %ld", n1);
+		pcap_close(a);
+	}
+
+	unlink(conf("g.conf", ""));
+	unlink(conf("slow.conf", ""));
+	rmdir(tmpdir);
+	printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
+	return failures ? 1 : 0;
+}
