@@ -25,6 +25,7 @@
 #define STAGE_BYTES (512u * 1024)	/* per lane; holds any record */
 #define STAGE_PKTS 4096u
 #define MAX_LANES 256u
+#define WAKE_BATCH 1024u	/* packets that wake an idle reader */
 
 extern char **environ;
 
@@ -51,6 +52,7 @@ struct fs_capture {
 	uint64_t lost;
 	uint64_t delivered;
 	bool eof;
+	bool immediate;
 	char err[256];
 };
 
@@ -59,8 +61,13 @@ bool fs_device_is_ours(const char *device)
 	return fs_devname_is_ours(device);
 }
 
-/* Receive threads call this after publishing. */
-static void notify(void *arg)
+/*
+ * Receive threads call this after publishing n packets. A reader that is
+ * awake needs nothing. An idle one is woken at once in immediate mode or
+ * when the queue ran dry, else once WAKE_BATCH packets wait: at high rates
+ * it then takes big batches instead of one system call per burst.
+ */
+static bool notify(void *arg, unsigned n, bool idle)
 {
 	struct fs_capture *c = arg;
 	uint64_t one = 1;
@@ -69,9 +76,13 @@ static void notify(void *arg)
 	 * and now look at armed: a full fence on both sides means one of
 	 * us sees the other (no lost wake-up) */
 	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&c->armed, memory_order_relaxed) &&
-	    atomic_exchange(&c->armed, 0))
+	if (!atomic_load_explicit(&c->armed, memory_order_relaxed))
+		return true;
+	if (!idle && !c->immediate && n < WAKE_BATCH)
+		return false;
+	if (atomic_exchange(&c->armed, 0))
 		(void)!write(c->efd, &one, sizeof(one));
+	return true;
 }
 
 void fs_capture_close(fs_capture *c)
@@ -173,6 +184,7 @@ fs_capture *fs_capture_open(const char *device,
 	}
 	/* armed from the start: poll users may wait before the first read */
 	atomic_store(&c->armed, 1);
+	c->immediate = params->immediate != 0;
 	c->sink.reader_seq = c->reader_seq;
 	c->sink.notify = notify;
 	c->sink.notify_arg = c;

@@ -10,6 +10,7 @@
 #include "source.h"
 
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -72,7 +73,8 @@ static void wait_for_reader(struct fs_rxq *r, uint32_t cap)
 		struct timespec ts = { 0, 50000 };
 
 		fs_lane_publish(l);
-		sk->notify(sk->notify_arg);
+		if (sk->notify(sk->notify_arg, r->unwoken, true))
+			r->unwoken = 0;
 		nanosleep(&ts, NULL);
 	}
 }
@@ -96,6 +98,8 @@ void *fs_rx_thread(void *arg)
 	snprintf(name, sizeof(name), "fs-rx%u.%u", (unsigned)r->port,
 		 (unsigned)r->queue);
 	pthread_setname_np(pthread_self(), name);
+	/* idle sleeps of a few microseconds, not the default 50 us slack */
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 	/* an lcore id gives this thread a mempool cache; optional */
 	registered = rte_thread_register() == 0;
 
@@ -108,6 +112,11 @@ void *fs_rx_thread(void *arg)
 		if (n == 0) {
 			if (ended)
 				break;
+			/* ran dry: let a reader waiting for more have what
+			 * there is */
+			if (r->unwoken > 0 &&
+			    sk->notify(sk->notify_arg, r->unwoken, true))
+				r->unwoken = 0;
 			idle_wait(idle++);
 			continue;
 		}
@@ -143,11 +152,13 @@ void *fs_rx_thread(void *arg)
 		}
 		fs_lane_publish(l);
 		rte_pktmbuf_free_bulk(m, n);
-		sk->notify(sk->notify_arg);
+		r->unwoken += n;
+		if (sk->notify(sk->notify_arg, r->unwoken, false))
+			r->unwoken = 0;
 	}
 	fs_lane_publish(l);
 	atomic_store_explicit(&r->done, true, memory_order_release);
-	sk->notify(sk->notify_arg);
+	sk->notify(sk->notify_arg, r->unwoken, true);
 	if (registered)
 		rte_thread_unregister();
 	return NULL;

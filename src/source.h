@@ -31,7 +31,10 @@ struct fs_sink {
 	/* lossless sources wait instead of overrunning the reader; the
 	 * reader publishes the chunk it reads per lane here */
 	_Atomic uint64_t *reader_seq;	/* indexed by lane */
-	void (*notify)(void *arg);	/* packets were published */
+	/* packets were published: n since the last wake-up the capture
+	 * accepted, idle when the queue just ran dry. Returns true when the
+	 * count starts over (the reader was woken or is awake anyway). */
+	bool (*notify)(void *arg, unsigned n, bool idle);
 	void *notify_arg;
 	uint32_t caplen;		/* bytes kept per packet */
 };
@@ -46,6 +49,7 @@ struct fs_rxq {
 	bool started;
 	_Atomic bool stop;
 	_Atomic bool done;	/* the source ended and the queue is empty */
+	unsigned unwoken;	/* published since the reader was last woken */
 };
 
 struct fs_source {

@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +125,21 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	snprintf(dev, sizeof(dev), "flowscope:file=%s", argv[1]);
+
+	/* 0. starting DPDK leaves the application thread's CPU affinity
+	 *    as it was (the EAL pins its main lcore thread) */
+	{
+		cpu_set_t before, after;
+
+		sched_getaffinity(0, sizeof(before), &before);
+		a = open_dev(dev, 100, 0);
+		sched_getaffinity(0, sizeof(after), &after);
+		CHECK(CPU_EQUAL(&before, &after), "the caller's CPU affinity is "
+		      "unchanged (%d CPUs before, %d after)", CPU_COUNT(&before),
+		      CPU_COUNT(&after));
+		if (a != NULL)
+			pcap_close(a);
+	}
 
 	/* 1. a file capture ends with PCAP_ERROR_BREAK after every packet,
 	 *    and pcap_stats counts them */
