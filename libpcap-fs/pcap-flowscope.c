@@ -108,10 +108,10 @@ static int pcap_flowscope_read(pcap_t *p, int cnt, pcap_handler cb,
 			fill_header(p, pk, &h);
 			cb(user, &h, pk->data);
 			done++;
-			if (p->break_loop) {
-				p->break_loop = 0;
+			/* leave break_loop set: the next call (pcap_loop
+			 * makes one) returns PCAP_ERROR_BREAK */
+			if (p->break_loop)
 				return done;
-			}
 		}
 		if (done >= cnt)
 			return done;
