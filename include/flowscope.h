@@ -46,6 +46,12 @@ struct fs_stats {
 	uint64_t ring_bytes;	/* ring memory in use now */
 	uint64_t ring_capacity;	/* ring memory in all */
 	uint64_t history_ns;	/* age span of what the ring holds */
+	uint64_t flows_active;	/* tracked now */
+	uint64_t flows_triggered;	/* ever */
+	uint64_t flows_ended;	/* ever */
+	uint64_t flows_refused;	/* not tracked: table full, no memory */
+	uint64_t history_lost;	/* triggered history already overwritten
+				 * (included in drop) */
 };
 
 /* Returned by fs_capture_read() once every source has ended and all was

@@ -9,6 +9,8 @@
 #include "flowscope.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <pcap/pcap.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +18,9 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "analyzer.h"
 #include "config.h"
+#include "control.h"
 #include "devname.h"
 #include "eal.h"
 #include "ring.h"
@@ -25,7 +29,8 @@
 #define STAGE_BYTES (512u * 1024)	/* per lane; holds any record */
 #define STAGE_PKTS 4096u
 #define MAX_LANES 256u
-#define WAKE_BATCH 1024u	/* packets that wake an idle reader */
+#define WAKE_BATCH 1024u
+#define DELIV_MIN (4u << 20)	/* delivery bytes per lane, at least */	/* packets that wake an idle reader */
 
 extern char **environ;
 
@@ -41,11 +46,16 @@ struct fs_capture {
 	struct fs_config cfg;
 	struct fs_devname dev;
 	fs_ring *ring;
+	fs_ring *dring;		/* delivery lanes (triggered flows), or NULL */
+	struct fs_analyzer *an;	/* one per lane */
+	struct bpf_program trigger;
+	fs_control *ctl;
 	unsigned nsources;
 	struct fs_source *src;
 	unsigned nlanes;
 	struct reader *rd;
 	_Atomic uint64_t *reader_seq;
+	_Atomic uint64_t *dump_seq;
 	struct fs_sink sink;
 	int efd;
 	_Atomic int armed;	/* the reader is idle: wake it */
@@ -89,9 +99,17 @@ void fs_capture_close(fs_capture *c)
 {
 	if (c == NULL)
 		return;
+	fs_control_stop(c->ctl);
 	for (unsigned i = 0; i < c->nsources; i++)
 		fs_source_close(&c->src[i]);
 	free(c->src);
+	if (c->an != NULL)
+		for (unsigned i = 0; i < c->nlanes; i++)
+			fs_analyzer_free(&c->an[i]);
+	free(c->an);
+	free((void *)c->dump_seq);
+	fs_ring_free(c->dring);
+	pcap_freecode(&c->trigger);
 	if (c->rd != NULL)
 		for (unsigned i = 0; i < c->nlanes; i++)
 			free(c->rd[i].buf);
@@ -103,6 +121,176 @@ void fs_capture_close(fs_capture *c)
 	fs_config_release(&c->cfg);
 	fs_devname_release(&c->dev);
 	free(c);
+}
+
+static int compile_trigger(fs_capture *c, uint32_t caplen, char *errbuf,
+			   size_t errlen)
+{
+	pcap_t *dead = pcap_open_dead(DLT_EN10MB, (int)caplen);
+	int rc = -1;
+
+	if (dead == NULL) {
+		snprintf(errbuf, errlen, "trigger: out of memory");
+		return -1;
+	}
+	if (pcap_compile(dead, &c->trigger, c->cfg.trigger, 1,
+			 PCAP_NETMASK_UNKNOWN) < 0)
+		snprintf(errbuf, errlen, "trigger: %s", pcap_geterr(dead));
+	else
+		rc = 0;
+	pcap_close(dead);
+	return rc;
+}
+
+/* ---- control socket commands ---- */
+
+static bool lane_alive(fs_capture *c, unsigned i)
+{
+	return c->rd[i].rxq->started &&
+	       !atomic_load_explicit(&c->rd[i].rxq->done, memory_order_acquire);
+}
+
+static int ctl_stats(void *arg, FILE *out, char *err, size_t errlen)
+{
+	fs_capture *c = arg;
+	struct fs_stats s;
+
+	(void)err;
+	(void)errlen;
+	fs_capture_stats(c, &s);
+	fprintf(out, "received %" PRIu64 "\n", s.recv);
+	fprintf(out, "dropped %" PRIu64 "\n", s.drop);
+	fprintf(out, "nic_dropped %" PRIu64 "\n", s.ifdrop);
+	fprintf(out, "delivered %" PRIu64 "\n", s.delivered);
+	fprintf(out, "ring_bytes %" PRIu64 "\n", s.ring_bytes);
+	fprintf(out, "ring_packets %" PRIu64 "\n", s.ring_pkts);
+	fprintf(out, "ring_capacity %" PRIu64 "\n", s.ring_capacity);
+	fprintf(out, "history_seconds %.3f\n", s.history_ns / 1e9);
+	fprintf(out, "flows_active %" PRIu64 "\n", s.flows_active);
+	fprintf(out, "flows_triggered %" PRIu64 "\n", s.flows_triggered);
+	fprintf(out, "flows_ended %" PRIu64 "\n", s.flows_ended);
+	fprintf(out, "flows_refused %" PRIu64 "\n", s.flows_refused);
+	fprintf(out, "history_lost %" PRIu64 "\n", s.history_lost);
+	return 0;
+}
+
+static int ctl_each_lane(fs_capture *c, struct fs_request *r, char *err,
+			 size_t errlen, uint64_t *count)
+{
+	*count = 0;
+	for (unsigned i = 0; i < c->nlanes; i++) {
+		if (fs_analyzer_call(&c->an[i], r, lane_alive(c, i), 5000) < 0) {
+			snprintf(err, errlen, "the capture did not answer in "
+				 "time");
+			return -1;
+		}
+		*count += r->count;
+	}
+	return 0;
+}
+
+static int ctl_flows(void *arg, const struct bpf_program *filter, FILE *out,
+		     char *err, size_t errlen)
+{
+	struct fs_request r = { .type = FS_REQ_FLOWS, .filter = filter,
+				.out = out };
+	uint64_t n;
+
+	return ctl_each_lane(arg, &r, err, errlen, &n);
+}
+
+static int ctl_trigger(void *arg, const struct bpf_program *filter,
+		       FILE *out, char *err, size_t errlen)
+{
+	fs_capture *c = arg;
+	struct fs_request r = { .type = FS_REQ_TRIGGER, .filter = filter };
+	uint64_t one = 1, n;
+
+	if (ctl_each_lane(c, &r, err, errlen, &n) < 0)
+		return -1;
+	fprintf(out, "triggered %" PRIu64 "\n", n);
+	(void)!write(c->efd, &one, sizeof(one));
+	return 0;
+}
+
+static int top_cmp(const void *x, const void *y)
+{
+	const struct fs_top_entry *a = x, *b = y;
+
+	return a->bytes < b->bytes ? 1 : a->bytes > b->bytes ? -1 : 0;
+}
+
+static int ctl_top(void *arg, unsigned n, FILE *out, char *err,
+		   size_t errlen)
+{
+	fs_capture *c = arg;
+	struct fs_top_entry *all = calloc((size_t)n * c->nlanes, sizeof(*all));
+	unsigned total = 0;
+	int rc = -1;
+
+	if (all == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (unsigned i = 0; i < c->nlanes; i++) {
+		struct fs_request r = { .type = FS_REQ_TOP, .n = n,
+					.top = all + total };
+
+		if (fs_analyzer_call(&c->an[i], &r, lane_alive(c, i), 5000) < 0) {
+			snprintf(err, errlen, "the capture did not answer in "
+				 "time");
+			goto done;
+		}
+		total += r.ntop;
+	}
+	qsort(all, total, sizeof(*all), top_cmp);
+	for (unsigned i = 0; i < total && i < n; i++) {
+		char key[160];
+
+		fs_flow_key_str(&all[i].key, key, sizeof(key));
+		fprintf(out, "%s bps %" PRIu64 " pps %" PRIu64 "%s\n", key,
+			all[i].bytes * 8, all[i].pkts,
+			all[i].triggered ? " triggered" : "");
+	}
+	rc = 0;
+done:
+	free(all);
+	return rc;
+}
+
+static const struct fs_control_ops ctl_ops = {
+	.stats = ctl_stats,
+	.top = ctl_top,
+	.flows = ctl_flows,
+	.trigger = ctl_trigger,
+};
+
+static int start_control(fs_capture *c, char *errbuf, size_t errlen)
+{
+	char path[256], label[128] = "", lb[32];
+
+	if (c->cfg.control != NULL) {
+		snprintf(path, sizeof(path), "%s", c->cfg.control);
+	} else {
+		for (unsigned i = 0; i < c->nsources; i++) {
+			const char *l = fs_source_label(&c->src[i].spec, lb,
+							sizeof(lb));
+			size_t n = strlen(label);
+
+			snprintf(label + n, sizeof(label) - n, "%s%s",
+				 i ? "+" : "", l);
+		}
+		fs_control_default_path(label, path, sizeof(path));
+	}
+	c->ctl = fs_control_start(path, &ctl_ops, c, errbuf, errlen);
+	if (c->ctl == NULL) {
+		size_t n = strlen(errbuf);
+
+		snprintf(errbuf + n, errlen - n, " (control socket; set "
+			 "control = off to run without one)");
+		return -1;
+	}
+	return 0;
 }
 
 fs_capture *fs_capture_open(const char *device,
@@ -124,13 +312,6 @@ fs_capture *fs_capture_open(const char *device,
 	if (fs_config_load(&c->cfg, c->dev.config_path, environ, errbuf,
 			   errlen) < 0)
 		goto fail;
-	if (c->cfg.mode == FS_MODE_TRIGGER) {
-		/* refuse rather than deliver everything under the name of a
-		 * trigger */
-		snprintf(errbuf, errlen, "mode: trigger mode is not available "
-			 "in this version of flowscope; use mode = live");
-		goto fail;
-	}
 	caplen = c->cfg.caplen ? c->cfg.caplen : (uint32_t)params->snaplen;
 	if (caplen == 0 || caplen > FS_CAPLEN_MAX)
 		caplen = FS_CAPLEN_MAX;
@@ -165,12 +346,42 @@ fs_capture *fs_capture_open(const char *device,
 				 c->nlanes, caplen);
 		goto fail;
 	}
+	if (c->cfg.trigger != NULL && compile_trigger(c, caplen, errbuf,
+						       errlen) < 0)
+		goto fail;
+	if (c->cfg.mode == FS_MODE_TRIGGER || c->cfg.dump_dir != NULL) {
+		uint64_t dbytes = c->cfg.buffer / 4;
+
+		if (dbytes < DELIV_MIN * c->nlanes)
+			dbytes = DELIV_MIN * c->nlanes;
+		c->dring = fs_ring_create(dbytes, c->nlanes, caplen);
+		if (c->dring == NULL) {
+			snprintf(errbuf, errlen, "buffer: cannot reserve %"
+				 PRIu64 " bytes for delivery: %s", dbytes,
+				 strerror(errno));
+			goto fail;
+		}
+	}
 	c->rd = calloc(c->nlanes, sizeof(*c->rd));
+	c->an = calloc(c->nlanes, sizeof(*c->an));
 	c->reader_seq = calloc(c->nlanes, sizeof(*c->reader_seq));
-	if (c->rd == NULL || c->reader_seq == NULL)
+	c->dump_seq = calloc(c->nlanes, sizeof(*c->dump_seq));
+	if (c->rd == NULL || c->reader_seq == NULL || c->an == NULL ||
+	    c->dump_seq == NULL)
 		goto oom;
 	for (unsigned i = 0; i < c->nlanes; i++) {
-		c->rd[i].lane = fs_ring_lane(c->ring, i);
+		struct fs_lane *main_lane = fs_ring_lane(c->ring, i);
+		struct fs_lane *deliv = c->dring ? fs_ring_lane(c->dring, i)
+						 : NULL;
+
+		if (fs_analyzer_init(&c->an[i], main_lane, deliv,
+				     fs_ring_capacity(c->ring) / c->nlanes,
+				     c->cfg.max_flows, c->cfg.flow_timeout,
+				     &c->trigger, caplen, errbuf, errlen) < 0)
+			goto fail;
+		atomic_store(&c->dump_seq[i], UINT64_MAX);
+		c->rd[i].lane = c->cfg.mode == FS_MODE_TRIGGER ? deliv
+							       : main_lane;
 		c->rd[i].buf = malloc(STAGE_BYTES);
 		if (c->rd[i].buf == NULL)
 			goto oom;
@@ -186,6 +397,8 @@ fs_capture *fs_capture_open(const char *device,
 	atomic_store(&c->armed, 1);
 	c->immediate = params->immediate != 0;
 	c->sink.reader_seq = c->reader_seq;
+	c->sink.dump_seq = c->dump_seq;
+	c->sink.trigger_mode = c->cfg.mode == FS_MODE_TRIGGER;
 	c->sink.notify = notify;
 	c->sink.notify_arg = c;
 	c->sink.caplen = caplen;
@@ -199,10 +412,13 @@ fs_capture *fs_capture_open(const char *device,
 				   errlen) < 0)
 			goto fail;
 		for (unsigned q = 0; q < s->nq; q++, lane++) {
-			s->rxq[q].lane = c->rd[lane].lane;
+			s->rxq[q].lane = fs_ring_lane(c->ring, lane);
+			s->rxq[q].an = &c->an[lane];
 			c->rd[lane].rxq = &s->rxq[q];
 		}
 	}
+	if (!c->cfg.control_off && start_control(c, errbuf, errlen) < 0)
+		goto fail;
 	for (unsigned i = 0; i < c->nsources; i++)
 		if (fs_source_start(&c->src[i], &c->sink, errbuf, errlen) < 0)
 			goto fail;
@@ -383,8 +599,8 @@ void fs_capture_stats(fs_capture *c, struct fs_stats *s)
 	for (unsigned i = 0; i < c->nlanes; i++) {
 		struct fs_lane_usage u;
 
-		fs_lane_usage(c->rd[i].lane, &u);
-		s->recv += atomic_load_explicit(&c->rd[i].lane->pkts,
+		fs_lane_usage(c->an[i].lane, &u);
+		s->recv += atomic_load_explicit(&c->an[i].lane->pkts,
 						memory_order_relaxed);
 		s->ring_pkts += u.pkts;
 		s->ring_bytes += u.bytes;
@@ -396,6 +612,19 @@ void fs_capture_stats(fs_capture *c, struct fs_stats *s)
 	for (unsigned i = 0; i < c->nsources; i++)
 		s->ifdrop += fs_source_ifdrop(&c->src[i]);
 	s->drop = c->lost;
+	for (unsigned i = 0; i < c->nlanes; i++) {
+		s->history_lost += atomic_load_explicit(&c->an[i].history_lost,
+							memory_order_relaxed);
+		s->flows_active += atomic_load_explicit(&c->an[i].flows_active,
+							memory_order_relaxed);
+		s->flows_triggered += atomic_load_explicit(
+			&c->an[i].flows_triggered, memory_order_relaxed);
+		s->flows_ended += atomic_load_explicit(&c->an[i].flows_ended,
+						       memory_order_relaxed);
+		s->flows_refused += atomic_load_explicit(
+			&c->an[i].flows_refused, memory_order_relaxed);
+	}
+	s->drop += s->history_lost;
 	s->delivered = c->delivered;
 	s->ring_capacity = fs_ring_capacity(c->ring);
 	s->history_ns = oldest != UINT64_MAX && newest > oldest ?

@@ -22,6 +22,7 @@
 #include <rte_memcpy.h>
 #include <rte_pause.h>
 
+#include "analyzer.h"
 #include "eal.h"
 
 static inline uint64_t now_ns(void)
@@ -61,22 +62,51 @@ static inline void copy_out(uint8_t *dst, const struct rte_mbuf *m,
 	}
 }
 
-/* A lossless source waits for its reader rather than overrun it. */
-static void wait_for_reader(struct fs_rxq *r, uint32_t cap)
+static inline uint64_t min_seq(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+/*
+ * A lossless source waits rather than overrun a consumer of lane l
+ * (the reader's chunk rseq, the dumper's dseq; UINT64_MAX: none). While
+ * it waits it keeps answering the control thread.
+ */
+static void wait_for(struct fs_rxq *r, struct fs_lane *l,
+		     _Atomic uint64_t *rseq, _Atomic uint64_t *dseq,
+		     uint32_t cap)
 {
 	const struct fs_sink *sk = r->sink;
-	struct fs_lane *l = r->lane;
 
-	while (fs_lane_would_drop(l, atomic_load_explicit(
-			&sk->reader_seq[l->index], memory_order_acquire), cap) &&
-	       !atomic_load_explicit(&r->stop, memory_order_relaxed)) {
+	for (;;) {
+		uint64_t seq = UINT64_MAX;
 		struct timespec ts = { 0, 50000 };
 
+		if (rseq)
+			seq = atomic_load_explicit(rseq, memory_order_acquire);
+		if (dseq)
+			seq = min_seq(seq, atomic_load_explicit(dseq,
+						memory_order_acquire));
+		if (!fs_lane_would_drop(l, seq, cap) ||
+		    atomic_load_explicit(&r->stop, memory_order_relaxed))
+			return;
 		fs_lane_publish(l);
 		if (sk->notify(sk->notify_arg, r->unwoken, true))
 			r->unwoken = 0;
+		fs_analyzer_serve(r->an);
 		nanosleep(&ts, NULL);
 	}
+}
+
+/* The analyzer calls this before each copy into the delivery lane. */
+static void wait_deliv(void *arg, uint32_t cap)
+{
+	struct fs_rxq *r = arg;
+	const struct fs_sink *sk = r->sink;
+	unsigned i = r->lane->index;
+
+	wait_for(r, r->an->deliv, sk->trigger_mode ? &sk->reader_seq[i] : NULL,
+		 &sk->dump_seq[i], cap);
 }
 
 void *fs_rx_thread(void *arg)
@@ -91,9 +121,16 @@ void *fs_rx_thread(void *arg)
 	const uint64_t ts_flag = fs_eal_ts_flag();
 	const bool fed = src->rings[0] != NULL;
 	const uint32_t caplen = sk->caplen;
+	struct fs_analyzer *an = r->an;
+	const bool wait_main = src->lossless && !sk->trigger_mode;
 	bool registered;
 	unsigned idle = 0;
 	char name[32];
+
+	if (src->lossless && an->deliv != NULL) {
+		an->wait = wait_deliv;
+		an->wait_arg = r;
+	}
 
 	snprintf(name, sizeof(name), "fs-rx%u.%u", (unsigned)r->port,
 		 (unsigned)r->queue);
@@ -112,6 +149,12 @@ void *fs_rx_thread(void *arg)
 		if (n == 0) {
 			if (ended)
 				break;
+			/* live traffic ages by the clock when idle; a file
+			 * only by its own timestamps */
+			an->delivered = 0;
+			fs_analyzer_tick(an, fed && src->lossless ? 0 : now_ns());
+			if (sk->trigger_mode)
+				r->unwoken += an->delivered;
 			/* ran dry: let a reader waiting for more have what
 			 * there is */
 			if (r->unwoken > 0 &&
@@ -121,17 +164,20 @@ void *fs_rx_thread(void *arg)
 			continue;
 		}
 		idle = 0;
+		an->delivered = 0;
 		for (uint16_t i = 0; i < n; i++) {
 			struct rte_mbuf *mb = m[i];
 			uint32_t len = rte_pktmbuf_pkt_len(mb);
 			uint32_t cap = len < caplen ? len : caplen;
 			struct fs_pkt_hdr *h;
+			struct fs_ring_pos pos;
 
 			if (i + 1 < n)
 				rte_prefetch0(rte_pktmbuf_mtod(m[i + 1], void *));
-			if (src->lossless)
-				wait_for_reader(r, cap);
-			h = fs_lane_reserve(l, cap, NULL);
+			if (wait_main)
+				wait_for(r, l, &sk->reader_seq[l->index], NULL,
+					 cap);
+			h = fs_lane_reserve(l, cap, &pos);
 			if (mb->ol_flags & ts_flag) {
 				uint32_t wl = *RTE_MBUF_DYNFIELD(mb, wl_off,
 								 uint32_t *);
@@ -149,14 +195,21 @@ void *fs_rx_thread(void *arg)
 			h->source = (uint8_t)src->index;
 			h->flags = 0;
 			copy_out((uint8_t *)(h + 1), mb, cap);
+			fs_analyzer_packet(an, h, pos, l->wpkts - 1);
 		}
 		fs_lane_publish(l);
 		rte_pktmbuf_free_bulk(m, n);
-		r->unwoken += n;
+		fs_analyzer_tick(an, 0);
+		if (an->deliv != NULL && an->delivered > 0)
+			fs_lane_publish(an->deliv);
+		r->unwoken += sk->trigger_mode ? an->delivered : n;
 		if (sk->notify(sk->notify_arg, r->unwoken, false))
 			r->unwoken = 0;
 	}
 	fs_lane_publish(l);
+	if (an->deliv != NULL)
+		fs_lane_publish(an->deliv);
+	fs_analyzer_tick(an, 0);
 	atomic_store_explicit(&r->done, true, memory_order_release);
 	sk->notify(sk->notify_arg, r->unwoken, true);
 	if (registered)

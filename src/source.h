@@ -28,9 +28,14 @@ struct pcap;
 
 /* What the receive threads need to know of their capture. */
 struct fs_sink {
-	/* lossless sources wait instead of overrunning the reader; the
-	 * reader publishes the chunk it reads per lane here */
+	/* lossless sources wait instead of overrunning a consumer; the
+	 * application's reader publishes the chunk it reads per lane here
+	 * (of the main lanes in live mode, of the delivery lanes in trigger
+	 * mode), the dumper its chunk of each delivery lane (UINT64_MAX:
+	 * no dumper) */
 	_Atomic uint64_t *reader_seq;	/* indexed by lane */
+	_Atomic uint64_t *dump_seq;
+	bool trigger_mode;
 	/* packets were published: n since the last wake-up the capture
 	 * accepted, idle when the queue just ran dry. Returns true when the
 	 * count starts over (the reader was woken or is awake anyway). */
@@ -40,8 +45,11 @@ struct fs_sink {
 };
 
 /* One receive queue: a thread and a lane. */
+struct fs_analyzer;
+
 struct fs_rxq {
 	struct fs_source *src;
+	struct fs_analyzer *an;	/* flows of this lane */
 	const struct fs_sink *sink;
 	struct fs_lane *lane;
 	uint16_t port, queue;

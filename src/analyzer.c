@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Per-lane analyzer (see analyzer.h). The history index is a ring of
+ * entries, one per stored packet, each pointing back to the previous
+ * packet of the same flow: a trigger walks its flow's chain backwards,
+ * without scanning the ring, and copies what is still there, oldest
+ * first, into the delivery lane before the ring can give it up.
+ */
+#define _GNU_SOURCE
+#include "analyzer.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#define HIST_MIN 1024u
+#define AVG_RECORD 64u	/* index entries: one per 64 bytes of lane */
+
+int fs_analyzer_init(struct fs_analyzer *a, struct fs_lane *lane,
+		     struct fs_lane *deliv, uint64_t lane_bytes,
+		     uint32_t max_flows, uint32_t timeout_s,
+		     const struct bpf_program *trigger, uint32_t snap,
+		     char *err, size_t errlen)
+{
+	uint64_t n = HIST_MIN;
+
+	memset(a, 0, sizeof(*a));
+	a->lane = lane;
+	a->deliv = deliv;
+	a->snap = snap;
+	while (n < lane_bytes / AVG_RECORD)
+		n <<= 1;
+	a->hist_mask = n - 1;
+	a->hist_len = n * sizeof(struct fs_hist);
+	a->hist = mmap(NULL, a->hist_len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (a->hist == MAP_FAILED) {
+		a->hist = NULL;
+		snprintf(err, errlen, "flowscope: cannot map the history "
+			 "index (%" PRIu64 " bytes): %s", (uint64_t)a->hist_len,
+			 strerror(errno));
+		return -1;
+	}
+	a->scratch = malloc(FS_REC_SIZE(snap));
+	if (a->scratch == NULL ||
+	    fs_flow_table_init(&a->table, max_flows, timeout_s) < 0) {
+		snprintf(err, errlen, "flowscope: out of memory");
+		return -1;
+	}
+	if (trigger != NULL && trigger->bf_insns != NULL) {
+		size_t sz = trigger->bf_len * sizeof(struct bpf_insn);
+
+		a->trigger.bf_insns = malloc(sz);
+		if (a->trigger.bf_insns == NULL) {
+			snprintf(err, errlen, "flowscope: out of memory");
+			return -1;
+		}
+		memcpy(a->trigger.bf_insns, trigger->bf_insns, sz);
+		a->trigger.bf_len = trigger->bf_len;
+	}
+	return 0;
+}
+
+void fs_analyzer_free(struct fs_analyzer *a)
+{
+	if (a->hist != NULL)
+		munmap(a->hist, a->hist_len);
+	fs_flow_table_free(&a->table);
+	free(a->trigger.bf_insns);
+	free(a->scratch);
+	memset(a, 0, sizeof(*a));
+}
+
+/* Copy one record into the delivery lane. */
+static void deliver(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
+		    uint8_t flags)
+{
+	struct fs_pkt_hdr *d;
+
+	if (a->wait)
+		a->wait(a->wait_arg, h->cap_len);
+	d = fs_lane_reserve(a->deliv, h->cap_len, NULL);
+	memcpy(d, h, sizeof(*h) + h->cap_len);
+	d->flags = flags;
+	a->delivered++;
+}
+
+/*
+ * Trigger f, whose newest packet is lane packet k: deliver its packets
+ * still in the ring, oldest first; count those already given up.
+ */
+static void trigger_flow(struct fs_analyzer *a, struct fs_flow *f)
+{
+	uint64_t total = f->pkts[0] + f->pkts[1];
+	uint64_t newest = a->lane->wpkts;	/* packets reserved so far */
+	uint64_t *ks = NULL, n = 0, k = f->last_pkt;
+	uint8_t flags = FS_REC_FIRST;
+
+	f->triggered = 1;
+	f->hist_pkts = total;
+	a->table.triggered++;
+	atomic_store_explicit(&a->flows_triggered, a->table.triggered,
+			      memory_order_relaxed);
+	if (a->deliv == NULL)
+		return;
+	ks = malloc(total * sizeof(*ks));
+	while (ks != NULL && n < total) {
+		const struct fs_hist *e = &a->hist[k & a->hist_mask];
+		struct fs_ring_pos pos = { e->seq, e->off };
+
+		/* the index entry was reused, or the chunk given up */
+		if (newest - k > a->hist_mask ||
+		    fs_lane_record(a->lane, pos) == NULL)
+			break;
+		ks[n++] = k;
+		if (e->back == 0)
+			break;
+		k -= e->back;
+	}
+	if (total > n)
+		atomic_fetch_add_explicit(&a->history_lost, total - n,
+					  memory_order_relaxed);
+	while (n > 0) {
+		const struct fs_hist *e = &a->hist[ks[--n] & a->hist_mask];
+		struct fs_ring_pos pos = { e->seq, e->off };
+		const struct fs_pkt_hdr *h = fs_lane_record(a->lane, pos);
+
+		if (h == NULL) {	/* cannot happen: the walk checked */
+			atomic_fetch_add_explicit(&a->history_lost, 1,
+						  memory_order_relaxed);
+			continue;
+		}
+		deliver(a, h, flags);
+		flags = 0;
+	}
+	free(ks);
+}
+
+void fs_analyzer_packet(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
+			struct fs_ring_pos pos, uint64_t k)
+{
+	const uint8_t *data = (const uint8_t *)(h + 1);
+	struct fs_pkt_info info;
+	struct fs_hist *e = &a->hist[k & a->hist_mask];
+	struct fs_flow *f;
+
+	fs_flow_parse(data, h->cap_len, &info);
+	if (h->ts_ns > a->now)
+		a->now = h->ts_ns;
+	e->seq = pos.seq;
+	e->off = pos.off;
+	e->back = 0;
+	f = fs_flow_get(&a->table, &info, h->ts_ns);
+	if (f == NULL)
+		return;		/* stored and counted, but not tracked */
+	if ((f->pkts[0] | f->pkts[1]) != 0 && k - f->last_pkt <= a->hist_mask)
+		e->back = (uint32_t)(k - f->last_pkt);
+	f->last_pkt = k;
+	fs_flow_update(&a->table, f, &info, h->ts_ns, h->wire_len);
+	if (f->triggered) {
+		if (a->deliv != NULL)
+			deliver(a, h, 0);
+	} else if (a->trigger.bf_insns != NULL &&
+		   bpf_filter(a->trigger.bf_insns, data, h->wire_len,
+			      h->cap_len) != 0) {
+		trigger_flow(a, f);
+	}
+}
+
+static void on_end(struct fs_flow *f, void *arg)
+{
+	(void)f;
+	(void)arg;
+}
+
+static void publish_counters(struct fs_analyzer *a)
+{
+	atomic_store_explicit(&a->flows_active, a->table.count,
+			      memory_order_relaxed);
+	atomic_store_explicit(&a->flows_ended, a->table.ended,
+			      memory_order_relaxed);
+	atomic_store_explicit(&a->flows_triggered, a->table.triggered,
+			      memory_order_relaxed);
+	atomic_store_explicit(&a->flows_refused, a->table.refused,
+			      memory_order_relaxed);
+}
+
+void fs_analyzer_tick(struct fs_analyzer *a, uint64_t now)
+{
+	if (now > a->now)
+		a->now = now;
+	fs_flow_expire(&a->table, a->now, on_end, a);
+	publish_counters(a);
+	fs_analyzer_serve(a);
+}
+
+static bool matches(const struct fs_flow *f, const struct bpf_program *p)
+{
+	uint8_t frame[160];
+	size_t len;
+
+	if (p == NULL || p->bf_insns == NULL)
+		return true;
+	len = fs_flow_synth(&f->key, f->init_dir, f->tcp_flags, frame,
+			    sizeof(frame));
+	return len > 0 && bpf_filter(p->bf_insns, frame, (u_int)len,
+				     (u_int)len) != 0;
+}
+
+static void print_flow(FILE *out, const struct fs_flow *f)
+{
+	char key[160];
+
+	fs_flow_key_str(&f->key, key, sizeof(key));
+	fprintf(out, "%s packets %" PRIu64 " bytes %" PRIu64
+		" first %" PRIu64 ".%09" PRIu64 " last %" PRIu64 ".%09" PRIu64
+		"%s%s\n", key, f->pkts[0] + f->pkts[1],
+		f->bytes[0] + f->bytes[1],
+		f->first_ts / 1000000000u, f->first_ts % 1000000000u,
+		f->last_ts / 1000000000u, f->last_ts % 1000000000u,
+		f->triggered ? " triggered" : "", f->closed ? " closed" : "");
+}
+
+/* Keep the n busiest (by bytes) in r->top, largest first. */
+static void top_add(struct fs_request *r, const struct fs_flow *f,
+		    uint64_t pkts, uint64_t bytes)
+{
+	unsigned i;
+
+	if (r->n == 0 || (r->ntop == r->n && bytes <= r->top[r->ntop - 1].bytes))
+		return;
+	i = r->ntop < r->n ? r->ntop++ : r->ntop - 1;
+	while (i > 0 && r->top[i - 1].bytes < bytes) {
+		r->top[i] = r->top[i - 1];
+		i--;
+	}
+	r->top[i].key = f->key;
+	r->top[i].pkts = pkts;
+	r->top[i].bytes = bytes;
+	r->top[i].triggered = f->triggered;
+}
+
+static void serve(struct fs_analyzer *a, struct fs_request *r)
+{
+	struct fs_flow *f, *tmp;
+	uint32_t sec = (uint32_t)(a->now / 1000000000ull);
+
+	r->count = 0;
+	r->ntop = 0;
+	HASH_ITER(hh, a->table.flows, f, tmp) {
+		switch (r->type) {
+		case FS_REQ_FLOWS:
+			if (matches(f, r->filter)) {
+				print_flow(r->out, f);
+				r->count++;
+			}
+			break;
+		case FS_REQ_TRIGGER:
+			if (!f->triggered && matches(f, r->filter)) {
+				trigger_flow(a, f);
+				r->count++;
+			}
+			break;
+		case FS_REQ_TOP:
+			/* the last complete second */
+			if (f->ep == sec)
+				top_add(r, f, f->prev_pkts, f->prev_bytes);
+			else if (f->ep + 1 == sec)
+				top_add(r, f, f->ep_pkts, f->ep_bytes);
+			break;
+		}
+	}
+	if (r->type == FS_REQ_TRIGGER && a->deliv != NULL)
+		fs_lane_publish(a->deliv);
+	publish_counters(a);
+}
+
+void fs_analyzer_serve(struct fs_analyzer *a)
+{
+	int posted = 1;
+
+	/* 1 -> 3 (serving) so that the caller cannot take it back now */
+	if (atomic_load_explicit(&a->mbox_state, memory_order_acquire) != 1 ||
+	    !atomic_compare_exchange_strong(&a->mbox_state, &posted, 3))
+		return;
+	serve(a, a->mbox);
+	atomic_store_explicit(&a->mbox_state, 2, memory_order_release);
+}
+
+int fs_analyzer_call(struct fs_analyzer *a, struct fs_request *req,
+		     bool thread_alive, int timeout_ms)
+{
+	struct timespec ts = { 0, 200000 };
+	int waited = 0;
+
+	if (!thread_alive) {
+		serve(a, req);
+		return 0;
+	}
+	a->mbox = req;
+	atomic_store_explicit(&a->mbox_state, 1, memory_order_release);
+	while (atomic_load_explicit(&a->mbox_state, memory_order_acquire) != 2) {
+		nanosleep(&ts, NULL);
+		waited++;
+		if (waited * 0.2 > timeout_ms) {
+			/* take it back unless it is being served right now */
+			int one = 1;
+
+			if (atomic_compare_exchange_strong(&a->mbox_state,
+							   &one, 0))
+				return -1;
+		}
+	}
+	atomic_store_explicit(&a->mbox_state, 0, memory_order_relaxed);
+	return 0;
+}

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The analyzer of one ring lane, run by the lane's receive thread right
+ * after each packet is stored: flow key, flow table, history index,
+ * trigger filter, and the copy of triggered flows (history first) into
+ * the lane's delivery lane. The checker (flow expiry) runs once per burst.
+ * Other threads reach a lane's flows only through its mailbox, which the
+ * receive thread serves between bursts.
+ */
+#ifndef FS_ANALYZER_H
+#define FS_ANALYZER_H
+
+#include <pcap/pcap.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "flow.h"
+#include "flowkey.h"
+#include "ring.h"
+
+/* Record flag: first delivered packet of a triggered flow. */
+#define FS_REC_FIRST 0x01
+
+/* One history index entry per stored packet, by lane packet number. */
+struct fs_hist {
+	uint64_t seq;		/* chunk of the record */
+	uint32_t off;		/* offset in the chunk */
+	uint32_t back;		/* packets back to the flow's previous one, 0: none */
+};
+
+enum fs_req_type { FS_REQ_FLOWS, FS_REQ_TRIGGER, FS_REQ_TOP };
+
+struct fs_top_entry {
+	struct fs_flow_key key;
+	uint64_t pkts, bytes;	/* over the last complete second */
+	bool triggered;
+};
+
+/* A request of the control thread to one lane. */
+struct fs_request {
+	enum fs_req_type type;
+	const struct bpf_program *filter;	/* may be NULL */
+	FILE *out;				/* FLOWS: lines go here */
+	unsigned n;				/* TOP: entries wanted */
+	struct fs_top_entry *top;		/* TOP: n entries */
+	unsigned ntop;				/* TOP: filled */
+	uint64_t count;				/* TRIGGER/FLOWS: flows */
+};
+
+struct fs_analyzer {
+	struct fs_lane *lane;		/* where packets are stored */
+	struct fs_lane *deliv;		/* where triggered packets go, or NULL */
+	struct fs_flow_table table;
+	struct fs_hist *hist;		/* index ring */
+	uint64_t hist_mask;		/* entries - 1 */
+	size_t hist_len;		/* bytes mapped */
+	struct bpf_program trigger;	/* bf_insns NULL: none */
+	uint64_t now;			/* newest packet time */
+	uint32_t snap;			/* largest record data */
+	uint8_t *scratch;		/* one record, for history copies */
+	/* waits before a delivery copy would overrun a lossless reader */
+	void (*wait)(void *arg, uint32_t cap);
+	void *wait_arg;
+	unsigned delivered;		/* copied in this burst */
+	/* mailbox: 0 empty, 1 posted, 3 being served, 2 done */
+	_Atomic int mbox_state;
+	struct fs_request *mbox;
+	/* counters other threads read */
+	_Atomic uint64_t flows_active, flows_triggered, flows_ended;
+	_Atomic uint64_t history_lost, flows_refused;
+};
+
+/*
+ * Set up the analyzer of lane (deliv may be NULL when nothing is ever
+ * delivered from it). trigger: a compiled program to copy, or NULL.
+ * Returns 0 or -1 with err.
+ */
+int fs_analyzer_init(struct fs_analyzer *a, struct fs_lane *lane,
+		     struct fs_lane *deliv, uint64_t lane_bytes,
+		     uint32_t max_flows, uint32_t timeout_s,
+		     const struct bpf_program *trigger, uint32_t snap,
+		     char *err, size_t errlen);
+void fs_analyzer_free(struct fs_analyzer *a);
+
+/* The packet just reserved as lane packet number k at pos (header and
+ * data filled in). Hot path: no allocation but table growth, no locks. */
+void fs_analyzer_packet(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
+			struct fs_ring_pos pos, uint64_t k);
+
+/* Once per burst (and when idle): expire flows, serve the mailbox. */
+void fs_analyzer_tick(struct fs_analyzer *a, uint64_t now);
+
+/* Serve a posted request, if any (receive thread). */
+void fs_analyzer_serve(struct fs_analyzer *a);
+
+/*
+ * Control thread: run req on the lane's thread and wait for it (up to
+ * timeout_ms). When the lane's thread is gone (stopped), the request is
+ * served by the caller. Returns 0, or -1 on timeout.
+ */
+int fs_analyzer_call(struct fs_analyzer *a, struct fs_request *req,
+		     bool thread_alive, int timeout_ms);
+
+#endif

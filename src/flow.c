@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Flow table (see flow.h). Entries come from slabs and are recycled
+ * through a free list, so the packet path allocates only when the table
+ * grows; uthash's own allocations go through hooks that turn failure
+ * into a counted refusal.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "flowkey.h"
+
+/* uthash: failures are reported, never fatal */
+#define HASH_NONFATAL_OOM 1
+#define uthash_nonfatal_oom(obj) (fs_flow_oom_hook(obj))
+struct fs_flow;
+static void fs_flow_oom_hook(struct fs_flow *f);
+
+#include "flow.h"
+
+#define SLAB_FLOWS 4096u
+
+static __thread struct fs_flow_table *oom_table;
+
+static void fs_flow_oom_hook(struct fs_flow *f)
+{
+	(void)f;
+	if (oom_table != NULL)
+		oom_table->oom = true;
+}
+
+int fs_flow_table_init(struct fs_flow_table *t, uint32_t max_flows,
+		       uint32_t timeout_s)
+{
+	memset(t, 0, sizeof(*t));
+	t->max_flows = max_flows;
+	t->timeout_ns = (uint64_t)timeout_s * 1000000000ull;
+	return 0;
+}
+
+void fs_flow_table_free(struct fs_flow_table *t)
+{
+	HASH_CLEAR(hh, t->flows);
+	for (unsigned i = 0; i < t->nslabs; i++)
+		free(t->slabs[i]);
+	free(t->slabs);
+	memset(t, 0, sizeof(*t));
+}
+
+static void list_del(struct fs_flow_list *l, struct fs_flow *f)
+{
+	if (f->prev)
+		f->prev->next = f->next;
+	else
+		l->head = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	else
+		l->tail = f->prev;
+	f->prev = f->next = NULL;
+}
+
+static void list_add_tail(struct fs_flow_list *l, struct fs_flow *f)
+{
+	f->next = NULL;
+	f->prev = l->tail;
+	if (l->tail)
+		l->tail->next = f;
+	else
+		l->head = f;
+	l->tail = f;
+}
+
+/* One more slab of entries onto the free list. */
+static int grow(struct fs_flow_table *t)
+{
+	struct fs_flow *slab;
+
+	if (t->nslabs == t->slab_cap) {
+		unsigned cap = t->slab_cap ? t->slab_cap * 2 : 16;
+		void **s = realloc(t->slabs, cap * sizeof(*s));
+
+		if (s == NULL)
+			return -1;
+		t->slabs = s;
+		t->slab_cap = cap;
+	}
+	slab = malloc(SLAB_FLOWS * sizeof(*slab));
+	if (slab == NULL)
+		return -1;
+	t->slabs[t->nslabs++] = slab;
+	for (unsigned i = 0; i < SLAB_FLOWS; i++) {
+		slab[i].next = t->free;
+		t->free = &slab[i];
+	}
+	return 0;
+}
+
+struct fs_flow *fs_flow_get(struct fs_flow_table *t,
+			    const struct fs_pkt_info *info, uint64_t ts)
+{
+	struct fs_flow *f;
+
+	HASH_FIND_BYHASHVALUE(hh, t->flows, &info->key, sizeof(info->key),
+			      info->hash, f);
+	if (f != NULL)
+		return f;
+	if (t->count >= t->max_flows || (t->free == NULL && grow(t) < 0)) {
+		t->refused++;
+		return NULL;
+	}
+	f = t->free;
+	t->free = f->next;
+	memset(f, 0, sizeof(*f));
+	f->key = info->key;
+	f->hash = info->hash;
+	f->first_ts = f->last_ts = ts;
+	f->init_dir = info->dir;
+	f->ep = (uint32_t)(ts / 1000000000ull);
+	oom_table = t;
+	t->oom = false;
+	HASH_ADD_BYHASHVALUE(hh, t->flows, key, sizeof(f->key), f->hash, f);
+	oom_table = NULL;
+	if (t->oom) {
+		f->next = t->free;
+		t->free = f;
+		t->refused++;
+		return NULL;
+	}
+	list_add_tail(&t->open, f);
+	t->count++;
+	t->created++;
+	return f;
+}
+
+bool fs_flow_update(struct fs_flow_table *t, struct fs_flow *f,
+		    const struct fs_pkt_info *info, uint64_t ts, uint32_t len)
+{
+	uint32_t sec = (uint32_t)(ts / 1000000000ull);
+	bool closes = false;
+
+	if (ts > f->last_ts)
+		f->last_ts = ts;
+	f->pkts[info->dir]++;
+	f->bytes[info->dir] += len;
+	if (sec != f->ep) {
+		if (sec == f->ep + 1) {
+			f->prev_pkts = f->ep_pkts;
+			f->prev_bytes = f->ep_bytes;
+		} else {
+			f->prev_pkts = 0;
+			f->prev_bytes = 0;
+		}
+		f->ep = sec;
+		f->ep_pkts = 0;
+		f->ep_bytes = 0;
+	}
+	f->ep_pkts++;
+	f->ep_bytes += len;
+	if (info->tcp_flags) {
+		f->tcp_flags |= info->tcp_flags;
+		if (info->tcp_flags & FS_TCP_FIN)
+			f->fins |= (uint8_t)(1u << info->dir);
+		if (!f->closed && ((info->tcp_flags & FS_TCP_RST) ||
+				   f->fins == 3))
+			closes = true;
+	}
+	/* keep the list ordered by last packet: this one is the newest */
+	if (f->closed) {
+		list_del(&t->closed, f);
+		list_add_tail(&t->closed, f);
+	} else if (closes) {
+		f->closed = 1;
+		list_del(&t->open, f);
+		list_add_tail(&t->closed, f);
+	} else if (t->open.tail != f) {
+		list_del(&t->open, f);
+		list_add_tail(&t->open, f);
+	}
+	return closes;
+}
+
+static void remove_flow(struct fs_flow_table *t, struct fs_flow_list *l,
+			struct fs_flow *f)
+{
+	list_del(l, f);
+	HASH_DELETE(hh, t->flows, f);
+	f->next = t->free;
+	t->free = f;
+	t->count--;
+	t->ended++;
+}
+
+unsigned fs_flow_expire(struct fs_flow_table *t, uint64_t now,
+			void (*end)(struct fs_flow *f, void *arg), void *arg)
+{
+	unsigned n = 0;
+	uint64_t linger = FS_FLOW_LINGER_NS < t->timeout_ns ?
+		FS_FLOW_LINGER_NS : t->timeout_ns;
+
+	while (t->open.head != NULL &&
+	       t->open.head->last_ts + t->timeout_ns <= now) {
+		if (end)
+			end(t->open.head, arg);
+		remove_flow(t, &t->open, t->open.head);
+		n++;
+	}
+	while (t->closed.head != NULL &&
+	       t->closed.head->last_ts + linger <= now) {
+		if (end)
+			end(t->closed.head, arg);
+		remove_flow(t, &t->closed, t->closed.head);
+		n++;
+	}
+	return n;
+}

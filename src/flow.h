@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The flow table of one ring lane: flows by key (uthash, with its
+ * allocator and out-of-memory hooks set so that running out of memory or
+ * reaching max_flows is counted, never fatal), per-flow state, and the
+ * lists the checker walks to end idle and closed flows. One thread (the
+ * lane's receive thread) owns a table; nothing here locks.
+ */
+#ifndef FS_FLOW_H
+#define FS_FLOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <uthash.h>
+
+#include "flowkey.h"
+
+#define FS_FLOW_LINGER_NS 1000000000ull	/* after RST or both FINs */
+
+struct fs_flow {
+	struct fs_flow_key key;
+	uint32_t hash;
+	uint8_t tcp_flags;	/* every flag seen, both directions */
+	uint8_t fins;		/* bit d: a FIN went in direction d */
+	uint8_t closed;		/* RST or both FINs: ends after the linger */
+	uint8_t triggered;
+	uint8_t init_dir;	/* direction of the first packet */
+	uint8_t pad[3];
+	uint64_t first_ts, last_ts;
+	uint64_t pkts[2], bytes[2];
+	uint64_t last_pkt;	/* lane packet number of its newest packet */
+	uint64_t hist_pkts;	/* packets before it was triggered */
+	/* top: counters of second ep and of the second before */
+	uint32_t ep;
+	uint32_t ep_pkts, prev_pkts;
+	uint64_t ep_bytes, prev_bytes;
+	struct fs_flow *prev, *next;	/* idle or closed list, oldest first */
+	UT_hash_handle hh;
+};
+
+struct fs_flow_list {
+	struct fs_flow *head, *tail;
+};
+
+struct fs_flow_table {
+	struct fs_flow *flows;		/* uthash head */
+	struct fs_flow *free;		/* recycled entries */
+	struct fs_flow_list open, closed;
+	uint32_t max_flows;
+	uint32_t count;
+	uint64_t timeout_ns;
+	bool oom;			/* set by uthash's hook */
+	/* counters (read by other threads: relaxed atomics) */
+	uint64_t created, ended, triggered, refused, refused_pkts;
+	void **slabs;			/* entry memory, freed at the end */
+	unsigned nslabs, slab_cap;
+};
+
+/* Set up an empty table. Returns 0 or -1 (out of memory). */
+int fs_flow_table_init(struct fs_flow_table *t, uint32_t max_flows,
+		       uint32_t timeout_s);
+void fs_flow_table_free(struct fs_flow_table *t);
+
+/* The flow of info's key, created (first_ts = ts) when new. NULL when the
+ * table is full or memory ran out (counted in refused/refused_pkts). */
+struct fs_flow *fs_flow_get(struct fs_flow_table *t,
+			    const struct fs_pkt_info *info, uint64_t ts);
+
+/* Account one packet to f (counters, flags, lists). Returns true when
+ * this packet closed the flow (RST, or the second FIN). */
+bool fs_flow_update(struct fs_flow_table *t, struct fs_flow *f,
+		    const struct fs_pkt_info *info, uint64_t ts, uint32_t len);
+
+/* End every flow idle for the timeout (or closed and past the linger) at
+ * time now; end(f, arg) is called for each just before it is removed.
+ * Returns how many ended. */
+unsigned fs_flow_expire(struct fs_flow_table *t, uint64_t now,
+			void (*end)(struct fs_flow *f, void *arg), void *arg);
+
+#endif
