@@ -22,6 +22,7 @@
 #include "config.h"
 #include "control.h"
 #include "devname.h"
+#include "dumper.h"
 #include "eal.h"
 #include "ring.h"
 #include "source.h"
@@ -50,6 +51,8 @@ struct fs_capture {
 	struct fs_analyzer *an;	/* one per lane */
 	struct bpf_program trigger;
 	fs_control *ctl;
+	fs_dumper *dumper;
+	struct fs_lane **dlanes;	/* the dumper's lanes */
 	unsigned nsources;
 	struct fs_source *src;
 	unsigned nlanes;
@@ -102,6 +105,10 @@ void fs_capture_close(fs_capture *c)
 	fs_control_stop(c->ctl);
 	for (unsigned i = 0; i < c->nsources; i++)
 		fs_source_close(&c->src[i]);
+	/* after the sources: the writers have stopped, the dumper writes
+	 * what they left and completes every file */
+	fs_dumper_stop(c->dumper);
+	free(c->dlanes);
 	free(c->src);
 	if (c->an != NULL)
 		for (unsigned i = 0; i < c->nlanes; i++)
@@ -171,6 +178,15 @@ static int ctl_stats(void *arg, FILE *out, char *err, size_t errlen)
 	fprintf(out, "flows_ended %" PRIu64 "\n", s.flows_ended);
 	fprintf(out, "flows_refused %" PRIu64 "\n", s.flows_refused);
 	fprintf(out, "history_lost %" PRIu64 "\n", s.history_lost);
+	if (c->dumper != NULL) {
+		struct fs_dumper_stats d;
+
+		fs_dumper_stats(c->dumper, &d);
+		fprintf(out, "dump_files %" PRIu64 "\n", d.files);
+		fprintf(out, "dump_packets %" PRIu64 "\n", d.packets);
+		fprintf(out, "dump_errors %" PRIu64 "\n", d.errors);
+		fprintf(out, "dump_lost %" PRIu64 "\n", d.lost);
+	}
 	return 0;
 }
 
@@ -416,6 +432,18 @@ fs_capture *fs_capture_open(const char *device,
 			s->rxq[q].an = &c->an[lane];
 			c->rd[lane].rxq = &s->rxq[q];
 		}
+	}
+	if (c->cfg.dump_dir != NULL) {
+		c->dlanes = calloc(c->nlanes, sizeof(*c->dlanes));
+		if (c->dlanes == NULL)
+			goto oom;
+		for (unsigned i = 0; i < c->nlanes; i++)
+			c->dlanes[i] = fs_ring_lane(c->dring, i);
+		c->dumper = fs_dumper_start(c->cfg.dump_dir, c->dlanes,
+					    c->nlanes, c->dump_seq, caplen,
+					    c->cfg.flow_timeout, errbuf, errlen);
+		if (c->dumper == NULL)
+			goto fail;
 	}
 	if (!c->cfg.control_off && start_control(c, errbuf, errlen) < 0)
 		goto fail;

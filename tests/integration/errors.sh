@@ -49,8 +49,11 @@ expect_stderr 'FLOWSCOPE_BOGUS' "'FLOWSCOPE_BOGUS'"
 expect_failure "bad mode" FLOWSCOPE_MODE=sideways flowscope:gen
 expect_stderr 'mode' "'mode'" -i
 
-expect_failure "trigger mode is refused until it exists" FLOWSCOPE_MODE=trigger flowscope:gen
-expect_stderr 'trigger mode is not available' "'trigger mode is not available'"
+expect_failure "bad trigger filter" FLOWSCOPE_MODE=trigger "FLOWSCOPE_TRIGGER=port port" flowscope:gen
+expect_stderr 'trigger' "'trigger'"
+
+expect_failure "missing dump_dir" FLOWSCOPE_DUMP_DIR=/nonexistent/dir flowscope:gen
+expect_stderr 'dump_dir' "'dump_dir'"
 
 expect_failure "bad EAL argument" FLOWSCOPE_EAL=--no-such-eal-option flowscope:gen
 expect_stderr 'eal.*DPDK failed to start' "'eal' and 'DPDK failed to start'"
