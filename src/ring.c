@@ -256,6 +256,10 @@ unsigned fs_lane_read(struct fs_lane *l, struct fs_cursor *c, void *buf,
 		uint32_t used, off, start;
 		unsigned n = 0;
 
+		/* a batch never spans a gap: what was lost lies before it */
+		if (count > 0 && c->seq < atomic_load_explicit(&l->tail,
+						memory_order_acquire))
+			break;
 		catch_up(l, c, lost);
 		head = atomic_load_explicit(&l->head, memory_order_acquire);
 		ch = fs_lane_chunk(l, c->seq);

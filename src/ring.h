@@ -130,7 +130,8 @@ void fs_cursor_newest(struct fs_lane *l, struct fs_cursor *c);
  * Reader: copy up to max whole records from the cursor into buf (len
  * bytes), advance the cursor past them and return how many were copied.
  * Records that were given up before the cursor reached them are skipped
- * and their number added to *lost. Returns 0 when nothing is published
+ * and their number added to *lost; a batch never spans such a gap (the
+ * lost records all come before the first record returned). Returns 0 when nothing is published
  * beyond the cursor (or the next record does not fit in buf).
  * The records in buf are laid out as in the ring: header, data, padding.
  */
