@@ -96,6 +96,29 @@ static int grow(struct fs_flow_table *t)
 	return 0;
 }
 
+static void remove_flow(struct fs_flow_table *t, struct fs_flow_list *l,
+			struct fs_flow *f)
+{
+	list_del(l, f);
+	HASH_DELETE(hh, t->flows, f);
+	f->next = t->free;
+	t->free = f;
+	t->count--;
+	t->ended++;
+}
+
+/* Has f ended by time ts (idle for the timeout, or closed and past the
+ * linger)? The checker runs once per burst; a packet within the burst
+ * must not revive a flow that ended before it. */
+static bool ended_by(const struct fs_flow_table *t, const struct fs_flow *f,
+		     uint64_t ts)
+{
+	uint64_t linger = FS_FLOW_LINGER_NS < t->timeout_ns ?
+		FS_FLOW_LINGER_NS : t->timeout_ns;
+
+	return ts >= f->last_ts + (f->closed ? linger : t->timeout_ns);
+}
+
 struct fs_flow *fs_flow_get(struct fs_flow_table *t,
 			    const struct fs_pkt_info *info, uint64_t ts)
 {
@@ -103,8 +126,10 @@ struct fs_flow *fs_flow_get(struct fs_flow_table *t,
 
 	HASH_FIND_BYHASHVALUE(hh, t->flows, &info->key, sizeof(info->key),
 			      info->hash, f);
-	if (f != NULL)
+	if (f != NULL && !ended_by(t, f, ts))
 		return f;
+	if (f != NULL)
+		remove_flow(t, f->closed ? &t->closed : &t->open, f);
 	if (t->count >= t->max_flows || (t->free == NULL && grow(t) < 0)) {
 		t->refused++;
 		return NULL;
@@ -178,17 +203,6 @@ bool fs_flow_update(struct fs_flow_table *t, struct fs_flow *f,
 		list_add_tail(&t->open, f);
 	}
 	return closes;
-}
-
-static void remove_flow(struct fs_flow_table *t, struct fs_flow_list *l,
-			struct fs_flow *f)
-{
-	list_del(l, f);
-	HASH_DELETE(hh, t->flows, f);
-	f->next = t->free;
-	t->free = f;
-	t->count--;
-	t->ended++;
 }
 
 unsigned fs_flow_expire(struct fs_flow_table *t, uint64_t now,

@@ -88,10 +88,23 @@ START_TEST(expiry_idle_and_closed)
 	ck_assert_uint_eq(fs_flow_expire(&t, 50 * SEC, NULL, NULL), 1);
 	ck_assert_uint_eq(t.count, 0);
 	ck_assert_uint_eq(t.ended, 3);
+	/* a packet after the timeout starts a new flow even before the
+	 * checker ran */
+	f = fs_flow_get(&t, &a, 55 * SEC);
+	fs_flow_update(&t, f, &a, 55 * SEC, 64);
+	struct fs_flow *g = fs_flow_get(&t, &a, 90 * SEC);
+	ck_assert_uint_eq(g->pkts[0] + g->pkts[1], 0);
+	ck_assert_uint_eq(g->first_ts, 90 * SEC);
+	ck_assert_uint_eq(t.ended, 4);
+	fs_flow_update(&t, g, &rst, 90 * SEC, 64);
+	g = fs_flow_get(&t, &a, 92 * SEC);	/* closed: after the linger */
+	ck_assert_uint_eq(g->pkts[0] + g->pkts[1], 0);
+	ck_assert_uint_eq(t.ended, 5);
+	ck_assert_uint_eq(fs_flow_expire(&t, 200 * SEC, NULL, NULL), 1);
 	/* the same key afterwards is a new flow */
 	f = fs_flow_get(&t, &a, 60 * SEC);
 	ck_assert_uint_eq(f->pkts[0] + f->pkts[1], 0);
-	ck_assert_uint_eq(t.created, 4);
+	ck_assert_uint_eq(t.created, 7);
 	fs_flow_table_free(&t);
 }
 END_TEST

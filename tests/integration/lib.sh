@@ -339,3 +339,142 @@ netns_veth_setup() {
 	done
 	fail "$VETH_HOST did not come up"
 }
+
+# ---- trigger mode: the expected output (oracle) ---------------------------
+
+# need_tshark: skip unless tshark is installed.
+need_tshark() {
+	[ -x "$TSHARK" ] || skip "$TSHARK is not installed"
+}
+
+# oracle_flows TRACE DISPLAY_FILTER OUT: write to OUT every packet of TRACE
+# that belongs to a flow holding at least one packet that matches the
+# Wireshark DISPLAY_FILTER, in TRACE's order and timestamp precision (pcap,
+# or nanosecond pcap) -- what trigger mode must deliver when the trigger is
+# the pcap-filter equivalent of DISPLAY_FILTER. tshark finds the flows by
+# itself: tcp.stream and udp.stream; other IP packets by addresses and
+# protocol. Sets ORACLE_COUNT (packets in OUT) and ORACLE_FLOWS (flows).
+# Only right for traces in which no flow is split by flow_timeout or has
+# packets after its RST or second FIN (tshark knows no flow ends).
+oracle_flows() {
+	local t=$1 df=$2 out=$3 fmt=pcap sel
+	need_tshark
+	stock_run "$TSHARK" -n -r "$t" -Y "$df" -T fields \
+		-e tcp.stream -e udp.stream -e ip.src -e ip.dst -e ip.proto \
+		-e ipv6.src -e ipv6.dst -e ipv6.nxt \
+		>"$WORK/oracle.fields" 2>"$WORK/oracle.err" ||
+		fail_log "oracle: tshark -Y '$df' cannot read ${t##*/}" "$WORK/oracle.err"
+	# one display filter term per flow: tcp.stream == N, udp.stream == N, or
+	# the addresses and protocol of anything else
+	sel=$(awk -F '\t' '
+		$1 != "" { k = "tcp.stream == " $1 }
+		$1 == "" && $2 != "" { k = "udp.stream == " $2 }
+		$1 == "" && $2 == "" && $3 != "" {
+			k = "(ip.addr == " $3 " && ip.addr == " $4 " && ip.proto == " $5 " && !tcp && !udp)" }
+		$1 == "" && $2 == "" && $3 == "" && $6 != "" {
+			k = "(ipv6.addr == " $6 " && ipv6.addr == " $7 " && ipv6.nxt == " $8 " && !tcp && !udp)" }
+		$1 == "" && $2 == "" && $3 == "" && $6 == "" { k = "" }
+		k != "" && !(k in seen) { seen[k] = 1; n++; printf "%s%s", (n > 1 ? " || " : ""), k }
+		END { if (n == 0) printf "frame.number == 0" }' "$WORK/oracle.fields")
+	ORACLE_FLOWS=$(awk -F '\t' '
+		$1 != "" { print "t" $1; next }
+		$2 != "" { print "u" $2; next }
+		{ a = $3 $6; b = $4 $7; print (a < b ? a " " b : b " " a), $5 $8 }' \
+		"$WORK/oracle.fields" | sort -u | grep -c .)
+	case $(od -An -tx1 -N4 "$t" | tr -d ' \n') in
+	4d3cb2a1 | a1b23c4d) fmt=nsecpcap ;;
+	esac
+	stock_run "$TSHARK" -n -r "$t" -Y "$sel" -w "$out" -F "$fmt" 2>"$WORK/oracle.err" ||
+		fail_log "oracle: tshark cannot write the flows of ${t##*/} to ${out##*/}" "$WORK/oracle.err"
+	ORACLE_COUNT=$(pcap_count "$out")
+	[ "$ORACLE_COUNT" != "?" ] || fail "oracle: ${out##*/} is unreadable"
+}
+
+# expect_trigger_matches TRACE FILTER N: the pcap filter FILTER matches
+# exactly N packets of TRACE with stock libpcap (checks the test itself:
+# the trigger expression means what the test thinks it does).
+expect_trigger_matches() {
+	local t=$1 filter=$2 want=$3 n
+	stock_run "$TCPDUMP" -n -r "$t" -w "$WORK/trigger-matches.pcap" "$filter" \
+		2>"$WORK/trigger-matches.err" ||
+		fail_log "stock tcpdump -r ${t##*/} '$filter' failed" "$WORK/trigger-matches.err"
+	n=$(pcap_count "$WORK/trigger-matches.pcap")
+	[ "$n" = "$want" ] ||
+		fail "test bug: trigger '$filter' matches $n packets of ${t##*/} with stock libpcap, not $want"
+}
+
+# mktrace_summary NAME OPTIONS...: fs-mktrace -o $WORK/NAME.pcap OPTIONS
+# --summary; the "name value" lines go to $WORK/NAME.summary.
+mktrace_summary() {
+	local name=$1
+	shift
+	"$MKTRACE" -o "$WORK/$name.pcap" "$@" --summary >"$WORK/$name.summary" \
+		2>"$WORK/mktrace.err" || fail_log "fs-mktrace $*" "$WORK/mktrace.err"
+}
+
+# summary_value NAME KEY: KEY's value in $WORK/NAME.summary.
+summary_value() {
+	awk -v k="$2" '$1 == k { print $2; found = 1 } END { exit !found }' \
+		"$WORK/$1.summary" || fail "no '$2' in $1.summary"
+}
+
+# td_dropped STDERR: the N of tcpdump's closing "N packets dropped by
+# kernel" line (ps_drop); fails when tcpdump printed none.
+td_dropped() {
+	local n
+	n=$(sed -n 's/^\([0-9][0-9]*\) packets\{0,1\} dropped by kernel$/\1/p' "$1" | tail -n 1)
+	[ -n "$n" ] || fail_log "tcpdump printed no 'packets dropped by kernel' line" "$1"
+	echo "$n"
+}
+
+# tcpdump_pid OUT: the pid of the tcpdump process writing OUT (-w OUT),
+# the process a Ctrl-C would signal (not the wrappers around it).
+tcpdump_pid() {
+	pgrep -f "^$TCPDUMP .*-w $1( |\$)" | head -n 1
+}
+
+# stop_tcpdump OUT PID [SECONDS]: SIGINT to the tcpdump writing OUT, whose
+# wrapper is the background job PID; wait for it (default 15 s). Its exit
+# status goes to BG_RC; fails if it cannot be found or does not stop.
+stop_tcpdump() {
+	local out=$1 pid=$2 tpid
+	tpid=$(tcpdump_pid "$out")
+	[ -n "$tpid" ] || fail "cannot find the tcpdump process writing ${out##*/}"
+	kill -INT "$tpid"
+	bg_wait "$pid" "${3:-15}" || fail "tcpdump (writing ${out##*/}) did not stop after SIGINT"
+}
+
+# ---- control socket -------------------------------------------------------
+
+# need_ctl: skip unless FS_CTL names the flowscope-ctl client; sets CTL.
+need_ctl() {
+	[ -n "${FS_CTL:-}" ] || skip "FS_CTL is not set (path of the flowscope-ctl client)"
+	[ -x "$FS_CTL" ] || skip "FS_CTL=$FS_CTL is not executable"
+	CTL=$FS_CTL
+}
+
+# ctl SOCKET COMMAND [ARGS...]: flowscope-ctl -s SOCKET COMMAND ARGS with a
+# 10 s timeout; its answer goes to stdout, its messages to stderr.
+ctl() {
+	local sock=$1
+	shift
+	timeout -k 2 10 "$CTL" -s "$sock" "$@"
+}
+
+# wait_socket PATH PID [SECONDS]: wait until PATH is a socket (default 10 s),
+# failing early when PID ends.
+wait_socket() {
+	local path=$1 pid=$2 n=$((${3:-10} * 10))
+	until [ -S "$path" ]; do
+		kill -0 "$pid" 2>/dev/null || return 1
+		n=$((n - 1))
+		[ "$n" -gt 0 ] || return 1
+		sleep 0.1
+	done
+}
+
+# stat_value FILE NAME: the value of NAME in FILE, the output of
+# flowscope-ctl stats ("name value" lines); empty when missing.
+stat_value() {
+	awk -v k="$2" '$1 == k { print $2; exit }' "$1"
+}

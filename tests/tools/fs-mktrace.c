@@ -17,6 +17,29 @@
  * strictly increasing with non-zero sub-second parts. Checksums (IPv4
  * header, UDP, TCP) are computed over the full packet before --snaplen
  * truncation.
+ *
+ * Flow ends and trigger markers (none of them unless asked for, so the
+ * traces above stay byte for byte what they were): let n be the number of
+ * packets of flow f and k the index of a packet within its flow (0-based).
+ *   --rst-every K    flows with f % K == 0 are TCP; their last packet
+ *                    (k = n - 1) carries RST|ACK instead of PSH|ACK
+ *   --fin-every K    flows with f % K == 0 (not RST flows) are TCP; packet
+ *                    k = n - 2 is FIN|ACK from the client, k = n - 1 FIN|ACK
+ *                    from the server (addresses, ports and MACs swapped)
+ *   --marker-every K UDP flows with f % K == 0: the payload of packet
+ *                    k = n / 2 starts with de ad be ef, then the packet
+ *                    index (the frame grows to hold them if needed); every
+ *                    other payload starts with 4 zero bytes (the high half
+ *                    of the 64-bit index), so never with de ad be ef
+ *   --late-trigger   with --rst-every: the trace opens with the first
+ *                    packet of every RST flow (in flow order) and closes
+ *                    with their RST packets; the rest keeps the round robin
+ *                    order. Each flow's own packets stay in order.
+ * Since flows take turns, the flow ends are all in the last rounds of the
+ * trace and no flow has a packet after its RST or second FIN. The IPv4
+ * ID, IPv6 flow label, payload index and timestamp belong to the position
+ * of the packet in the file, so packets stay distinct in every schedule.
+ * --summary prints what was written as "name value" lines on stdout.
  */
 
 #include <errno.h>
@@ -65,7 +88,15 @@ struct opts {
 	uint64_t snaplen;	/* 0: no truncation */
 	uint64_t sport;
 	uint64_t dport;
+	uint64_t rst_every;	/* 0: no RST flows */
+	uint64_t fin_every;	/* 0: no FIN flows */
+	uint64_t marker_every;	/* 0: no marker packets */
+	bool late_trigger;
+	bool summary;
 };
+
+/* What a packet is within its flow. */
+enum kind { K_DATA, K_RST, K_FIN_CLIENT, K_FIN_SERVER, K_MARKER };
 
 static void usage(FILE *f)
 {
@@ -88,7 +119,17 @@ static void usage(FILE *f)
 "  --gap-us N          microseconds between packets (default 10, 1..1000000)\n"
 "  --seed N            seed of the random sizes (default 1)\n"
 "  --snaplen N         truncate caplen to N bytes (len keeps the frame length)\n"
-"  --sport N, --dport N  port bases: flow f uses N + f (default 10000, 30000)\n",
+"  --sport N, --dport N  port bases: flow f uses N + f (default 10000, 30000)\n"
+"  --rst-every K       flows with f %% K == 0 are TCP and end with a RST|ACK\n"
+"  --fin-every K       flows with f %% K == 0 (not RST flows) are TCP and end\n"
+"                      with FIN|ACK from the client, then from the server\n"
+"  --marker-every K    UDP flows with f %% K == 0: the middle packet (n / 2) of\n"
+"                      the flow has a payload starting with de ad be ef\n"
+"  --late-trigger      with --rst-every: the RST flows send the trace's first\n"
+"                      packets and its last ones (the RSTs)\n"
+"  --summary           print packets, flows, tcp_flows, udp_flows, rst_flows,\n"
+"                      rst_flow_packets, fin_flows, fin_flow_packets,\n"
+"                      marker_flows, marker_flow_packets on stdout\n",
 		MAX_FLOWS, MAX_FRAME);
 }
 
@@ -164,9 +205,106 @@ static uint16_t csum_fold(uint32_t sum)
 	return (uint16_t)~sum;
 }
 
+static bool flow_is_rst(const struct opts *o, uint64_t f)
+{
+	return o->rst_every != 0 && f % o->rst_every == 0;
+}
+
+static bool flow_is_fin(const struct opts *o, uint64_t f)
+{
+	return o->fin_every != 0 && f % o->fin_every == 0 && !flow_is_rst(o, f);
+}
+
 static bool flow_is_tcp(const struct opts *o, uint64_t f)
 {
-	return o->proto == PROTO_TCP || (o->proto == PROTO_MIXED && (f & 1));
+	return o->proto == PROTO_TCP || (o->proto == PROTO_MIXED && (f & 1)) ||
+	       flow_is_rst(o, f) || flow_is_fin(o, f);
+}
+
+static bool flow_is_marker(const struct opts *o, uint64_t f)
+{
+	return o->marker_every != 0 && f % o->marker_every == 0 && !flow_is_tcp(o, f);
+}
+
+/* Number of packets of flow f (round robin over --flows). */
+static uint64_t flow_packets(const struct opts *o, uint64_t f)
+{
+	return o->packets / o->flows + (f < o->packets % o->flows ? 1 : 0);
+}
+
+/* What packet k of flow f is. */
+static enum kind kind_of(const struct opts *o, uint64_t f, uint64_t k)
+{
+	uint64_t n = flow_packets(o, f);
+
+	if (flow_is_rst(o, f) && k == n - 1)
+		return K_RST;
+	if (flow_is_fin(o, f) && k == n - 2)
+		return K_FIN_CLIENT;
+	if (flow_is_fin(o, f) && k == n - 1)
+		return K_FIN_SERVER;
+	if (flow_is_marker(o, f) && k == n / 2)
+		return K_MARKER;
+	return K_DATA;
+}
+
+/*
+ * The order of the packets in the file: which flow and which of its packets
+ * comes next. Round robin (packet i is packet i / flows of flow i % flows),
+ * or with --late-trigger: the first packets of the RST flows, the round robin
+ * without them and without the RSTs, then the RSTs.
+ */
+struct sched {
+	int phase;
+	uint64_t j;		/* round robin position or flow of the phase */
+};
+
+static bool sched_next(const struct opts *o, struct sched *s, uint64_t *f, uint64_t *k)
+{
+	uint64_t n;
+
+	if (!o->late_trigger) {
+		if (s->j >= o->packets)
+			return false;
+		*f = s->j % o->flows;
+		*k = s->j / o->flows;
+		s->j++;
+		return true;
+	}
+	for (;;) {
+		if (s->phase == 0) {		/* first packets of RST flows */
+			for (; s->j < o->flows; s->j++) {
+				n = flow_packets(o, s->j);
+				if (flow_is_rst(o, s->j) && n >= 2) {
+					*f = s->j++;
+					*k = 0;
+					return true;
+				}
+			}
+		} else if (s->phase == 1) {	/* the round robin between them */
+			while (s->j < o->packets) {
+				*f = s->j % o->flows;
+				*k = s->j / o->flows;
+				s->j++;
+				n = flow_packets(o, *f);
+				if (!flow_is_rst(o, *f) || (*k != n - 1 && (*k != 0 || n < 2)))
+					return true;
+			}
+		} else if (s->phase == 2) {	/* the RSTs */
+			for (; s->j < o->flows; s->j++) {
+				n = flow_packets(o, s->j);
+				if (flow_is_rst(o, s->j) && n >= 1) {
+					*f = s->j++;
+					*k = n - 1;
+					return true;
+				}
+			}
+		} else {
+			return false;
+		}
+		s->phase++;
+		s->j = 0;
+	}
 }
 
 static unsigned l2_len(const struct opts *o)
@@ -193,31 +331,36 @@ static unsigned frame_len(const struct opts *o, uint64_t i, unsigned hlen, uint6
 	return len < hlen ? hlen : len;
 }
 
-/* Build packet i of flow f into pkt (MAX_FRAME bytes); returns its length. */
-static unsigned build(const struct opts *o, uint64_t i, uint32_t *seq,
-		      uint64_t *rng, uint8_t *pkt)
+/* Build the packet at position i of the file, a packet of flow f of the
+ * given kind, into pkt (MAX_FRAME bytes); returns its length. */
+static unsigned build(const struct opts *o, uint64_t i, uint64_t f, enum kind kind,
+		      uint32_t *seq, uint64_t *rng, uint8_t *pkt)
 {
-	uint64_t f = i % o->flows;
 	bool tcp = flow_is_tcp(o, f);
+	bool rev = kind == K_FIN_SERVER;	/* server to client */
 	unsigned hlen = hdr_len(o, tcp);
 	unsigned len = frame_len(o, i, hlen, rng);
 	unsigned l3 = l2_len(o);
 	unsigned l4 = l3 + (o->ipv6 ? IP6_HLEN : IP4_HLEN);
 	unsigned pay = l4 + (tcp ? TCP_HLEN : UDP_HLEN);
-	unsigned l4len = len - l4;
+	unsigned l4len;
 	uint8_t proto = tcp ? 6 : 17;
 	uint32_t sum;
 	unsigned k, off;
+	unsigned cli = rev ? 1 : 0;	/* the client's side: source or destination */
 
+	if (kind == K_MARKER && len < pay + 12)
+		len = pay + 12;		/* de ad be ef and the index */
+	l4len = len - l4;
 	memset(pkt, 0, len);
 
 	/* Ethernet and tags */
-	static const uint8_t dst_mac[4] = { 0x02, 0xf5, 0xd5, 0x00 };
-	static const uint8_t src_mac[4] = { 0x02, 0xf5, 0x5c, 0x00 };
-	memcpy(pkt, dst_mac, 4);
-	put16(pkt + 4, (uint32_t)f);
-	memcpy(pkt + 6, src_mac, 4);
-	put16(pkt + 10, (uint32_t)f);
+	static const uint8_t srv_mac[4] = { 0x02, 0xf5, 0xd5, 0x00 };
+	static const uint8_t cli_mac[4] = { 0x02, 0xf5, 0x5c, 0x00 };
+	memcpy(pkt + 6 * cli, srv_mac, 4);		/* destination first */
+	put16(pkt + 6 * cli + 4, (uint32_t)f);
+	memcpy(pkt + 6 - 6 * cli, cli_mac, 4);
+	put16(pkt + 6 - 6 * cli + 4, (uint32_t)f);
 	off = 12;
 	if (o->vlan >= 0) {
 		put16(pkt + off, o->qinq ? 0x88a8 : 0x8100);
@@ -238,12 +381,12 @@ static unsigned build(const struct opts *o, uint64_t i, uint32_t *seq,
 		put16(ip + 4, l4len);
 		ip[6] = proto;
 		ip[7] = 64;
-		ip[8] = 0xfd;			/* fd00::1:f */
-		put16(ip + 20, 1);
-		put16(ip + 22, (uint32_t)f);
-		ip[24] = 0xfd;			/* fd00::2:f */
-		put16(ip + 36, 2);
-		put16(ip + 38, (uint32_t)f);
+		ip[8 + 16 * cli] = 0xfd;	/* client fd00::1:f */
+		put16(ip + 20 + 16 * cli, 1);
+		put16(ip + 22 + 16 * cli, (uint32_t)f);
+		ip[24 - 16 * cli] = 0xfd;	/* server fd00::2:f */
+		put16(ip + 36 - 16 * cli, 2);
+		put16(ip + 38 - 16 * cli, (uint32_t)f);
 		sum = csum_add(0, ip + 8, 32);
 		sum += l4len + proto;
 	} else {
@@ -253,12 +396,12 @@ static unsigned build(const struct opts *o, uint64_t i, uint32_t *seq,
 		put16(ip + 6, 0x4000);		/* DF */
 		ip[8] = 64;
 		ip[9] = proto;
-		ip[12] = 10;			/* 10.1.(f >> 8).(f & 255) */
-		ip[13] = 1;
-		put16(ip + 14, (uint32_t)f);
-		ip[16] = 10;			/* 10.1.(128 + (f >> 8)).(f & 255) */
-		ip[17] = 1;
-		put16(ip + 18, (uint32_t)f + 0x8000);
+		ip[12 + 4 * cli] = 10;		/* client 10.1.(f >> 8).(f & 255) */
+		ip[13 + 4 * cli] = 1;
+		put16(ip + 14 + 4 * cli, (uint32_t)f);
+		ip[16 - 4 * cli] = 10;		/* server 10.1.(128 + (f >> 8)).(f & 255) */
+		ip[17 - 4 * cli] = 1;
+		put16(ip + 18 - 4 * cli, (uint32_t)f + 0x8000);
 		put16(ip + 10, csum_fold(csum_add(0, ip, IP4_HLEN)));
 		sum = csum_add(0, ip + 12, 8);
 		sum += l4len + proto;
@@ -268,18 +411,31 @@ static unsigned build(const struct opts *o, uint64_t i, uint32_t *seq,
 	for (k = 0; pay + k < len; k++)
 		pkt[pay + k] = k < 8 ? (uint8_t)(i >> (56 - 8 * k))
 				     : (uint8_t)(i + k + o->seed);
+	if (kind == K_MARKER) {
+		static const uint8_t marker[4] = { 0xde, 0xad, 0xbe, 0xef };
+		memcpy(pkt + pay, marker, 4);
+		for (k = 0; k < 8; k++)
+			pkt[pay + 4 + k] = (uint8_t)(i >> (56 - 8 * k));
+	}
 
 	/* transport header */
 	uint8_t *th = pkt + l4;
-	put16(th, (uint32_t)(o->sport + f));
-	put16(th + 2, (uint32_t)(o->dport + f));
+	put16(th + 2 * cli, (uint32_t)(o->sport + f));
+	put16(th + 2 - 2 * cli, (uint32_t)(o->dport + f));
 	if (tcp) {
-		put32(th + 4, seq[f]);
-		put32(th + 8, 1);
+		/* the server's sequence numbers start at 1: what the client acks */
+		put32(th + 4, rev ? 1 : seq[f]);
+		put32(th + 8, rev ? seq[f] : 1);
 		th[12] = 5 << 4;
-		th[13] = 0x18;			/* PSH | ACK */
+		switch (kind) {
+		case K_RST: th[13] = 0x14; break;		/* RST | ACK */
+		case K_FIN_CLIENT:
+		case K_FIN_SERVER: th[13] = 0x11; break;	/* FIN | ACK */
+		default: th[13] = 0x18; break;			/* PSH | ACK */
+		}
 		put16(th + 14, 65535);
-		seq[f] += len - pay;
+		if (!rev)
+			seq[f] += len - pay + (kind == K_FIN_CLIENT ? 1 : 0);
 		put16(th + 16, csum_fold(csum_add(sum, th, l4len)));
 	} else {
 		put16(th + 4, l4len);
@@ -293,7 +449,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_PACKETS = 256, O_FLOWS, O_SIZE, O_MIXED, O_PROTO, O_IPV6,
 	       O_VLAN, O_QINQ, O_NANO, O_START, O_GAP, O_SEED, O_SNAPLEN,
-	       O_SPORT, O_DPORT };
+	       O_SPORT, O_DPORT, O_RST, O_FIN, O_MARKER, O_LATE, O_SUMMARY };
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
@@ -312,6 +468,11 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "snaplen", required_argument, NULL, O_SNAPLEN },
 		{ "sport", required_argument, NULL, O_SPORT },
 		{ "dport", required_argument, NULL, O_DPORT },
+		{ "rst-every", required_argument, NULL, O_RST },
+		{ "fin-every", required_argument, NULL, O_FIN },
+		{ "marker-every", required_argument, NULL, O_MARKER },
+		{ "late-trigger", no_argument, NULL, O_LATE },
+		{ "summary", no_argument, NULL, O_SUMMARY },
 		{ NULL, 0, NULL, 0 }
 	};
 	int c;
@@ -355,6 +516,13 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		case O_SNAPLEN: o->snaplen = parse_num("--snaplen", optarg, 1, DEFAULT_SNAPLEN); break;
 		case O_SPORT: o->sport = parse_num("--sport", optarg, 1, 65535); break;
 		case O_DPORT: o->dport = parse_num("--dport", optarg, 1, 65535); break;
+		case O_RST: o->rst_every = parse_num("--rst-every", optarg, 1, MAX_FLOWS); break;
+		case O_FIN: o->fin_every = parse_num("--fin-every", optarg, 1, MAX_FLOWS); break;
+		case O_MARKER:
+			o->marker_every = parse_num("--marker-every", optarg, 1, MAX_FLOWS);
+			break;
+		case O_LATE: o->late_trigger = true; break;
+		case O_SUMMARY: o->summary = true; break;
 		default: usage(stderr); exit(1);
 		}
 	}
@@ -370,8 +538,21 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		o->inner_vlan = (o->vlan + 1) % 4096;
 	if (o->sport + o->flows - 1 > 65535 || o->dport + o->flows - 1 > 65535)
 		die("--sport/--dport + --flows run past port 65535");
+	if (o->late_trigger && o->rst_every == 0)
+		die("--late-trigger needs --rst-every K");
+	if (o->summary && strcmp(o->out, "-") == 0)
+		die("--summary writes to stdout: give -o a file");
+	for (uint64_t f = 0; o->fin_every != 0 && f < o->flows; f++) {
+		uint64_t n = flow_packets(o, f);
+		if (flow_is_fin(o, f) && n > 0 && n < 2) {
+			die("--fin-every: flow %" PRIu64 " has %" PRIu64 " packet, too few for"
+			    " two FINs (raise --packets to %" PRIu64 " or more)",
+			    f, n, 2 * o->flows);
+		}
+	}
 	if (!o->mixed) {
-		unsigned need = hdr_len(o, o->proto != PROTO_UDP);
+		unsigned need = hdr_len(o, o->proto != PROTO_UDP || o->rst_every != 0 ||
+					   o->fin_every != 0);
 		if (o->size < need) {
 			die("--size %" PRIu64 " is below the %u bytes of this trace's headers",
 			    o->size, need);
@@ -382,6 +563,38 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		die("--start + --packets * --gap-us runs past 2106");
 }
 
+/* --summary: what the trace holds, as "name value" lines. */
+static void print_summary(const struct opts *o)
+{
+	uint64_t f, n, flows = 0, tcp = 0, rst = 0, rst_p = 0, fin = 0, fin_p = 0;
+	uint64_t marker = 0, marker_p = 0;
+
+	for (f = 0; f < o->flows; f++) {
+		n = flow_packets(o, f);
+		if (n == 0)
+			continue;
+		flows++;
+		tcp += flow_is_tcp(o, f);
+		if (flow_is_rst(o, f)) {
+			rst++;
+			rst_p += n;
+		}
+		if (flow_is_fin(o, f)) {
+			fin++;
+			fin_p += n;
+		}
+		if (flow_is_marker(o, f)) {
+			marker++;
+			marker_p += n;
+		}
+	}
+	printf("packets %" PRIu64 "\nflows %" PRIu64 "\ntcp_flows %" PRIu64
+	       "\nudp_flows %" PRIu64 "\nrst_flows %" PRIu64 "\nrst_flow_packets %" PRIu64
+	       "\nfin_flows %" PRIu64 "\nfin_flow_packets %" PRIu64
+	       "\nmarker_flows %" PRIu64 "\nmarker_flow_packets %" PRIu64 "\n",
+	       o->packets, flows, tcp, flows - tcp, rst, rst_p, fin, fin_p, marker, marker_p);
+}
+
 int main(int argc, char **argv)
 {
 	static uint8_t pkt[MAX_FRAME];
@@ -389,7 +602,8 @@ int main(int argc, char **argv)
 	pcap_t *p = NULL;
 	pcap_dumper_t *d = NULL;
 	uint32_t *seq = NULL;
-	uint64_t rng, i, bump = 0;
+	uint64_t rng, i, f, k, bump = 0;
+	struct sched sched = { 0, 0 };
 	int rc = 1;
 
 	parse_args(argc, argv, &o);
@@ -423,16 +637,26 @@ int main(int argc, char **argv)
 			bump += 1000;
 			t += 1000;
 		}
-		h.len = build(&o, i, seq, &rng, pkt);
+		if (!sched_next(&o, &sched, &f, &k)) {
+			fputs("fs-mktrace: internal error: the schedule ended early\n", stderr);
+			goto done;
+		}
+		h.len = build(&o, i, f, kind_of(&o, f, k), seq, &rng, pkt);
 		h.caplen = o.snaplen && o.snaplen < h.len ? (bpf_u_int32)o.snaplen : h.len;
 		h.ts.tv_sec = (time_t)(t / NS_PER_S);
 		h.ts.tv_usec = (suseconds_t)(o.nano ? t % NS_PER_S : t % NS_PER_S / 1000);
 		pcap_dump((u_char *)d, &h, pkt);
 	}
+	if (sched_next(&o, &sched, &f, &k)) {
+		fputs("fs-mktrace: internal error: the schedule has packets left\n", stderr);
+		goto done;
+	}
 	if (pcap_dump_flush(d) != 0 || ferror(pcap_dump_file(d))) {
 		fprintf(stderr, "fs-mktrace: %s: write error\n", o.out);
 		goto done;
 	}
+	if (o.summary)
+		print_summary(&o);
 	rc = 0;
 done:
 	if (d != NULL)
