@@ -1,0 +1,501 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Flow keys (see flowkey.h): the per-packet header walk and hash that put
+ * every packet into its bidirectional flow, and the cold helpers that
+ * print a key and build a frame of a flow for pcap filters.
+ */
+#include "flowkey.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+/*
+ * Hot path: fs_flow_parse() and fs_flow_hash() run once per packet. They
+ * take no lock, allocate nothing and call nothing but memset/memcpy.
+ * Multi-byte fields are assembled from single bytes, so any alignment
+ * works and the compiler still emits one load plus a byte swap.
+ * Every read is preceded by a check against caplen written as
+ * "caplen - off < n" with off <= caplen known, so no sum can overflow.
+ */
+
+#define ETH_HLEN	14
+#define ET_IP4		0x0800
+#define ET_IP6		0x86dd
+#define ET_8021Q	0x8100
+#define ET_8021AD	0x88a8
+#define ET_QINQ_OLD	0x9100	/* pre-standard QinQ, still seen on the wire */
+#define ET_MIN		0x0600	/* below this the field is an 802.3 length */
+#define VLAN_NONE	0xffff
+#define IP4_HLEN	20
+#define IP6_HLEN	40
+#define IP6_EXT_MAX	16	/* a longer chain is bogus or hostile */
+
+#define P_HOPOPTS	0
+#define P_ICMP		1
+#define P_TCP		6
+#define P_UDP		17
+#define P_DCCP		33
+#define P_ROUTING	43
+#define P_FRAGMENT	44
+#define P_GRE		47
+#define P_ESP		50
+#define P_AH		51
+#define P_ICMP6		58
+#define P_NONE		59
+#define P_DSTOPTS	60
+#define P_SCTP		132
+#define P_UDPLITE	136
+
+#define likely(x)	__builtin_expect(!!(x), 1)
+#define unlikely(x)	__builtin_expect(!!(x), 0)
+
+static inline uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static inline uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+static inline uint64_t rd64(const uint8_t *p)
+{
+	return (uint64_t)rd32(p) << 32 | rd32(p + 4);
+}
+
+static inline void wr16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+/* Protocols whose first 4 transport bytes are source and destination
+ * port; everything else is keyed by addresses and protocol only. */
+static inline int has_ports(uint8_t proto)
+{
+	switch (proto) {
+	case P_TCP:
+	case P_UDP:
+	case P_DCCP:
+	case P_SCTP:
+	case P_UDPLITE:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static inline int is_tag(uint16_t et)
+{
+	return et == ET_8021Q || et == ET_8021AD || et == ET_QINQ_OLD;
+}
+
+/*
+ * Store the endpoints in canonical order. swap is 1 when the packet's
+ * source is the larger endpoint, i.e. the packet goes b -> a; alen is a
+ * constant at every call so the copies become plain moves.
+ */
+static inline void put_pair(struct fs_pkt_info *in, const uint8_t *src,
+			    const uint8_t *dst, size_t alen, uint16_t sp,
+			    uint16_t dp, int swap)
+{
+	struct fs_flow_key *k = &in->key;
+
+	memcpy(k->a, swap ? dst : src, alen);
+	memcpy(k->b, swap ? src : dst, alen);
+	k->port_a = swap ? dp : sp;
+	k->port_b = swap ? sp : dp;
+	in->dir = (uint8_t)swap;
+}
+
+/*
+ * MAC pair + EtherType key. Frames shorter than the MAC header are keyed
+ * by the bytes they have, zero-filled, so even a runt lands in a stable
+ * flow. An 802.3 length field is not an EtherType: keying by it would
+ * split one LLC conversation by frame size, so it becomes 0.
+ */
+static void l2_key(const uint8_t *pkt, uint32_t caplen, uint16_t et,
+		   struct fs_pkt_info *in)
+{
+	uint8_t mac[12] = { 0 };
+	uint64_t d, s;
+
+	if (caplen)	/* pkt may be NULL when caplen is 0 */
+		memcpy(mac, pkt, caplen < sizeof(mac) ? caplen : sizeof(mac));
+	d = rd64(mac) >> 16;
+	s = (uint64_t)rd32(mac + 6) << 16 | rd16(mac + 10);
+	put_pair(in, mac + 6, mac, 6, 0, 0, s > d);
+	in->key.ethertype = et >= ET_MIN ? et : 0;
+	in->key.proto = 0;
+	in->key.kind = FS_FLOW_L2;
+}
+
+/*
+ * Ports and TCP flags of the upper-layer header at l4 (which may lie
+ * past caplen when options or extension headers were cut). The ports are
+ * kept whenever their 4 bytes are there, even if the rest of the header
+ * is not, so a short snaplen still groups a flow correctly.
+ */
+static inline void read_l4(const uint8_t *pkt, uint32_t caplen, uint32_t l4,
+			   uint8_t proto, struct fs_pkt_info *in,
+			   uint16_t *sp, uint16_t *dp)
+{
+	if (unlikely(l4 >= caplen)) {
+		/* nothing of the header: only a loss if it held key bytes or
+		 * if headers before it were already cut */
+		if (l4 > caplen || has_ports(proto))
+			in->truncated = 1;
+		return;
+	}
+	/* l4_off is 16 bits; only a frame of >64 KiB of tags overflows it */
+	in->l4_off = (uint16_t)(l4 <= 0xffff ? l4 : 0);
+	if (!has_ports(proto))
+		return;
+	if (unlikely(caplen - l4 < 4)) {
+		in->truncated = 1;
+		return;
+	}
+	*sp = rd16(pkt + l4);
+	*dp = rd16(pkt + l4 + 2);
+	if (proto == P_TCP) {
+		if (likely(caplen - l4 > 13))
+			in->tcp_flags = pkt[l4 + 13];
+		else
+			in->truncated = 1;
+	}
+}
+
+/* IPv4 at l3 (l3 <= caplen). */
+static inline void parse_ip4(const uint8_t *pkt, uint32_t caplen,
+			     uint32_t l3, struct fs_pkt_info *in)
+{
+	const uint8_t *ip = pkt + l3;
+	uint16_t sp = 0, dp = 0;
+	uint32_t s, d;
+	uint8_t proto;
+
+	if (unlikely(caplen - l3 < IP4_HLEN || (ip[0] & 0xf0) != 0x40 ||
+		     (ip[0] & 0x0f) < 5)) {
+		/* without a sane fixed header the addresses mean nothing */
+		l2_key(pkt, caplen, ET_IP4, in);
+		in->truncated = caplen - l3 < IP4_HLEN;
+		return;
+	}
+	proto = ip[9];
+	if (likely((rd16(ip + 6) & 0x1fff) == 0))
+		read_l4(pkt, caplen, l3 + (ip[0] & 0x0fu) * 4u, proto, in,
+			&sp, &dp);
+	else
+		/* a later fragment carries no transport header; the first
+		 * fragment (offset 0) keeps its ports */
+		in->fragment = 1;
+	s = rd32(ip + 12);
+	d = rd32(ip + 16);
+	put_pair(in, ip + 12, ip + 16, 4, sp, dp,
+		 s > d || (s == d && sp > dp));
+	in->key.ethertype = ET_IP4;
+	in->key.proto = proto;
+	in->key.kind = FS_FLOW_IP4;
+}
+
+static inline int is_ext6(uint8_t nh)
+{
+	return nh == P_HOPOPTS || nh == P_ROUTING || nh == P_DSTOPTS ||
+	       nh == P_FRAGMENT || nh == P_AH;
+}
+
+/* IPv6 at l3 (l3 <= caplen): walk the extension headers to the
+ * upper-layer protocol, which is what the key's proto holds. */
+static void parse_ip6(const uint8_t *pkt, uint32_t caplen, uint32_t l3,
+		      struct fs_pkt_info *in)
+{
+	const uint8_t *ip = pkt + l3;
+	uint32_t off = l3 + IP6_HLEN, len;
+	uint64_t shi, slo, dhi, dlo;
+	uint16_t sp = 0, dp = 0;
+	uint8_t nh;
+	int n, swap;
+
+	if (unlikely(caplen - l3 < IP6_HLEN || (ip[0] & 0xf0) != 0x60)) {
+		l2_key(pkt, caplen, ET_IP6, in);
+		in->truncated = caplen - l3 < IP6_HLEN;
+		return;
+	}
+	nh = ip[6];
+	for (n = 0; is_ext6(nh); n++) {
+		/* a longer chain is keyed by the header where the walk
+		 * stopped */
+		if (n == IP6_EXT_MAX)
+			goto key;
+		/* every extension header is at least 8 bytes */
+		if (off > caplen || caplen - off < 8) {
+			in->truncated = 1;
+			goto key;
+		}
+		if (nh == P_FRAGMENT) {
+			if (rd16(pkt + off + 2) & 0xfff8) {
+				/* later fragment: no transport header; the
+				 * next header names the fragmented payload */
+				in->fragment = 1;
+				nh = pkt[off];
+				goto key;
+			}
+			len = 8;
+		} else if (nh == P_AH) {
+			len = (pkt[off + 1] + 2u) * 4u;
+		} else {
+			len = (pkt[off + 1] + 1u) * 8u;
+		}
+		nh = pkt[off];
+		off += len;
+	}
+	/* ESP and "no next header" have nothing to read */
+	if (nh != P_NONE)
+		read_l4(pkt, caplen, off, nh, in, &sp, &dp);
+key:
+	shi = rd64(ip + 8);
+	slo = rd64(ip + 16);
+	dhi = rd64(ip + 24);
+	dlo = rd64(ip + 32);
+	swap = shi > dhi ||
+	       (shi == dhi && (slo > dlo || (slo == dlo && sp > dp)));
+	put_pair(in, ip + 8, ip + 24, 16, sp, dp, swap);
+	in->key.ethertype = ET_IP6;
+	in->key.proto = nh;
+	in->key.kind = FS_FLOW_IP6;
+}
+
+/*
+ * Multiply-xorshift over the five 64-bit words. Each round is a bijection
+ * of the running state for a fixed word and of the word for a fixed
+ * state, so keys that differ in one word always differ in the 64-bit
+ * state; the final mix (murmur3's fmix64) spreads that into the 32 bits
+ * returned. No seed, so the value is the same in every process.
+ */
+static inline uint32_t flow_hash(const struct fs_flow_key *k)
+{
+	uint64_t w[5], h = 0x2545f4914f6cdd1dULL;
+	int i;
+
+	_Static_assert(sizeof(*k) == sizeof(w), "key must be 40 bytes");
+	memcpy(w, k, sizeof(w));
+	for (i = 0; i < 5; i++) {
+		h = (h ^ w[i]) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+	}
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return (uint32_t)h;
+}
+
+uint32_t fs_flow_hash(const struct fs_flow_key *k)
+{
+	return flow_hash(k);
+}
+
+void fs_flow_parse(const uint8_t *pkt, uint32_t caplen,
+		   struct fs_pkt_info *info)
+{
+	uint32_t off = ETH_HLEN;
+	uint16_t et;
+
+	/* unused key bytes must be 0: keys are compared with memcmp */
+	memset(info, 0, sizeof(*info));
+	info->vlan = VLAN_NONE;
+	if (unlikely(caplen < ETH_HLEN)) {
+		l2_key(pkt, caplen, 0, info);
+		info->truncated = 1;
+		goto out;
+	}
+	et = rd16(pkt + 12);
+	/* No depth cap: each tag costs 4 bytes, so the walk is bounded by
+	 * caplen like the copy into the ring that every packet gets. */
+	while (unlikely(is_tag(et))) {
+		if (caplen - off < 4) {
+			/* cut inside a tag: key the frame by its MACs and the
+			 * tag type, keeping the VLAN id if it was captured */
+			if (info->vlan == VLAN_NONE && caplen - off >= 2)
+				info->vlan = rd16(pkt + off) & 0x0fff;
+			info->truncated = 1;
+			break;
+		}
+		if (info->vlan == VLAN_NONE)
+			info->vlan = rd16(pkt + off) & 0x0fff;
+		et = rd16(pkt + off + 2);
+		off += 4;
+	}
+	if (likely(et == ET_IP4))
+		parse_ip4(pkt, caplen, off, info);
+	else if (et == ET_IP6)
+		parse_ip6(pkt, caplen, off, info);
+	else
+		l2_key(pkt, caplen, et, info);
+out:
+	info->hash = flow_hash(&info->key);
+}
+
+/* ---- cold helpers: text and synthetic frames ---- */
+
+static const char *proto_name(uint8_t proto, char *tmp, size_t len)
+{
+	switch (proto) {
+	case P_TCP:	return "tcp";
+	case P_UDP:	return "udp";
+	case P_UDPLITE:	return "udplite";
+	case P_SCTP:	return "sctp";
+	case P_DCCP:	return "dccp";
+	case P_ICMP:	return "icmp";
+	case P_ICMP6:	return "icmp6";
+	case P_ESP:	return "esp";
+	case P_AH:	return "ah";
+	case P_GRE:	return "gre";
+	default:
+		snprintf(tmp, len, "ip%u", proto);
+		return tmp;
+	}
+}
+
+int fs_flow_key_str(const struct fs_flow_key *k, char *buf, size_t len)
+{
+	char sa[INET6_ADDRSTRLEN], sb[INET6_ADDRSTRLEN], tmp[8];
+	const char *pn = proto_name(k->proto, tmp, sizeof(tmp));
+	int af;
+
+	switch (k->kind) {
+	case FS_FLOW_L2:
+		return snprintf(buf, len,
+				"l2 %02x:%02x:%02x:%02x:%02x:%02x <> "
+				"%02x:%02x:%02x:%02x:%02x:%02x type 0x%04x",
+				k->a[0], k->a[1], k->a[2], k->a[3], k->a[4],
+				k->a[5], k->b[0], k->b[1], k->b[2], k->b[3],
+				k->b[4], k->b[5], k->ethertype);
+	case FS_FLOW_IP4:
+		af = AF_INET;
+		break;
+	case FS_FLOW_IP6:
+		af = AF_INET6;
+		break;
+	default:
+		return snprintf(buf, len, "kind%u", k->kind);
+	}
+	/* buffers are large enough for either family, so this cannot fail */
+	inet_ntop(af, k->a, sa, sizeof(sa));
+	inet_ntop(af, k->b, sb, sizeof(sb));
+	/* a fragment's key of a port protocol has no ports: print none
+	 * rather than a misleading ":0" */
+	if (!has_ports(k->proto) || (k->port_a == 0 && k->port_b == 0))
+		return snprintf(buf, len, "%s %s <> %s", pn, sa, sb);
+	if (af == AF_INET6)
+		return snprintf(buf, len, "%s [%s]:%u <> [%s]:%u", pn, sa,
+				k->port_a, sb, k->port_b);
+	return snprintf(buf, len, "%s %s:%u <> %s:%u", pn, sa, k->port_a, sb,
+			k->port_b);
+}
+
+/* Bytes of transport header the synthetic frame carries for proto; just
+ * enough for every field a filter expression can name by keyword. */
+static size_t synth_l4_len(uint8_t proto)
+{
+	switch (proto) {
+	case P_TCP:	return 20;
+	case P_UDP:
+	case P_UDPLITE:	return 8;
+	case P_SCTP:	return 12;
+	case P_DCCP:	return 16;
+	case P_ICMP:
+	case P_ICMP6:	return 8;
+	default:	return 0;
+	}
+}
+
+static uint16_t ip4_csum(const uint8_t *h)
+{
+	uint32_t sum = 0;
+	int i;
+
+	for (i = 0; i < IP4_HLEN; i += 2)
+		sum += rd16(h + i);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+size_t fs_flow_synth(const struct fs_flow_key *k, uint8_t dir,
+		     uint8_t tcp_flags, uint8_t *buf, size_t len)
+{
+	static const uint8_t mac_a[6] = { 0x02, 0, 0, 0, 0, 0x01 };
+	static const uint8_t mac_b[6] = { 0x02, 0, 0, 0, 0, 0x02 };
+	const uint8_t *src = dir ? k->b : k->a, *dst = dir ? k->a : k->b;
+	uint16_t sp = dir ? k->port_b : k->port_a;
+	uint16_t dp = dir ? k->port_a : k->port_b;
+	size_t l3len, l4len, n;
+	uint8_t *ip, *l4;
+
+	if (k->kind == FS_FLOW_L2) {
+		if (len < ETH_HLEN)
+			return 0;
+		memcpy(buf, dst, 6);
+		memcpy(buf + 6, src, 6);
+		wr16(buf + 12, k->ethertype);
+		return ETH_HLEN;
+	}
+	if (k->kind != FS_FLOW_IP4 && k->kind != FS_FLOW_IP6)
+		return 0;
+	l3len = k->kind == FS_FLOW_IP4 ? IP4_HLEN : IP6_HLEN;
+	l4len = synth_l4_len(k->proto);
+	n = ETH_HLEN + l3len + l4len;
+	if (len < n)
+		return 0;
+	memset(buf, 0, n);
+	/* endpoint a always has MAC ...:01, so "ether src" agrees with
+	 * "src host" in both directions */
+	memcpy(buf, dir ? mac_a : mac_b, 6);
+	memcpy(buf + 6, dir ? mac_b : mac_a, 6);
+	ip = buf + ETH_HLEN;
+	l4 = ip + l3len;
+	if (k->kind == FS_FLOW_IP4) {
+		wr16(buf + 12, ET_IP4);
+		ip[0] = 0x45;
+		wr16(ip + 2, (uint16_t)(l3len + l4len));
+		ip[8] = 64;
+		ip[9] = k->proto;
+		memcpy(ip + 12, src, 4);
+		memcpy(ip + 16, dst, 4);
+		wr16(ip + 10, ip4_csum(ip));
+	} else {
+		wr16(buf + 12, ET_IP6);
+		ip[0] = 0x60;
+		wr16(ip + 4, (uint16_t)l4len);
+		ip[6] = k->proto;
+		ip[7] = 64;
+		memcpy(ip + 8, src, 16);
+		memcpy(ip + 24, dst, 16);
+	}
+	if (has_ports(k->proto)) {
+		wr16(l4, sp);
+		wr16(l4 + 2, dp);
+	}
+	switch (k->proto) {
+	case P_TCP:
+		l4[12] = 5 << 4;	/* data offset: 5 words, no options */
+		l4[13] = tcp_flags;
+		wr16(l4 + 14, 65535);	/* window */
+		break;
+	case P_UDP:
+		wr16(l4 + 4, 8);	/* length */
+		break;
+	case P_DCCP:
+		l4[4] = 4;		/* data offset: 4 words */
+		l4[8] = 1;		/* X: 48-bit sequence numbers */
+		break;
+	default:
+		break;
+	}
+	return n;
+}
