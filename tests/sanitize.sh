@@ -1,0 +1,79 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-3-Clause
+# The unit tests and the fuzz corpora once more under AddressSanitizer +
+# UndefinedBehaviorSanitizer, and the threaded tests under ThreadSanitizer.
+# Any sanitizer report fails. Run from the top of the tree:
+#   sh tests/sanitize.sh
+set -u
+cd "$(dirname "$0")/.."
+CC=${CC:-gcc}
+base="-std=gnu11 -O1 -g -fno-omit-frame-pointer -Isrc -Iinclude"
+check="$(pkg-config --cflags --libs check)"
+export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export TSAN_OPTIONS="halt_on_error=1 history_size=7 suppressions=$(pwd)/tests/tsan.supp"
+export CK_FORK=no	# leaks and races are seen in the test process itself
+pass=0 fail=0
+
+# build NAME FLAGS SOURCES... (libraries after --)
+build() {
+	out=$1 flags=$2
+	shift 2
+	srcs= libs=
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do srcs="$srcs $1"; shift; done
+	[ $# -gt 0 ] && shift
+	libs="$*"
+	# shellcheck disable=SC2086
+	$CC $base $flags -o "$out" $srcs $libs
+}
+
+run() {
+	name=$1
+	shift
+	if "$@" >"$dir/$name.log" 2>&1; then
+		pass=$((pass + 1))
+		echo "PASS: $dir/$name"
+	else
+		fail=$((fail + 1))
+		echo "FAIL: $dir/$name"
+		tail -n 40 "$dir/$name.log"
+	fi
+}
+
+units() {
+	dir=$1 flags=$2
+	mkdir -p "$dir"
+	build "$dir/check_ring" "$flags" tests/check_ring.c src/ring.c -- $check -lpthread &&
+	build "$dir/check_flow" "$flags" tests/check_flow.c src/flow.c src/flowkey.c \
+		src/analyzer.c src/ring.c -- $check -lpcap &&
+	build "$dir/check_control" "$flags" tests/check_control.c src/control.c -- \
+		$check -lpcap -lpthread || return 1
+	run check_ring "$dir/check_ring"
+	run check_flow "$dir/check_flow"
+	FS_CTL=$(pwd)/src/flowscope-ctl run check_control "$dir/check_control"
+}
+
+# ASan + UBSan: every unit test and every fuzz corpus
+dir=build-asan
+asan="-fsanitize=address,undefined -fno-sanitize-recover=all"
+units build-asan "$asan" || fail=$((fail + 1))
+build "$dir/check_config" "$asan" tests/check_config.c src/config.c -- $check -lpcap &&
+	run check_config "$dir/check_config"
+build "$dir/check_devname" "$asan" tests/check_devname.c src/devname.c -- $check &&
+	run check_devname "$dir/check_devname"
+for t in flowkey:src/flowkey.c config:src/config.c devname:src/devname.c \
+	 control:src/control.c \
+	 "pcapfile:src/analyzer.c src/flow.c src/flowkey.c src/ring.c"; do
+	name=${t%%:*}
+	# shellcheck disable=SC2086
+	build "$dir/replay_$name" "$asan" tests/fuzz/replay.c "tests/fuzz/fuzz_$name.c" \
+		${t#*:} -- -lpcap -lpthread &&
+		run "fuzz_$name" "$dir/replay_$name" "tests/fuzz/corpus/$name"
+done
+
+# TSan: the tests with threads (ring writer against reader, control
+# server against clients, analyzer mailbox)
+units build-tsan "-fsanitize=thread" || fail=$((fail + 1))
+
+echo "sanitizers: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
