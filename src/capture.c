@@ -491,6 +491,14 @@ static void take(struct reader *r, struct fs_packet *p)
 	r->rd += FS_REC_SIZE(h->cap_len);
 }
 
+static bool source_ended(struct fs_source *s)
+{
+	for (unsigned q = 0; q < s->nq; q++)
+		if (!atomic_load_explicit(&s->rxq[q].done, memory_order_acquire))
+			return false;
+	return true;
+}
+
 static bool all_ended(fs_capture *c)
 {
 	for (unsigned i = 0; i < c->nlanes; i++)
@@ -566,14 +574,16 @@ int fs_capture_read(fs_capture *c, struct fs_packet *pkts, unsigned max)
 		atomic_store(&c->armed, 0);
 		return read_once(c, pkts, max);
 	}
+	/* a source that failed (damaged file, interface gone) fails the
+	 * capture once what it delivered was read */
+	for (unsigned i = 0; i < c->nsources; i++)
+		if (source_ended(&c->src[i]) && c->src[i].feeder_err[0] != '\0') {
+			snprintf(c->err, sizeof(c->err), "%s",
+				 c->src[i].feeder_err);
+			c->src[i].feeder_err[0] = '\0';
+			return -1;
+		}
 	if (all_ended(c) && !anything_waiting(c)) {
-		for (unsigned i = 0; i < c->nsources; i++)
-			if (c->src[i].feeder_err[0] != '\0') {
-				snprintf(c->err, sizeof(c->err), "%s",
-					 c->src[i].feeder_err);
-				c->src[i].feeder_err[0] = '\0';
-				return -1;
-			}
 		c->eof = true;
 		/* keep the descriptor readable: the next read says EOF */
 		v = 1;

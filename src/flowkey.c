@@ -1,20 +1,20 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Flow keys (see flowkey.h): the per-packet header walk and hash that put
- * every packet into its bidirectional flow, and the cold helpers that
- * print a key and build a frame of a flow for pcap filters.
+ * Flow keys (see flowkey.h): the per-packet header walk and hash, plus the
+ * cold helpers that print a key and build a frame of a flow for filters.
  */
 #include "flowkey.h"
 
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 /*
  * Hot path: fs_flow_parse() and fs_flow_hash() run once per packet. They
  * take no lock, allocate nothing and call nothing but memset/memcpy.
- * Multi-byte fields are assembled from single bytes, so any alignment
- * works and the compiler still emits one load plus a byte swap.
+ * Multi-byte fields are read with byte loads or memcpy, so any alignment
+ * works and the compiler still emits one load (plus a byte swap).
  * Every read is preceded by a check against caplen written as
  * "caplen - off < n" with off <= caplen known, so no sum can overflow.
  */
@@ -94,43 +94,120 @@ static inline int is_tag(uint16_t et)
 }
 
 /*
- * Store the endpoints in canonical order. swap is 1 when the packet's
- * source is the larger endpoint, i.e. the packet goes b -> a; alen is a
- * constant at every call so the copies become plain moves.
+ * Hash: multiply-xorshift rounds in two independent lanes (words 0, 2, 4
+ * and words 1, 3), so the dependency chain per packet is three rounds,
+ * and for IPv4, whose words 1 and 3 are zero, the second lane folds to a
+ * constant. Each round is a bijection of the lane state for a fixed word
+ * and of the word for a fixed state, so keys that differ in one word
+ * always differ in the combined 64 bits; murmur3's fmix64 then spreads
+ * that into the 32 bits returned. No seed, so every process agrees.
  */
-static inline void put_pair(struct fs_pkt_info *in, const uint8_t *src,
-			    const uint8_t *dst, size_t alen, uint16_t sp,
-			    uint16_t dp, int swap)
+static inline uint64_t round64(uint64_t h, uint64_t w)
 {
-	struct fs_flow_key *k = &in->key;
+	h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+	return h ^ (h >> 29);
+}
 
-	memcpy(k->a, swap ? dst : src, alen);
-	memcpy(k->b, swap ? src : dst, alen);
-	k->port_a = swap ? dp : sp;
-	k->port_b = swap ? sp : dp;
-	in->dir = (uint8_t)swap;
+static inline uint32_t hash_words(uint64_t w0, uint64_t w1, uint64_t w2,
+				  uint64_t w3, uint64_t w4)
+{
+	uint64_t h = round64(round64(round64(0x2545f4914f6cdd1dULL, w0), w2),
+			     w4);
+	uint64_t g = round64(round64(0x6a09e667f3bcc909ULL, w1), w3);
+
+	h ^= g;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return (uint32_t)h;
+}
+
+static inline uint32_t flow_hash(const struct fs_flow_key *k)
+{
+	uint64_t w[5];
+
+	memcpy(w, k, sizeof(w));
+	return hash_words(w[0], w[1], w[2], w[3], w[4]);
+}
+
+uint32_t fs_flow_hash(const struct fs_flow_key *k)
+{
+	return flow_hash(k);
 }
 
 /*
- * MAC pair + EtherType key. Frames shorter than the MAC header are keyed
- * by the bytes they have, zero-filled, so even a runt lands in a stable
- * flow. An 802.3 length field is not an EtherType: keying by it would
- * split one LLC conversation by frame size, so it becomes 0.
+ * The IP paths build the key as the five words it occupies in memory and
+ * hash those registers. Storing the key field by field and reading it
+ * back as words would make every load straddle several smaller stores,
+ * which the CPU cannot forward: that stall alone cost more than the
+ * whole parse.
+ */
+_Static_assert(sizeof(struct fs_flow_key) == 40, "key is 5 words");
+_Static_assert(offsetof(struct fs_flow_key, port_a) == 32 &&
+	       offsetof(struct fs_flow_key, port_b) == 34 &&
+	       offsetof(struct fs_flow_key, ethertype) == 36 &&
+	       offsetof(struct fs_flow_key, proto) == 38 &&
+	       offsetof(struct fs_flow_key, kind) == 39, "key layout");
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* word 0 or 2 of an IPv4 key: 4 address bytes as loaded, then zeros */
+#define ADDR4_WORD(raw)	((uint64_t)(raw))
+#define TAIL_WORD(pa, pb, et, proto, kind) \
+	((uint64_t)(pa) | (uint64_t)(pb) << 16 | (uint64_t)(et) << 32 | \
+	 (uint64_t)(proto) << 48 | (uint64_t)(kind) << 56)
+#else
+#define ADDR4_WORD(raw)	((uint64_t)(raw) << 32)
+#define TAIL_WORD(pa, pb, et, proto, kind) \
+	((uint64_t)(pa) << 48 | (uint64_t)(pb) << 32 | (uint64_t)(et) << 16 | \
+	 (uint64_t)(proto) << 8 | (uint64_t)(kind))
+#endif
+
+static inline void set_key_words(struct fs_pkt_info *in, uint64_t w0,
+				 uint64_t w1, uint64_t w2, uint64_t w3,
+				 uint64_t w4)
+{
+	uint8_t *k = (uint8_t *)&in->key;
+
+	/* one store per word: staging them in an array would be read back
+	 * wider than written and stall just the same */
+	memcpy(k, &w0, 8);
+	memcpy(k + 8, &w1, 8);
+	memcpy(k + 16, &w2, 8);
+	memcpy(k + 24, &w3, 8);
+	memcpy(k + 32, &w4, 8);
+	in->hash = hash_words(w0, w1, w2, w3, w4);
+}
+
+/*
+ * MAC pair + EtherType key, and its hash. Frames shorter than the MAC
+ * header are keyed by the bytes they have, zero-filled, so even a runt
+ * lands in a stable flow. An 802.3 length field is not an EtherType:
+ * keying by it would split one LLC conversation by frame size, so it
+ * becomes 0. Rare path: built in memory, hashed from there.
  */
 static void l2_key(const uint8_t *pkt, uint32_t caplen, uint16_t et,
 		   struct fs_pkt_info *in)
 {
-	uint8_t mac[12] = { 0 };
+	struct fs_flow_key *k = &in->key;
+	uint8_t mac[12] = { 0 };	/* destination, source */
 	uint64_t d, s;
+	int swap;
 
 	if (caplen)	/* pkt may be NULL when caplen is 0 */
 		memcpy(mac, pkt, caplen < sizeof(mac) ? caplen : sizeof(mac));
 	d = rd64(mac) >> 16;
 	s = (uint64_t)rd32(mac + 6) << 16 | rd16(mac + 10);
-	put_pair(in, mac + 6, mac, 6, 0, 0, s > d);
-	in->key.ethertype = et >= ET_MIN ? et : 0;
-	in->key.proto = 0;
-	in->key.kind = FS_FLOW_L2;
+	swap = s > d;
+	memcpy(k->a, swap ? mac : mac + 6, 6);
+	memcpy(k->b, swap ? mac + 6 : mac, 6);
+	k->port_a = k->port_b = 0;
+	k->ethertype = et >= ET_MIN ? et : 0;
+	k->proto = 0;
+	k->kind = FS_FLOW_L2;
+	in->dir = (uint8_t)swap;
+	in->hash = flow_hash(k);
 }
 
 /*
@@ -174,8 +251,9 @@ static inline void parse_ip4(const uint8_t *pkt, uint32_t caplen,
 {
 	const uint8_t *ip = pkt + l3;
 	uint16_t sp = 0, dp = 0;
-	uint32_t s, d;
+	uint32_t s, d, sraw, draw;
 	uint8_t proto;
+	int swap;
 
 	if (unlikely(caplen - l3 < IP4_HLEN || (ip[0] & 0xf0) != 0x40 ||
 		     (ip[0] & 0x0f) < 5)) {
@@ -192,13 +270,16 @@ static inline void parse_ip4(const uint8_t *pkt, uint32_t caplen,
 		/* a later fragment carries no transport header; the first
 		 * fragment (offset 0) keeps its ports */
 		in->fragment = 1;
+	memcpy(&sraw, ip + 12, 4);
+	memcpy(&draw, ip + 16, 4);
 	s = rd32(ip + 12);
 	d = rd32(ip + 16);
-	put_pair(in, ip + 12, ip + 16, 4, sp, dp,
-		 s > d || (s == d && sp > dp));
-	in->key.ethertype = ET_IP4;
-	in->key.proto = proto;
-	in->key.kind = FS_FLOW_IP4;
+	swap = s > d || (s == d && sp > dp);
+	in->dir = (uint8_t)swap;
+	set_key_words(in, ADDR4_WORD(swap ? draw : sraw), 0,
+		      ADDR4_WORD(swap ? sraw : draw), 0,
+		      TAIL_WORD(swap ? dp : sp, swap ? sp : dp, ET_IP4, proto,
+				FS_FLOW_IP4));
 }
 
 static inline int is_ext6(uint8_t nh)
@@ -214,7 +295,7 @@ static void parse_ip6(const uint8_t *pkt, uint32_t caplen, uint32_t l3,
 {
 	const uint8_t *ip = pkt + l3;
 	uint32_t off = l3 + IP6_HLEN, len;
-	uint64_t shi, slo, dhi, dlo;
+	uint64_t shi, slo, dhi, dlo, raw[4];
 	uint16_t sp = 0, dp = 0;
 	uint8_t nh;
 	int n, swap;
@@ -262,48 +343,19 @@ key:
 	dlo = rd64(ip + 32);
 	swap = shi > dhi ||
 	       (shi == dhi && (slo > dlo || (slo == dlo && sp > dp)));
-	put_pair(in, ip + 8, ip + 24, 16, sp, dp, swap);
-	in->key.ethertype = ET_IP6;
-	in->key.proto = nh;
-	in->key.kind = FS_FLOW_IP6;
-}
-
-/*
- * Multiply-xorshift over the five 64-bit words. Each round is a bijection
- * of the running state for a fixed word and of the word for a fixed
- * state, so keys that differ in one word always differ in the 64-bit
- * state; the final mix (murmur3's fmix64) spreads that into the 32 bits
- * returned. No seed, so the value is the same in every process.
- */
-static inline uint32_t flow_hash(const struct fs_flow_key *k)
-{
-	uint64_t w[5], h = 0x2545f4914f6cdd1dULL;
-	int i;
-
-	_Static_assert(sizeof(*k) == sizeof(w), "key must be 40 bytes");
-	memcpy(w, k, sizeof(w));
-	for (i = 0; i < 5; i++) {
-		h = (h ^ w[i]) * 0x9e3779b97f4a7c15ULL;
-		h ^= h >> 29;
-	}
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return (uint32_t)h;
-}
-
-uint32_t fs_flow_hash(const struct fs_flow_key *k)
-{
-	return flow_hash(k);
+	memcpy(raw, ip + 8, sizeof(raw));	/* src hi, lo, dst hi, lo */
+	in->dir = (uint8_t)swap;
+	set_key_words(in, raw[swap ? 2 : 0], raw[swap ? 3 : 1],
+		      raw[swap ? 0 : 2], raw[swap ? 1 : 3],
+		      TAIL_WORD(swap ? dp : sp, swap ? sp : dp, ET_IP6, nh,
+				FS_FLOW_IP6));
 }
 
 void fs_flow_parse(const uint8_t *pkt, uint32_t caplen,
 		   struct fs_pkt_info *info)
 {
 	uint32_t off = ETH_HLEN;
-	uint16_t et;
+	uint16_t et, vlan = VLAN_NONE;
 
 	/* unused key bytes must be 0: keys are compared with memcmp */
 	memset(info, 0, sizeof(*info));
@@ -311,7 +363,7 @@ void fs_flow_parse(const uint8_t *pkt, uint32_t caplen,
 	if (unlikely(caplen < ETH_HLEN)) {
 		l2_key(pkt, caplen, 0, info);
 		info->truncated = 1;
-		goto out;
+		return;
 	}
 	et = rd16(pkt + 12);
 	/* No depth cap: each tag costs 4 bytes, so the walk is bounded by
@@ -320,24 +372,24 @@ void fs_flow_parse(const uint8_t *pkt, uint32_t caplen,
 		if (caplen - off < 4) {
 			/* cut inside a tag: key the frame by its MACs and the
 			 * tag type, keeping the VLAN id if it was captured */
-			if (info->vlan == VLAN_NONE && caplen - off >= 2)
-				info->vlan = rd16(pkt + off) & 0x0fff;
+			if (vlan == VLAN_NONE && caplen - off >= 2)
+				vlan = rd16(pkt + off) & 0x0fff;
 			info->truncated = 1;
 			break;
 		}
-		if (info->vlan == VLAN_NONE)
-			info->vlan = rd16(pkt + off) & 0x0fff;
+		if (vlan == VLAN_NONE)
+			vlan = rd16(pkt + off) & 0x0fff;
 		et = rd16(pkt + off + 2);
 		off += 4;
 	}
+	info->vlan = vlan;
+	/* each path sets key and hash; the IP paths hash from registers */
 	if (likely(et == ET_IP4))
 		parse_ip4(pkt, caplen, off, info);
 	else if (et == ET_IP6)
 		parse_ip6(pkt, caplen, off, info);
 	else
 		l2_key(pkt, caplen, et, info);
-out:
-	info->hash = flow_hash(&info->key);
 }
 
 /* ---- cold helpers: text and synthetic frames ---- */

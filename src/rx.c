@@ -9,7 +9,12 @@
 #define _GNU_SOURCE
 #include "source.h"
 
+#include <net/if.h>
 #include <pthread.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <sys/prctl.h>
 #include <stdio.h>
 #include <time.h>
@@ -109,6 +114,37 @@ static void wait_deliv(void *arg, uint32_t cap)
 		 &sk->dump_seq[i], cap);
 }
 
+/*
+ * An interface that disappeared or went down ends its source with an
+ * error the application sees, instead of a capture that waits forever.
+ * Returns true when the source is gone.
+ */
+static bool iface_gone(struct fs_source *src)
+{
+	struct ifreq ifr;
+	int sock, rc;
+	unsigned idx = if_nametoindex(src->spec.arg);
+
+	if (idx != src->ifindex) {
+		snprintf(src->feeder_err, sizeof(src->feeder_err),
+			 "%s: the interface disappeared", src->spec.arg);
+		return true;
+	}
+	sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sock < 0)
+		return false;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", src->spec.arg);
+	rc = ioctl(sock, SIOCGIFFLAGS, &ifr);
+	close(sock);
+	if (rc == 0 && !(ifr.ifr_flags & IFF_UP)) {
+		snprintf(src->feeder_err, sizeof(src->feeder_err),
+			 "%s: the interface went down", src->spec.arg);
+		return true;
+	}
+	return false;
+}
+
 void *fs_rx_thread(void *arg)
 {
 	struct fs_rxq *r = arg;
@@ -160,6 +196,14 @@ void *fs_rx_thread(void *arg)
 			if (r->unwoken > 0 &&
 			    sk->notify(sk->notify_arg, r->unwoken, true))
 				r->unwoken = 0;
+			/* about every 100 ms of idleness */
+			if (src->ifindex != 0 && idle % 1024 == 1023) {
+				/* queue 0 looks, every queue of it stops */
+				if (r->queue == 0 && iface_gone(src))
+					atomic_store(&src->gone, true);
+				if (atomic_load(&src->gone))
+					break;
+			}
 			idle_wait(idle++);
 			continue;
 		}

@@ -73,6 +73,8 @@ struct fs_source {
 	unsigned nq;
 	struct fs_rxq rxq[FS_MAX_QUEUES];
 	bool lossless;		/* file=: never overrun the reader */
+	unsigned ifindex;	/* IFACE: the interface it was opened on */
+	_Atomic bool gone;	/* IFACE: it disappeared or went down */
 
 	/* feeder of file= and gen */
 	struct rte_ring *rings[FS_MAX_QUEUES];
@@ -82,7 +84,7 @@ struct fs_source {
 	_Atomic bool feeder_done;
 	struct pcap *file;
 	const struct fs_config *cfg;
-	char feeder_err[256];
+	char feeder_err[256];	/* why the source ended early, or "" */
 };
 
 /*

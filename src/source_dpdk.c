@@ -66,7 +66,8 @@ static int open_iface(struct fs_source *src, char *err, size_t errlen)
 	struct vdev_call v;
 	int rc;
 
-	if (if_nametoindex(ifname) == 0) {
+	src->ifindex = if_nametoindex(ifname);
+	if (src->ifindex == 0) {
 		snprintf(err, errlen, "%s: no such network interface", ifname);
 		return -1;
 	}

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Unit tests of flow keys: frames built byte by byte, parsed from buffers
- * of exactly caplen bytes (so sanitizers catch any over-read), and
- * synthetic frames checked against libpcap filters.
+ * Unit tests of flow keys: frames built byte by byte and parsed from heap
+ * copies of exactly caplen bytes; synthetic frames run through libpcap.
  */
 #include <check.h>
 #include <pcap/pcap.h>
@@ -525,6 +524,11 @@ START_TEST(both_directions)
 	assert_key(&b.key, &want);
 	ck_assert_uint_eq(a.dir, 1);
 	ck_assert_uint_eq(b.dir, 0);
+	/* identical endpoints (a loop): nothing to swap, dir 0 */
+	v6(&f, 17, V6_2, 9, V6_2, 9, 0);
+	ck_assert_uint_eq(parse(&f).dir, 0);
+	v4(&f, 17, A2, 9, A2, 9, 0);
+	ck_assert_uint_eq(parse(&f).dir, 0);
 
 	/* L2 */
 	lldp(&f);

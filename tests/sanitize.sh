@@ -61,6 +61,8 @@ build "$dir/check_config" "$asan" tests/check_config.c src/config.c -- $check -l
 	run check_config "$dir/check_config"
 build "$dir/check_devname" "$asan" tests/check_devname.c src/devname.c -- $check &&
 	run check_devname "$dir/check_devname"
+build "$dir/check_flowkey" "$asan" tests/check_flowkey.c src/flowkey.c -- $check -lpcap &&
+	run check_flowkey "$dir/check_flowkey"
 for t in flowkey:src/flowkey.c config:src/config.c devname:src/devname.c \
 	 control:src/control.c \
 	 "pcapfile:src/analyzer.c src/flow.c src/flowkey.c src/ring.c"; do
