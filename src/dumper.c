@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,6 +33,8 @@ struct dfile {
 	struct fs_flow_key key;
 	pcap_dumper_t *pd;	/* NULL: creating or writing failed */
 	uint64_t last_ts;
+	int64_t good;		/* file size after the last good flush */
+	unsigned unflushed;
 	UT_hash_handle hh;
 };
 
@@ -52,14 +55,35 @@ struct fs_dumper {
 	_Atomic uint64_t nfiles, npkts, nerrors, nlost;
 };
 
+/*
+ * Flush f; on failure (disk full, file system gone) cut the file back to
+ * its last good size, so that what it holds stays a valid capture file,
+ * and stop writing this flow. Returns 0 or -1.
+ */
+static int flush(fs_dumper *d, struct dfile *f)
+{
+	FILE *fp = pcap_dump_file(f->pd);
+
+	if (!ferror(fp) && pcap_dump_flush(f->pd) == 0) {
+		f->good = pcap_dump_ftell64(f->pd);
+		f->unflushed = 0;
+		return 0;
+	}
+	atomic_fetch_add(&d->nerrors, 1);
+	clearerr(fp);
+	/* drop what stdio still holds, then cut at the last good size */
+	(void)ftruncate(fileno(fp), f->good);
+	__fpurge(fp);
+	pcap_dump_close(f->pd);
+	f->pd = NULL;
+	return -1;
+}
+
 static void close_file(fs_dumper *d, struct dfile *f)
 {
 	HASH_DEL(d->files, f);
-	if (f->pd != NULL) {
-		if (pcap_dump_flush(f->pd) != 0)
-			atomic_fetch_add(&d->nerrors, 1);
+	if (f->pd != NULL && flush(d, f) == 0)
 		pcap_dump_close(f->pd);
-	}
 	free(f);
 }
 
@@ -130,8 +154,12 @@ static pcap_dumper_t *create(fs_dumper *d, const struct fs_flow_key *k,
 		return NULL;
 	}
 	pd = pcap_dump_fopen(d->dead, fp);
-	if (pd == NULL) {
-		fclose(fp);
+	if (pd == NULL || pcap_dump_flush(pd) != 0) {
+		/* not even the file header fits */
+		if (pd != NULL)
+			pcap_dump_close(pd);
+		else
+			fclose(fp);
 		unlinkat(d->dirfd, name, 0);
 		return NULL;
 	}
@@ -161,6 +189,8 @@ static void write_one(fs_dumper *d, const struct fs_pkt_hdr *h)
 		f->pd = create(d, &info.key, h->ts_ns);
 		if (f->pd == NULL)
 			atomic_fetch_add(&d->nerrors, 1);
+		else
+			f->good = pcap_dump_ftell64(f->pd);
 		HASH_ADD(hh, d->files, key, sizeof(f->key), f);
 	}
 	f->last_ts = h->ts_ns;
@@ -173,15 +203,11 @@ static void write_one(fs_dumper *d, const struct fs_pkt_hdr *h)
 	ph.caplen = h->cap_len;
 	ph.len = h->wire_len;
 	pcap_dump((u_char *)f->pd, &ph, (const u_char *)(h + 1));
-	if (ferror(pcap_dump_file(f->pd))) {
-		/* disk full or gone: what was written stays, the flow's
-		 * file stops here */
-		atomic_fetch_add(&d->nerrors, 1);
-		clearerr(pcap_dump_file(f->pd));
-		pcap_dump_close(f->pd);
-		f->pd = NULL;
+	/* disk full or gone: the file keeps what was flushed, the flow's
+	 * file stops here, capture goes on */
+	if ((ferror(pcap_dump_file(f->pd)) || ++f->unflushed >= 64) &&
+	    flush(d, f) < 0)
 		return;
-	}
 	atomic_fetch_add_explicit(&d->npkts, 1, memory_order_relaxed);
 }
 
@@ -225,7 +251,7 @@ static void close_idle(fs_dumper *d)
 		if (f->last_ts + d->timeout_ns < d->newest)
 			close_file(d, f);
 		else if (f->pd != NULL)
-			pcap_dump_flush(f->pd);
+			flush(d, f);
 }
 
 static void *run(void *arg)

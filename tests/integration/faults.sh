@@ -84,4 +84,47 @@ done
 # delivered, so the dump files hold at least what tcpdump wrote
 [ "$total" -ge "$n" ] || fail "the dump files hold $total packets, tcpdump wrote $n"
 say "  tcpdump wrote $n packets; $files dump files hold $total"
+check "dump_dir on a full file system: counted, files stay valid, capture goes on"
+mkdir "$WORK/small"
+mount -t tmpfs -o size=64k tmpfs "$WORK/small" 2>"$WORK/mount.err" ||
+	skip "cannot mount a tmpfs: $(cat "$WORK/mount.err")"
+at_exit _fs_quiet umount "$WORK/small"
+"$MKTRACE" -o "$WORK/big.pcap" --packets 6000 --flows 40 --size 300 || fail "fs-mktrace failed"
+sock=$WORK/full.sock
+fs_tcpdump FLOWSCOPE_MODE=trigger FLOWSCOPE_TRIGGER='udp' FLOWSCOPE_DUMP_DIR="$WORK/small" \
+	FLOWSCOPE_CONTROL=off -n -i "flowscope:file=$WORK/big.pcap" -w "$WORK/full.pcap" \
+	>"$WORK/full.out" 2>&1
+expect_ok $? "tcpdump with a full dump_dir" "$WORK/full.out"
+expect_same --per-flow "$WORK/big.pcap" "$WORK/full.pcap"
+n=0
+for f in "$WORK"/small/*.pcap; do
+	[ -e "$f" ] || continue
+	[ "$(pcap_count "$f")" != "?" ] || fail "${f##*/} on the full file system is not a valid capture file"
+	n=$((n + 1))
+done
+say "  $n files on the full 64 KiB file system, all valid; tcpdump got every packet"
+
+check "dump_dir removed while capturing: counted, capture goes on"
+mkdir "$WORK/gone"
+fs_tcpdump FLOWSCOPE_MODE=trigger FLOWSCOPE_TRIGGER='udp' FLOWSCOPE_DUMP_DIR="$WORK/gone" \
+	FLOWSCOPE_CONTROL="$sock" FLOWSCOPE_GEN_RATE=300 FLOWSCOPE_GEN_FLOWS=100000 \
+	-n -i flowscope:gen -w "$WORK/gone.pcap" >"$WORK/gone2.out" 2>&1 &
+pid=$!
+sleep 2
+# new flows keep creating files while rm works: try until it is gone
+for ((i = 0; i < 100; i++)); do
+	rm -rf "$WORK/gone" 2>/dev/null
+	[ -e "$WORK/gone" ] || break
+done
+[ ! -e "$WORK/gone" ] || fail "cannot remove $WORK/gone"
+sleep 2
+if [ -n "${FS_CTL:-}" ] && [ -x "$FS_CTL" ]; then
+	"$FS_CTL" -s "$sock" stats >"$WORK/gone.stats" 2>&1 || fail_log "stats failed" "$WORK/gone.stats"
+	e=$(sed -n 's/^dump_errors //p' "$WORK/gone.stats")
+	[ -n "$e" ] && [ "$e" -gt 0 ] || fail_log "dump_errors is not counted" "$WORK/gone.stats"
+	say "  dump_errors $e after the directory was removed"
+fi
+stop_tcpdump "$WORK/gone.pcap" "$pid"
+n=$(pcap_count "$WORK/gone.pcap")
+[ "$n" != "?" ] && [ "$n" -gt 0 ] || fail "capture stopped when the dump_dir went away ($n)"
 pass
