@@ -49,7 +49,8 @@ struct fs_stats {
 	uint64_t flows_active;	/* tracked now */
 	uint64_t flows_triggered;	/* ever */
 	uint64_t flows_ended;	/* ever */
-	uint64_t flows_refused;	/* not tracked: table full, no memory */
+	uint64_t untracked_packets;	/* of flows not tracked: table full or
+				 * out of memory (still captured) */
 	uint64_t history_lost;	/* triggered history already overwritten
 				 * (included in drop) */
 };

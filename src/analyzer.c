@@ -184,7 +184,7 @@ static void publish_counters(struct fs_analyzer *a)
 			      memory_order_relaxed);
 	atomic_store_explicit(&a->flows_triggered, a->table.triggered,
 			      memory_order_relaxed);
-	atomic_store_explicit(&a->flows_refused, a->table.refused,
+	atomic_store_explicit(&a->untracked_packets, a->table.refused,
 			      memory_order_relaxed);
 }
 

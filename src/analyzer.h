@@ -69,7 +69,7 @@ struct fs_analyzer {
 	struct fs_request *mbox;
 	/* counters other threads read */
 	_Atomic uint64_t flows_active, flows_triggered, flows_ended;
-	_Atomic uint64_t history_lost, flows_refused;
+	_Atomic uint64_t history_lost, untracked_packets;
 };
 
 /*

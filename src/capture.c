@@ -176,7 +176,7 @@ static int ctl_stats(void *arg, FILE *out, char *err, size_t errlen)
 	fprintf(out, "flows_active %" PRIu64 "\n", s.flows_active);
 	fprintf(out, "flows_triggered %" PRIu64 "\n", s.flows_triggered);
 	fprintf(out, "flows_ended %" PRIu64 "\n", s.flows_ended);
-	fprintf(out, "flows_refused %" PRIu64 "\n", s.flows_refused);
+	fprintf(out, "untracked_packets %" PRIu64 "\n", s.untracked_packets);
 	fprintf(out, "history_lost %" PRIu64 "\n", s.history_lost);
 	if (c->dumper != NULL) {
 		struct fs_dumper_stats d;
@@ -659,8 +659,8 @@ void fs_capture_stats(fs_capture *c, struct fs_stats *s)
 			&c->an[i].flows_triggered, memory_order_relaxed);
 		s->flows_ended += atomic_load_explicit(&c->an[i].flows_ended,
 						       memory_order_relaxed);
-		s->flows_refused += atomic_load_explicit(
-			&c->an[i].flows_refused, memory_order_relaxed);
+		s->untracked_packets += atomic_load_explicit(
+			&c->an[i].untracked_packets, memory_order_relaxed);
 	}
 	s->drop += s->history_lost;
 	s->delivered = c->delivered;

@@ -52,7 +52,8 @@ struct fs_flow_table {
 	uint64_t timeout_ns;
 	bool oom;			/* set by uthash's hook */
 	/* counters (read by other threads: relaxed atomics) */
-	uint64_t created, ended, triggered, refused, refused_pkts;
+	uint64_t created, ended, triggered;
+	uint64_t refused;	/* packets of flows that could not be tracked */
 	void **slabs;			/* entry memory, freed at the end */
 	unsigned nslabs, slab_cap;
 };
@@ -63,7 +64,7 @@ int fs_flow_table_init(struct fs_flow_table *t, uint32_t max_flows,
 void fs_flow_table_free(struct fs_flow_table *t);
 
 /* The flow of info's key, created (first_ts = ts) when new. NULL when the
- * table is full or memory ran out (counted in refused/refused_pkts). */
+ * table is full or memory ran out (the packet is counted in refused). */
 struct fs_flow *fs_flow_get(struct fs_flow_table *t,
 			    const struct fs_pkt_info *info, uint64_t ts);
 
