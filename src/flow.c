@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "flowkey.h"
 
@@ -29,17 +30,36 @@ static void fs_flow_oom_hook(struct fs_flow *f)
 		oom_table->oom = true;
 }
 
+#define SLOTS_MIN 1024u
+#define SLOTS_MAX (1u << 22)
+
 int fs_flow_table_init(struct fs_flow_table *t, uint32_t max_flows,
 		       uint32_t timeout_s)
 {
+	uint32_t n = SLOTS_MIN;
+
 	memset(t, 0, sizeof(*t));
 	t->max_flows = max_flows;
 	t->timeout_ns = (uint64_t)timeout_s * 1000000000ull;
+	/* twice the flows it may hold: few collisions; memory is touched
+	 * only where flows hash to */
+	while (n < SLOTS_MAX && n < 2ull * max_flows)
+		n <<= 1;
+	t->slots_len = (size_t)n * sizeof(*t->slots);
+	t->slots = mmap(NULL, t->slots_len, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (t->slots == MAP_FAILED) {
+		t->slots = NULL;
+		return -1;
+	}
+	t->slot_mask = n - 1;
 	return 0;
 }
 
 void fs_flow_table_free(struct fs_flow_table *t)
 {
+	if (t->slots != NULL)
+		munmap(t->slots, t->slots_len);
 	HASH_CLEAR(hh, t->flows);
 	for (unsigned i = 0; i < t->nslabs; i++)
 		free(t->slabs[i]);
@@ -99,6 +119,10 @@ static int grow(struct fs_flow_table *t)
 static void remove_flow(struct fs_flow_table *t, struct fs_flow_list *l,
 			struct fs_flow *f)
 {
+	struct fs_flow_slot *s = &t->slots[f->hash & t->slot_mask];
+
+	if (s->flow == f)
+		s->flow = NULL;
 	list_del(l, f);
 	HASH_DELETE(hh, t->flows, f);
 	f->next = t->free;
@@ -122,12 +146,20 @@ static bool ended_by(const struct fs_flow_table *t, const struct fs_flow *f,
 struct fs_flow *fs_flow_get(struct fs_flow_table *t,
 			    const struct fs_pkt_info *info, uint64_t ts)
 {
-	struct fs_flow *f;
+	struct fs_flow_slot *slot = &t->slots[info->hash & t->slot_mask];
+	struct fs_flow *f = slot->flow;
 
+	if (f != NULL && slot->hash == info->hash &&
+	    memcmp(&f->key, &info->key, sizeof(f->key)) == 0 &&
+	    !ended_by(t, f, ts))
+		return f;
 	HASH_FIND_BYHASHVALUE(hh, t->flows, &info->key, sizeof(info->key),
 			      info->hash, f);
-	if (f != NULL && !ended_by(t, f, ts))
+	if (f != NULL && !ended_by(t, f, ts)) {
+		slot->hash = info->hash;
+		slot->flow = f;
 		return f;
+	}
 	if (f != NULL)
 		remove_flow(t, f->closed ? &t->closed : &t->open, f);
 	if (t->count >= t->max_flows || (t->free == NULL && grow(t) < 0)) {
@@ -139,7 +171,7 @@ struct fs_flow *fs_flow_get(struct fs_flow_table *t,
 	memset(f, 0, sizeof(*f));
 	f->key = info->key;
 	f->hash = info->hash;
-	f->first_ts = f->last_ts = ts;
+	f->first_ts = f->last_ts = f->list_ts = ts;
 	f->init_dir = info->dir;
 	f->ep = (uint32_t)(ts / 1000000000ull);
 	oom_table = t;
@@ -155,6 +187,8 @@ struct fs_flow *fs_flow_get(struct fs_flow_table *t,
 	list_add_tail(&t->open, f);
 	t->count++;
 	t->created++;
+	slot->hash = f->hash;
+	slot->flow = f;
 	return f;
 }
 
@@ -190,17 +224,26 @@ bool fs_flow_update(struct fs_flow_table *t, struct fs_flow *f,
 				   f->fins == 3))
 			closes = true;
 	}
-	/* keep the list ordered by last packet: this one is the newest */
+	/*
+	 * The lists are ordered by list_ts. Moving a flow to the tail on
+	 * every packet would touch two other flows' memory per packet, so an
+	 * open flow moves only when its time advanced by an eighth of the
+	 * timeout; the checker looks at last_ts before it ends a flow.
+	 */
 	if (f->closed) {
 		list_del(&t->closed, f);
 		list_add_tail(&t->closed, f);
+		f->list_ts = f->last_ts;
 	} else if (closes) {
 		f->closed = 1;
 		list_del(&t->open, f);
 		list_add_tail(&t->closed, f);
-	} else if (t->open.tail != f) {
+		f->list_ts = f->last_ts;
+	} else if (f->last_ts - f->list_ts > t->timeout_ns / 8 &&
+		   t->open.tail != f) {
 		list_del(&t->open, f);
 		list_add_tail(&t->open, f);
+		f->list_ts = f->last_ts;
 	}
 	return closes;
 }
@@ -213,10 +256,19 @@ unsigned fs_flow_expire(struct fs_flow_table *t, uint64_t now,
 		FS_FLOW_LINGER_NS : t->timeout_ns;
 
 	while (t->open.head != NULL &&
-	       t->open.head->last_ts + t->timeout_ns <= now) {
+	       t->open.head->list_ts + t->timeout_ns <= now) {
+		struct fs_flow *f = t->open.head;
+
+		if (f->last_ts + t->timeout_ns > now) {
+			/* seen since it was queued: requeue, not end */
+			list_del(&t->open, f);
+			list_add_tail(&t->open, f);
+			f->list_ts = f->last_ts;
+			continue;
+		}
 		if (end)
-			end(t->open.head, arg);
-		remove_flow(t, &t->open, t->open.head);
+			end(f, arg);
+		remove_flow(t, &t->open, f);
 		n++;
 	}
 	while (t->closed.head != NULL &&

@@ -28,6 +28,7 @@ struct fs_flow {
 	uint8_t init_dir;	/* direction of the first packet */
 	uint8_t pad[3];
 	uint64_t first_ts, last_ts;
+	uint64_t list_ts;	/* last_ts when it was put at its list's tail */
 	uint64_t pkts[2], bytes[2];
 	uint64_t last_pkt;	/* lane packet number of its newest packet */
 	uint64_t hist_pkts;	/* packets before it was triggered */
@@ -43,7 +44,19 @@ struct fs_flow_list {
 	struct fs_flow *head, *tail;
 };
 
+/* Hot-path index in front of uthash: one slot per hash value modulo its
+ * size, holding the flow whose key had that hash last. Direct-mapped, so
+ * a lookup is one slot and one key compare; a miss (or a collision) falls
+ * back to uthash and refills the slot. */
+struct fs_flow_slot {
+	uint32_t hash;
+	struct fs_flow *flow;
+};
+
 struct fs_flow_table {
+	struct fs_flow_slot *slots;
+	uint32_t slot_mask;
+	size_t slots_len;		/* bytes mapped */
 	struct fs_flow *flows;		/* uthash head */
 	struct fs_flow *free;		/* recycled entries */
 	struct fs_flow_list open, closed;

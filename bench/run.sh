@@ -1,0 +1,117 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# The benchmark (make bench): every configuration on the same 64-byte UDP
+# traffic (1000 flows, like FlowScope's pktgen) from DPDK's pcap driver
+# with infinite_rx=1, side by side in one run; prints a markdown table with
+# packets/s at the pcap callback, ns per packet, CPU cores used and the
+# ratio to the first peer. BENCH_SECONDS per configuration (default 5).
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+secs=${BENCH_SECONDS:-5}
+work=$(mktemp -d /dev/shm/fs-bench.XXXXXX)
+trap 'rm -rf "$work"; ip link del fsbv0 2>/dev/null; pkill -f "tcpreplay.*fsbv1" 2>/dev/null' EXIT
+cc=${CC:-gcc}
+fs_lib=$top/libpcap-fs/lib
+stock_dpdk=$top/bench/work/stock-dpdk
+
+"$cc" -O2 -o "$work/fs-bench" "$top/bench/fs-bench.c" -lpcap || exit 1
+# shellcheck disable=SC2046
+"$cc" -O2 $(pkg-config --cflags libdpdk) -o "$work/bare-dpdk" "$top/bench/bare-dpdk.c" \
+	$(pkg-config --libs libdpdk) || exit 1
+sh "$top/bench/build-stock-dpdk.sh" "$top" "$stock_dpdk" >/dev/null || exit 1
+"$top/tests/tools/fs-mktrace" -o "$work/t64.pcap" --packets 1000 --flows 1000 --size 64 || exit 1
+"$top/tests/tools/fs-mktrace" -o "$work/t1500.pcap" --packets 1000 --flows 1000 --size 1500 || exit 1
+
+eal="--no-huge --no-pci -m 1024 --no-shconf --no-telemetry -l 0 --log-level=error"
+vdev="--vdev=net_pcap0,rx_pcap=$work/t64.pcap,infinite_rx=1"
+vdev2="--vdev=net_pcap0,rx_pcap=$work/t64.pcap,rx_pcap=$work/t64.pcap,infinite_rx=1"
+results=()
+first_pps=
+
+# row NAME COMMAND...: run, keep "name|pps|recv|ns|cores|drop"
+row() {
+	local name=$1 out
+	shift
+	out=$("$@" 2>"$work/err" | tail -n 1)
+	if [[ $out != pps=* ]]; then
+		echo "bench: $name failed: $(tail -n 3 "$work/err")" >&2
+		results+=("$name|failed|||||")
+		return
+	fi
+	local pps recv ns cores drop
+	pps=$(sed 's/.*\bpps=\([0-9]*\).*/\1/' <<<"$out")
+	recv=$(sed -n 's/.*recv_pps=\([0-9]*\).*/\1/p' <<<"$out")
+	ns=$(sed 's/.*ns_per_pkt=\([0-9.]*\).*/\1/' <<<"$out")
+	cores=$(sed 's/.*cores=\([0-9.]*\).*/\1/' <<<"$out")
+	drop=$(sed -n 's/.*drop=\([0-9]*\).*/\1/p' <<<"$out")
+	[ -n "$first_pps" ] || first_pps=$pps
+	results+=("$name|$pps|${recv:-$pps}|$ns|$cores|${drop:-0}")
+	echo "bench: $name: $out" >&2
+}
+
+fs() { env LD_LIBRARY_PATH="$fs_lib" FLOWSCOPE_CONTROL=off "$@"; }
+
+row "stock libpcap DPDK module (dpdk:0)" env LD_LIBRARY_PATH="$stock_dpdk" \
+	DPDK_CFG="$eal $vdev" "$work/fs-bench" dpdk:0 "$secs"
+row "stock libpcap, pcap_open_offline from tmpfs" "$work/fs-bench" -r "$work/t64.pcap" "$secs"
+# AF_PACKET: stock libpcap on one end of a veth pair, tcpreplay floods the other
+if ip link add fsbv0 type veth peer name fsbv1 2>/dev/null; then
+	ip link set fsbv0 up; ip link set fsbv1 up
+	tcpreplay -q --topspeed --loop=0 -i fsbv1 "$work/t64.pcap" >/dev/null 2>&1 &
+	sleep 1
+	row "stock libpcap AF_PACKET on a veth (tcpreplay --topspeed sender)" \
+		"$work/fs-bench" fsbv0 "$secs"
+	pkill -f "tcpreplay.*fsbv1"
+	ip link del fsbv0
+fi
+row "bare DPDK loop: rx + free only (the ceiling)" "$work/bare-dpdk" "$((secs + 1))" $eal "$vdev"
+row "flowscope live, dpdk0 (same vdev), 1 queue" fs FLOWSCOPE_EAL="$vdev" \
+	"$work/fs-bench" flowscope:dpdk0 "$secs"
+row "flowscope live, dpdk0, rx_queues = 2 (two-queue vdev)" fs FLOWSCOPE_EAL="$vdev2" \
+	FLOWSCOPE_RX_QUEUES=2 "$work/fs-bench" flowscope:dpdk0 "$secs"
+row "flowscope live, gen" fs "$work/fs-bench" flowscope:gen "$secs"
+row "flowscope trigger, dpdk0, nothing triggered (recv/s)" fs FLOWSCOPE_EAL="$vdev" \
+	FLOWSCOPE_MODE=trigger "$work/fs-bench" flowscope:dpdk0 "$secs"
+row "flowscope trigger, dpdk0, every flow triggered" fs FLOWSCOPE_EAL="$vdev" \
+	FLOWSCOPE_MODE=trigger FLOWSCOPE_TRIGGER=udp "$work/fs-bench" flowscope:dpdk0 "$secs"
+row "flowscope trigger, gen, 1000000 flows (recv/s)" fs FLOWSCOPE_MODE=trigger \
+	FLOWSCOPE_GEN_FLOWS=1000000 "$work/fs-bench" flowscope:gen "$secs"
+
+# ring efficiency and history depth, from the control socket of a
+# capture whose ring has filled
+eff() {
+	local size=$1 sock=$work/eff$1.sock st
+	env LD_LIBRARY_PATH="$fs_lib" FLOWSCOPE_CONTROL="$sock" FLOWSCOPE_MODE=trigger \
+		FLOWSCOPE_EAL="--vdev=net_pcap0,rx_pcap=$work/t$size.pcap,infinite_rx=1" \
+		"$work/fs-bench" flowscope:dpdk0 6 >/dev/null 2>&1 &
+	sleep 5
+	st=$("$top/src/flowscope-ctl" -s "$sock" stats 2>/dev/null)
+	wait
+	awk -v size="$size" '
+		/^ring_packets / { p = $2 } /^ring_bytes / { b = $2 }
+		/^history_seconds / { h = $2 } /^ring_capacity / { c = $2 }
+		END { if (b > 0) printf "| %d | %.1f %% | %.2f s (%d MiB ring) |\n",
+			size, 100 * p * size / b, h, c / 1048576 }' <<<"$st"
+}
+
+echo
+echo "Machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1); $secs s per configuration"
+echo
+echo "| configuration | delivered pkt/s | received pkt/s | ns/pkt (CPU) | cores | ratio to first peer | drops |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+for r in "${results[@]}"; do
+	IFS='|' read -r name pps recv ns cores drop <<<"$r"
+	if [ "$pps" = failed ] || [ -z "$first_pps" ]; then
+		echo "| $name | failed | | | | | |"
+		continue
+	fi
+	ratio=$(awk -v a="$pps" -v b="$first_pps" 'BEGIN { printf "%.2f", a / b }')
+	printf '| %s | %.2f M | %.2f M | %s | %s | %s | %s |\n' "$name" \
+		"$(awk -v x="$pps" 'BEGIN { print x / 1e6 }')" \
+		"$(awk -v x="$recv" 'BEGIN { print x / 1e6 }')" "$ns" "$cores" "$ratio" "$drop"
+done
+echo
+echo "| frame bytes | ring efficiency (packet bytes / ring bytes used) | history depth of the default ring at this rate |"
+echo "|---:|---:|---:|"
+eff 64
+eff 1500
