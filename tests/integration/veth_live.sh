@@ -53,4 +53,20 @@ live() {
 live all "$WORK/distinct.pcap" "$WORK/distinct.pcap" 500 udp
 live half "$WORK/ten.pcap" "$WORK/half.pcap" 250 "$half"
 
+check "two processes on flowscope:$VETH_HOST at once each get every packet"
+bg_start "$WORK/p1.stdout" "$WORK/p1.err" \
+	fs_tcpdump -n -i "flowscope:$VETH_HOST" -c 500 -w "$WORK/p1.pcap" udp
+p1=$BG_PID
+bg_start "$WORK/p2.stdout" "$WORK/p2.err" \
+	fs_tcpdump -n -i "flowscope:$VETH_HOST" -c 500 -w "$WORK/p2.pcap" udp
+p2=$BG_PID
+wait_listening "$WORK/p1.err" "$p1" 30 || fail_log "first tcpdump did not start" "$WORK/p1.err"
+wait_listening "$WORK/p2.err" "$p2" 30 || fail_log "second tcpdump did not start" "$WORK/p2.err"
+ip netns exec "$NS" timeout 30 tcpreplay -q --pps=5000 -i "$VETH_NS" "$WORK/distinct.pcap" \
+	>"$WORK/two.replay" 2>&1 || fail_log "tcpreplay failed" "$WORK/two.replay"
+bg_wait "$p1" 15 || fail_log "first tcpdump did not get 500 packets" "$WORK/p1.err"
+bg_wait "$p2" 15 || fail_log "second tcpdump did not get 500 packets" "$WORK/p2.err"
+expect_same --bytes-only "$WORK/distinct.pcap" "$WORK/p1.pcap"
+expect_same --bytes-only "$WORK/distinct.pcap" "$WORK/p2.pcap"
+
 pass
