@@ -1,22 +1,24 @@
 #!/bin/bash
 # SPDX-License-Identifier: BSD-3-Clause
 # Soak run (make soak; minutes, not part of make check): the generator at
-# full rate with flows churning (SOAK_FLOWS distinct flows that end after
-# one idle second, so about a million flows are created and expired per
-# pass), tracked, written by tcpdump. Checks that memory stays flat once
+# full rate with flows churning: SOAK_FLOWS (4 million) flows in turn, each
+# idle longer than flow_timeout (1 s) between its packets at a few Mpps,
+# so every packet creates a flow and an older one expires: millions of
+# flows created and expired, tracked, written by tcpdump. Checks that memory stays flat once
 # the ring is full and that the counters add up at the end:
 # received = captured + dropped.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 RUN=${FS_RUN:-$top/flowscope-run}
 PACKETS=${SOAK_PACKETS:-150m}
-FLOWS=${SOAK_FLOWS:-1000000}
+FLOWS=${SOAK_FLOWS:-4000000}
 work=$(mktemp -d /tmp/fs-soak.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
 echo "soak: $PACKETS packets over $FLOWS flows, flow_timeout 1 s"
 "$RUN" env FLOWSCOPE_GEN_PACKETS="$PACKETS" FLOWSCOPE_GEN_FLOWS="$FLOWS" \
-	FLOWSCOPE_FLOW_TIMEOUT=1 FLOWSCOPE_CONTROL="$work/c.sock" \
+	FLOWSCOPE_FLOW_TIMEOUT=1 FLOWSCOPE_MAX_FLOWS=$((FLOWS + FLOWS / 4)) \
+	FLOWSCOPE_CONTROL="$work/c.sock" \
 	/usr/bin/tcpdump -Z root -n -i flowscope:gen -w /dev/null udp \
 	2>"$work/err" &
 pid=$!
