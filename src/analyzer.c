@@ -100,7 +100,6 @@ static void trigger_flow(struct fs_analyzer *a, struct fs_flow *f)
 	uint8_t flags = FS_REC_FIRST;
 
 	f->triggered = 1;
-	f->hist_pkts = total;
 	a->table.triggered++;
 	atomic_store_explicit(&a->flows_triggered, a->table.triggered,
 			      memory_order_relaxed);
@@ -170,12 +169,6 @@ void fs_analyzer_packet(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
 	}
 }
 
-static void on_end(struct fs_flow *f, void *arg)
-{
-	(void)f;
-	(void)arg;
-}
-
 static void publish_counters(struct fs_analyzer *a)
 {
 	atomic_store_explicit(&a->flows_active, a->table.count,
@@ -192,7 +185,7 @@ void fs_analyzer_tick(struct fs_analyzer *a, uint64_t now)
 {
 	if (now > a->now)
 		a->now = now;
-	fs_flow_expire(&a->table, a->now, on_end, a);
+	fs_flow_expire(&a->table, a->now, NULL, NULL);
 	publish_counters(a);
 	fs_analyzer_serve(a);
 }

@@ -31,7 +31,6 @@ struct fs_flow {
 	uint64_t list_ts;	/* last_ts when it was put at its list's tail */
 	uint64_t pkts[2], bytes[2];
 	uint64_t last_pkt;	/* lane packet number of its newest packet */
-	uint64_t hist_pkts;	/* packets before it was triggered */
 	/* top: counters of second ep and of the second before */
 	uint32_t ep;
 	uint32_t ep_pkts, prev_pkts;
