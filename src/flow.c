@@ -32,7 +32,7 @@ static void fs_flow_oom_hook(struct fs_flow *f)
 }
 
 #define SLOTS_MIN 1024u
-#define SLOTS_MAX (1u << 22)
+#define SLOTS_MAX (1u << 24)
 
 int fs_flow_table_init(struct fs_flow_table *t, uint32_t max_flows,
 		       uint32_t timeout_s)
@@ -117,13 +117,37 @@ static int grow(struct fs_flow_table *t)
 	return 0;
 }
 
+/*
+ * Take f out of the slot index: find its slot along its probe run, then
+ * shift later members of the run back into the hole (linear probing with
+ * backward-shift deletion, so lookups never need tombstones).
+ */
+static void slot_remove(struct fs_flow_table *t, const struct fs_flow *f)
+{
+	uint32_t m = t->slot_mask, i = f->hash & m, j;
+
+	while (t->slots[i].flow != f) {
+		if (t->slots[i].flow == NULL)
+			return;		/* not indexed (cannot happen) */
+		i = (i + 1) & m;
+	}
+	for (j = (i + 1) & m; t->slots[j].flow != NULL; j = (j + 1) & m) {
+		uint32_t home = t->slots[j].hash & m;
+
+		/* may slot j's entry move back to i? only if its home is not
+		 * in the cyclic range (i, j] */
+		if (((j - home) & m) >= ((j - i) & m)) {
+			t->slots[i] = t->slots[j];
+			i = j;
+		}
+	}
+	t->slots[i].flow = NULL;
+}
+
 static void remove_flow(struct fs_flow_table *t, struct fs_flow_list *l,
 			struct fs_flow *f)
 {
-	struct fs_flow_slot *s = &t->slots[f->hash & t->slot_mask];
-
-	if (s->flow == f)
-		s->flow = NULL;
+	slot_remove(t, f);
 	list_del(l, f);
 	HASH_DELETE(hh, t->flows, f);
 	f->next = t->free;
@@ -156,25 +180,38 @@ static bool ended_by(const struct fs_flow_table *t, const struct fs_flow *f,
 	return ts >= f->last_ts + (f->closed ? linger : t->timeout_ns);
 }
 
+/* The slot of info's flow, or the empty slot that ends its probe run. */
+static struct fs_flow_slot *probe(const struct fs_flow_table *t,
+				  const struct fs_pkt_info *info)
+{
+	uint32_t i = info->hash & t->slot_mask;
+
+	for (;;) {
+		struct fs_flow_slot *s = &t->slots[i];
+
+		if (s->flow == NULL || (s->hash == info->hash &&
+					key_eq(&s->flow->key, &info->key)))
+			return s;
+		i = (i + 1) & t->slot_mask;
+	}
+}
+
 struct fs_flow *fs_flow_get(struct fs_flow_table *t,
 			    const struct fs_pkt_info *info, uint64_t ts)
 {
-	struct fs_flow_slot *slot = &t->slots[info->hash & t->slot_mask];
+	struct fs_flow_slot *slot = probe(t, info);
 	struct fs_flow *f = slot->flow;
 
-	if (f != NULL && slot->hash == info->hash &&
-	    key_eq(&f->key, &info->key) && !ended_by(t, f, ts))
+	if (f != NULL && !ended_by(t, f, ts))
 		return f;
-	HASH_FIND_BYHASHVALUE(hh, t->flows, &info->key, sizeof(info->key),
-			      info->hash, f);
-	if (f != NULL && !ended_by(t, f, ts)) {
-		slot->hash = info->hash;
-		slot->flow = f;
-		return f;
-	}
-	if (f != NULL)
+	if (f != NULL) {
 		remove_flow(t, f->closed ? &t->closed : &t->open, f);
-	if (t->count >= t->max_flows || (t->free == NULL && grow(t) < 0)) {
+		slot = probe(t, info);	/* the run may have shifted */
+	}
+	/* the index stays at most 7/8 full, so probe runs stay short and
+	 * always end */
+	if (t->count >= t->max_flows || t->count >= t->slot_mask / 8 * 7 ||
+	    (t->free == NULL && grow(t) < 0)) {
 		t->refused++;
 		return NULL;
 	}

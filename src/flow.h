@@ -43,10 +43,10 @@ struct fs_flow_list {
 	struct fs_flow *head, *tail;
 };
 
-/* Hot-path index in front of uthash: one slot per hash value modulo its
- * size, holding the flow whose key had that hash last. Direct-mapped, so
- * a lookup is one slot and one key compare; a miss (or a collision) falls
- * back to uthash and refills the slot. */
+/* Hot-path index of every tracked flow: open addressing with linear
+ * probing over (hash, flow) slots, at least twice the flows it may hold,
+ * so a lookup is usually one slot and one key compare. uthash holds the
+ * same flows for the slow paths (iteration by the control commands). */
 struct fs_flow_slot {
 	uint32_t hash;
 	struct fs_flow *flow;

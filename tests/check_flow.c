@@ -151,6 +151,40 @@ START_TEST(many_flows)
 }
 END_TEST
 
+START_TEST(index_survives_deletions)
+{
+	/* flows leave the index in an order unrelated to their slots; every
+	 * flow still tracked must be found, every ended one must not */
+	enum { N = 60000 };
+	static struct fs_flow *made[N];
+	struct fs_flow_table t;
+
+	fs_flow_table_init(&t, N, 30);
+	for (uint32_t i = 0; i < N; i++) {
+		struct fs_pkt_info in = info_of(i * 2654435761u, 0, 0);
+
+		made[i] = fs_flow_get(&t, &in, (uint64_t)i * 1000);
+		ck_assert_ptr_nonnull(made[i]);
+		fs_flow_update(&t, made[i], &in, (uint64_t)i * 1000, 64);
+	}
+	for (uint32_t step = 1; step <= 6; step++) {
+		uint64_t now = 30 * SEC + (uint64_t)step * 10000 * 1000;
+		/* flow i was last seen at i us: i <= step * 10000 ended */
+		uint32_t gone = step * 10000 + 1 < N ? step * 10000 + 1 : N;
+
+		fs_flow_expire(&t, now, NULL, NULL);
+		ck_assert_uint_eq(t.count, N - gone);
+		for (uint32_t i = gone; i < N; i += 7) {
+			struct fs_pkt_info in = info_of(i * 2654435761u, 1, 0);
+
+			ck_assert_ptr_eq(fs_flow_get(&t, &in, now), made[i]);
+		}
+	}
+	ck_assert_uint_eq(t.count, 0);
+	fs_flow_table_free(&t);
+}
+END_TEST
+
 /* ---- analyzer on a real lane ---- */
 
 /* A 64-byte UDP frame of flow f (10.0.0.f:1000 -> 10.0.1.f:2000), packet
@@ -387,6 +421,7 @@ static Suite *flow_suite(void)
 	tcase_add_test(tc, expiry_idle_and_closed);
 	tcase_add_test(tc, bound_is_counted);
 	tcase_add_test(tc, many_flows);
+	tcase_add_test(tc, index_survives_deletions);
 	tcase_add_test(tc, trigger_delivers_history_first);
 	tcase_add_test(tc, overwritten_history_is_counted);
 	tcase_add_test(tc, control_requests);
