@@ -138,15 +138,15 @@ static void trigger_flow(struct fs_analyzer *a, struct fs_flow *f)
 	free(ks);
 }
 
-void fs_analyzer_packet(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
-			struct fs_ring_pos pos, uint64_t k)
+static void analyze(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
+		    struct fs_ring_pos pos, uint64_t k,
+		    const struct fs_pkt_info *pinfo)
 {
 	const uint8_t *data = (const uint8_t *)(h + 1);
-	struct fs_pkt_info info;
+	const struct fs_pkt_info info = *pinfo;
 	struct fs_hist *e = &a->hist[k & a->hist_mask];
 	struct fs_flow *f;
 
-	fs_flow_parse(data, h->cap_len, &info);
 	if (h->ts_ns > a->now)
 		a->now = h->ts_ns;
 	e->seq = pos.seq;
@@ -166,6 +166,39 @@ void fs_analyzer_packet(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
 		   bpf_filter(a->trigger.bf_insns, data, h->wire_len,
 			      h->cap_len) != 0) {
 		trigger_flow(a, f);
+	}
+}
+
+void fs_analyzer_packet(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
+			struct fs_ring_pos pos, uint64_t k)
+{
+	struct fs_pkt_info info;
+
+	fs_flow_parse((const uint8_t *)(h + 1), h->cap_len, &info);
+	analyze(a, h, pos, k, &info);
+}
+
+void fs_analyzer_burst(struct fs_analyzer *a, struct fs_pkt_hdr *const *h,
+		       const struct fs_ring_pos *pos, uint64_t k0, unsigned n)
+{
+	struct fs_pkt_info info[FS_AN_BURST];
+
+	for (unsigned done = 0; done < n; done += FS_AN_BURST) {
+		unsigned m = n - done < FS_AN_BURST ? n - done : FS_AN_BURST;
+
+		/* parse all, and start loading their slots ... */
+		for (unsigned i = 0; i < m; i++) {
+			fs_flow_parse((const uint8_t *)(h[done + i] + 1),
+				      h[done + i]->cap_len, &info[i]);
+			fs_flow_prefetch_slot(&a->table, info[i].hash);
+		}
+		/* ... then their flows, so the misses overlap ... */
+		for (unsigned i = 0; i < m; i++)
+			fs_flow_prefetch_flow(&a->table, info[i].hash);
+		/* ... and only then use them */
+		for (unsigned i = 0; i < m; i++)
+			analyze(a, h[done + i], pos[done + i], k0 + done + i,
+				&info[i]);
 	}
 }
 

@@ -89,6 +89,12 @@ void fs_analyzer_free(struct fs_analyzer *a);
 void fs_analyzer_packet(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
 			struct fs_ring_pos pos, uint64_t k);
 
+/* The same for the n packets of a burst, lane packet numbers k0.. : the
+ * flow lookups of the whole burst are prefetched before any is made. */
+#define FS_AN_BURST 64
+void fs_analyzer_burst(struct fs_analyzer *a, struct fs_pkt_hdr *const *h,
+		       const struct fs_ring_pos *pos, uint64_t k0, unsigned n);
+
 /* Once per burst (and when idle): expire flows, serve the mailbox. */
 void fs_analyzer_tick(struct fs_analyzer *a, uint64_t now);
 

@@ -70,6 +70,23 @@ struct fs_flow_table {
 	unsigned nslabs, slab_cap;
 };
 
+/* Two-step prefetch for a burst: first the slot of a hash, then (once
+ * that has arrived) the flow it points to. Hints only. */
+static inline void fs_flow_prefetch_slot(const struct fs_flow_table *t,
+					 uint32_t hash)
+{
+	__builtin_prefetch(&t->slots[hash & t->slot_mask]);
+}
+
+static inline void fs_flow_prefetch_flow(const struct fs_flow_table *t,
+					 uint32_t hash)
+{
+	const struct fs_flow *f = t->slots[hash & t->slot_mask].flow;
+
+	if (f != NULL)
+		__builtin_prefetch(f);
+}
+
 /* Set up an empty table. Returns 0 or -1 (out of memory). */
 int fs_flow_table_init(struct fs_flow_table *t, uint32_t max_flows,
 		       uint32_t timeout_s);

@@ -180,7 +180,9 @@ void *fs_rx_thread(void *arg)
 		bool ended = fed && atomic_load_explicit(&src->feeder_done,
 							 memory_order_acquire);
 		uint16_t n = rte_eth_rx_burst(r->port, r->queue, m, FS_BURST);
-		uint64_t now = 0;
+		uint64_t now = 0, k0 = 0;
+		struct fs_pkt_hdr *hs[FS_BURST];
+		struct fs_ring_pos ps[FS_BURST];
 
 		if (n == 0) {
 			if (ended)
@@ -239,8 +241,12 @@ void *fs_rx_thread(void *arg)
 			h->source = (uint8_t)src->index;
 			h->flags = 0;
 			copy_out((uint8_t *)(h + 1), mb, cap);
-			fs_analyzer_packet(an, h, pos, l->wpkts - 1);
+			if (i == 0)
+				k0 = l->wpkts - 1;
+			hs[i] = h;
+			ps[i] = pos;
 		}
+		fs_analyzer_burst(an, hs, ps, k0, n);
 		fs_lane_publish(l);
 		rte_pktmbuf_free_bulk(m, n);
 		fs_analyzer_tick(an, 0);
