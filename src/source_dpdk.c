@@ -26,6 +26,7 @@
 #include "eal.h"
 
 #define POOL_CACHE 256
+#define RING_SLOTS_MAX 1024u	/* feeder -> receive thread ring */
 
 static uint32_t pow2_at_least(uint32_t v)
 {
@@ -96,7 +97,10 @@ static int open_ring(struct fs_source *src, char *err, size_t errlen)
 {
 	char name[32], lbuf[16];
 	const char *label = fs_source_label(&src->spec, lbuf, sizeof(lbuf));
-	uint32_t size = pow2_at_least(src->cfg->rx_slots);
+	/* small: the mbufs cycling between feeder and receive thread stay
+	 * in cache (a few microseconds of traffic at full rate) */
+	uint32_t size = pow2_at_least(src->cfg->rx_slots < RING_SLOTS_MAX ?
+				      src->cfg->rx_slots : RING_SLOTS_MAX);
 	int port;
 
 	for (unsigned q = 0; q < src->nq; q++) {
@@ -194,9 +198,11 @@ static int setup_port(struct fs_source *src, int promisc, char *err,
 	src->port_ok = true;
 	rte_eth_dev_adjust_nb_rx_tx_desc(src->port, &nb_rxd, &nb_txd);
 
-	n = src->nq * (nb_rxd + 2 * FS_BURST + POOL_CACHE) + 2048;
-	if (src->rings[0] != NULL)
-		n += src->nq * rte_ring_get_size(src->rings[0]);
+	if (src->rings[0] != NULL)	/* the ring holds them, not descriptors */
+		n = src->nq * (rte_ring_get_size(src->rings[0]) +
+			       4 * POOL_CACHE) + 4 * FS_BURST;
+	else
+		n = src->nq * (nb_rxd + 2 * FS_BURST + POOL_CACHE) + 2048;
 	/*
 	 * A port the EAL probed outlives the capture and may keep mbufs in
 	 * its queues after it stops: its pool is kept for the next capture
