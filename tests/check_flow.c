@@ -5,7 +5,10 @@
  * analyzer's trigger bookkeeping and history index on a real ring lane.
  */
 #include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "analyzer.h"
 #include "flow.h"
@@ -184,6 +187,50 @@ START_TEST(index_survives_deletions)
 	fs_flow_table_free(&t);
 }
 END_TEST
+
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+/* Out of memory while the table grows: the flows that fit are kept and
+ * found, the rest are refused and counted, nothing crashes. Runs in the
+ * test's own process (check forks), with the address space capped. */
+START_TEST(memory_exhausted_is_counted)
+{
+	struct fs_flow_table t;
+	struct rlimit rl;
+	uint32_t i, made = 0;
+	struct fs_flow *first;
+	struct fs_pkt_info in0 = info_of(0, 0, 0);
+
+	if (getenv("CK_FORK") != NULL && strcmp(getenv("CK_FORK"), "no") == 0)
+		return;		/* the cap would hit the whole test run */
+	ck_assert_int_eq(fs_flow_table_init(&t, 4000000, 30), 0);
+	first = fs_flow_get(&t, &in0, 0);
+	ck_assert_ptr_nonnull(first);
+	/* a little more than now: room for a few slabs at most */
+	rl.rlim_cur = rl.rlim_max = 0;
+	{
+		FILE *f = fopen("/proc/self/statm", "r");
+		unsigned long pages = 0;
+
+		ck_assert_ptr_nonnull(f);
+		ck_assert_int_eq(fscanf(f, "%lu", &pages), 1);
+		fclose(f);
+		rl.rlim_cur = rl.rlim_max = pages * 4096ul + (24ul << 20);
+	}
+	ck_assert_int_eq(setrlimit(RLIMIT_AS, &rl), 0);
+	for (i = 1; i < 2000000; i++) {
+		struct fs_pkt_info in = info_of(i * 2654435761u, 0, 0);
+
+		if (fs_flow_get(&t, &in, i) != NULL)
+			made++;
+	}
+	ck_assert_uint_gt(made, 1000);
+	ck_assert_uint_lt(made, 1999999);
+	ck_assert_uint_eq(t.count, made + 1);
+	ck_assert_uint_eq(t.refused, 1999999 - made);
+	ck_assert_ptr_eq(fs_flow_get(&t, &in0, 5), first);
+}
+END_TEST
+#endif
 
 /* ---- analyzer on a real lane ---- */
 
@@ -422,6 +469,9 @@ static Suite *flow_suite(void)
 	tcase_add_test(tc, bound_is_counted);
 	tcase_add_test(tc, many_flows);
 	tcase_add_test(tc, index_survives_deletions);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+	tcase_add_test(tc, memory_exhausted_is_counted);
+#endif
 	tcase_add_test(tc, trigger_delivers_history_first);
 	tcase_add_test(tc, overwritten_history_is_counted);
 	tcase_add_test(tc, control_requests);
