@@ -62,8 +62,9 @@ struct fs_capture {
 	struct fs_sink sink;
 	int efd;
 	_Atomic int armed;	/* the reader is idle: wake it */
-	uint64_t lost;
-	uint64_t delivered;
+	/* written by the reader, read by pcap_stats and the control thread */
+	_Atomic uint64_t lost;
+	_Atomic uint64_t delivered;
 	bool eof;
 	bool immediate;
 	char err[256];
@@ -465,12 +466,15 @@ static void stage(fs_capture *c, unsigned i)
 	struct reader *r = &c->rd[i];
 	unsigned n;
 	uint32_t off = 0;
+	uint64_t lost = 0;
 
 	if (r->rd < r->wr)
 		return;
 	r->rd = r->wr = 0;
 	n = fs_lane_read(r->lane, &r->cur, r->buf, STAGE_BYTES, STAGE_PKTS,
-			 &c->lost);
+			 &lost);
+	if (lost)
+		atomic_fetch_add_explicit(&c->lost, lost, memory_order_relaxed);
 	for (unsigned k = 0; k < n; k++)
 		off += FS_REC_SIZE(((const struct fs_pkt_hdr *)
 				    (r->buf + off))->cap_len);
@@ -551,7 +555,7 @@ static int read_once(fs_capture *c, struct fs_packet *pkts, unsigned max)
 			take(best, &pkts[n++]);
 		}
 	}
-	c->delivered += n;
+	atomic_fetch_add_explicit(&c->delivered, n, memory_order_relaxed);
 	return (int)n;
 }
 
@@ -649,7 +653,7 @@ void fs_capture_stats(fs_capture *c, struct fs_stats *s)
 	}
 	for (unsigned i = 0; i < c->nsources; i++)
 		s->ifdrop += fs_source_ifdrop(&c->src[i]);
-	s->drop = c->lost;
+	s->drop = atomic_load_explicit(&c->lost, memory_order_relaxed);
 	for (unsigned i = 0; i < c->nlanes; i++) {
 		s->history_lost += atomic_load_explicit(&c->an[i].history_lost,
 							memory_order_relaxed);
@@ -663,7 +667,8 @@ void fs_capture_stats(fs_capture *c, struct fs_stats *s)
 			&c->an[i].untracked_packets, memory_order_relaxed);
 	}
 	s->drop += s->history_lost;
-	s->delivered = c->delivered;
+	s->delivered = atomic_load_explicit(&c->delivered,
+					    memory_order_relaxed);
 	s->ring_capacity = fs_ring_capacity(c->ring);
 	s->history_ns = oldest != UINT64_MAX && newest > oldest ?
 		newest - oldest : 0;
