@@ -9,6 +9,8 @@
 #define _GNU_SOURCE
 #include "analyzer.h"
 
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -138,15 +140,47 @@ static void trigger_flow(struct fs_analyzer *a, struct fs_flow *f)
 	free(ks);
 }
 
+/*
+ * IPv4 fragments: the first one teaches the datagram's flow, later ones
+ * (no ports) take it when their addresses and protocol agree, so a
+ * fragmented datagram stays in its flow as far as the headers allow.
+ * Later fragments seen before the first, or after 30 s, keep their
+ * addresses-only key.
+ */
+void fs_frag_fixup(struct fs_frag *frags, struct fs_pkt_info *info,
+		   uint64_t ts)
+{
+	struct fs_frag *e = &frags[info->frag_tag % FS_FRAGS];
+
+	if (info->frag_first) {
+		e->tag = info->frag_tag;
+		e->key = info->key;
+		e->hash = info->hash;
+		e->dir = info->dir;
+		e->ts = ts;
+		return;
+	}
+	if (e->tag != info->frag_tag || ts > e->ts + 30000000000ull ||
+	    memcmp(e->key.a, info->key.a, sizeof(e->key.a)) != 0 ||
+	    memcmp(e->key.b, info->key.b, sizeof(e->key.b)) != 0 ||
+	    e->key.proto != info->key.proto)
+		return;
+	info->key = e->key;
+	info->hash = e->hash;
+	info->dir = e->dir;
+}
+
 static void analyze(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
 		    struct fs_ring_pos pos, uint64_t k,
 		    const struct fs_pkt_info *pinfo)
 {
 	const uint8_t *data = (const uint8_t *)(h + 1);
-	const struct fs_pkt_info info = *pinfo;
+	struct fs_pkt_info info = *pinfo;
 	struct fs_hist *e = &a->hist[k & a->hist_mask];
 	struct fs_flow *f;
 
+	if (unlikely(info.frag_tag != 0))
+		fs_frag_fixup(a->frags, &info, h->ts_ns);
 	if (h->ts_ns > a->now)
 		a->now = h->ts_ns;
 	e->seq = pos.seq;

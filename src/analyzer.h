@@ -49,7 +49,24 @@ struct fs_request {
 	uint64_t count;				/* TRIGGER/FLOWS: flows */
 };
 
+/* The flow of a fragmented IPv4 datagram, learnt from its first fragment
+ * (which has the ports) for its later fragments (which have none). */
+struct fs_frag {
+	uint32_t tag;			/* fs_pkt_info.frag_tag, 0: empty */
+	uint8_t dir;
+	uint32_t hash;
+	uint64_t ts;
+	struct fs_flow_key key;
+};
+#define FS_FRAGS 1024u
+
+/* Learn from a first fragment, or give a later one its datagram's flow
+ * (info's key, hash and direction), with frags[FS_FRAGS] as memory. */
+void fs_frag_fixup(struct fs_frag *frags, struct fs_pkt_info *info,
+		   uint64_t ts);
+
 struct fs_analyzer {
+	struct fs_frag frags[FS_FRAGS];
 	struct fs_lane *lane;		/* where packets are stored */
 	struct fs_lane *deliv;		/* where triggered packets go, or NULL */
 	struct fs_flow_table table;

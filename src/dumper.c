@@ -49,6 +49,7 @@ struct fs_dumper {
 	uint8_t *buf;
 	uint64_t timeout_ns, newest;
 	struct dfile *files;
+	struct fs_frag frags[FS_FRAGS];	/* same flows as the analyzer's */
 	pthread_t thread;
 	bool started;
 	_Atomic bool stop;
@@ -174,6 +175,8 @@ static void write_one(fs_dumper *d, const struct fs_pkt_hdr *h)
 	struct pcap_pkthdr ph;
 
 	fs_flow_parse((const uint8_t *)(h + 1), h->cap_len, &info);
+	if (info.frag_tag != 0)
+		fs_frag_fixup(d->frags, &info, h->ts_ns);
 	HASH_FIND(hh, d->files, &info.key, sizeof(info.key), f);
 	if (f != NULL && (h->flags & FS_REC_FIRST)) {
 		close_file(d, f);	/* a new instance of the same 5-tuple */

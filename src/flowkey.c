@@ -263,13 +263,25 @@ static inline void parse_ip4(const uint8_t *pkt, uint32_t caplen,
 		return;
 	}
 	proto = ip[9];
-	if (likely((rd16(ip + 6) & 0x1fff) == 0))
+	if (likely((rd16(ip + 6) & 0x3fff) == 0)) {
 		read_l4(pkt, caplen, l3 + (ip[0] & 0x0fu) * 4u, proto, in,
 			&sp, &dp);
-	else
-		/* a later fragment carries no transport header; the first
-		 * fragment (offset 0) keeps its ports */
-		in->fragment = 1;
+	} else {
+		uint32_t t = rd32(ip + 12) * 0x9e3779b1u ^
+			rd32(ip + 16) * 0x85ebca77u ^
+			((uint32_t)rd16(ip + 4) << 8 | proto) * 0xc2b2ae3du;
+
+		in->frag_tag = t ? t : 1;
+		if ((rd16(ip + 6) & 0x1fff) == 0) {
+			/* the first fragment (offset 0) keeps its ports */
+			in->frag_first = 1;
+			read_l4(pkt, caplen, l3 + (ip[0] & 0x0fu) * 4u, proto,
+				in, &sp, &dp);
+		} else {
+			/* a later one carries no transport header */
+			in->fragment = 1;
+		}
+	}
 	memcpy(&sraw, ip + 12, 4);
 	memcpy(&draw, ip + 16, 4);
 	s = rd32(ip + 12);

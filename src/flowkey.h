@@ -46,6 +46,12 @@ struct fs_pkt_info {
 				 * holds what could be read */
 	uint16_t vlan;		/* outer VLAN id, 0xffff when untagged */
 	uint16_t l4_off;	/* offset of the transport header, 0 if none */
+	/* IPv4 fragments: a tag of (addresses, protocol, IP id) shared by
+	 * all fragments of one datagram, so that later fragments can be put
+	 * in the flow of the first; 0 when not a fragment */
+	uint32_t frag_tag;
+	uint8_t frag_first;	/* 1: the first fragment (offset 0, MF set) */
+	uint8_t pad[3];
 };
 
 #define FS_TCP_FIN 0x01

@@ -458,6 +458,67 @@ START_TEST(control_requests)
 }
 END_TEST
 
+/* An IPv4 UDP fragment of datagram id: first (offset 0, MF, with the
+ * UDP header) or later (offset 1480, no transport header). */
+static void feed_frag(struct fs_analyzer *a, struct fs_lane *l, uint16_t id,
+		      int first, uint64_t ts)
+{
+	struct fs_ring_pos pos;
+	struct fs_pkt_hdr *h = fs_lane_reserve(l, 64, &pos);
+	uint8_t *p = (uint8_t *)(h + 1);
+
+	memset(p, 0, 64);
+	h->ts_ns = ts;
+	h->wire_len = h->cap_len = 64;
+	h->source = h->flags = 0;
+	p[12] = 0x08;
+	p[14] = 0x45;
+	p[17] = 50;
+	p[18] = (uint8_t)(id >> 8);
+	p[19] = (uint8_t)id;
+	if (first)
+		p[20] = 0x20;			/* MF, offset 0 */
+	else
+		p[21] = 185;			/* offset 185 * 8 */
+	p[22] = 64;
+	p[23] = 17;
+	p[26] = 10; p[29] = 1;
+	p[30] = 10; p[33] = 2;
+	if (first) {
+		p[34] = 0x30; p[35] = 0x39;	/* 12345 -> 53 */
+		p[37] = 53;
+	}
+	fs_analyzer_packet(a, h, pos, l->wpkts - 1);
+}
+
+START_TEST(fragments_stay_with_their_flow)
+{
+	fs_ring *r = fs_ring_create(1 << 20, 1, 1500);
+	struct fs_lane *l = fs_ring_lane(r, 0);
+	struct fs_analyzer a;
+	char err[256], *text = NULL;
+	size_t len = 0;
+
+	fs_analyzer_init(&a, l, NULL, 1 << 20, 1000, 30, NULL, 1500, err,
+			 sizeof(err));
+	feed_frag(&a, l, 77, 0, 1000);	/* later before first: on its own */
+	feed_frag(&a, l, 42, 1, 2000);	/* first of 42 */
+	feed_frag(&a, l, 42, 0, 3000);	/* later of 42: joins it */
+	feed_frag(&a, l, 42, 0, 4000);
+	ck_assert_uint_eq(a.table.count, 2);
+
+	FILE *out = open_memstream(&text, &len);
+	struct fs_request req = { .type = FS_REQ_FLOWS, .out = out };
+	fs_analyzer_call(&a, &req, false, 1000);
+	fclose(out);
+	ck_assert_ptr_nonnull(strstr(text, "udp 10.0.0.1:12345 <> 10.0.0.2:53 packets 3 "));
+	ck_assert_ptr_nonnull(strstr(text, "udp 10.0.0.1 <> 10.0.0.2 packets 1 "));
+	free(text);
+	fs_analyzer_free(&a);
+	fs_ring_free(r);
+}
+END_TEST
+
 static Suite *flow_suite(void)
 {
 	Suite *s = suite_create("flow");
@@ -475,6 +536,7 @@ static Suite *flow_suite(void)
 	tcase_add_test(tc, trigger_delivers_history_first);
 	tcase_add_test(tc, overwritten_history_is_counted);
 	tcase_add_test(tc, control_requests);
+	tcase_add_test(tc, fragments_stay_with_their_flow);
 	suite_add_tcase(s, tc);
 	return s;
 }
