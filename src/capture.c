@@ -446,11 +446,14 @@ fs_capture *fs_capture_open(const char *device,
 		if (c->dumper == NULL)
 			goto fail;
 	}
-	if (!c->cfg.control_off && start_control(c, errbuf, errlen) < 0)
-		goto fail;
 	for (unsigned i = 0; i < c->nsources; i++)
 		if (fs_source_start(&c->src[i], &c->sink, errbuf, errlen) < 0)
 			goto fail;
+	/* after the receive threads: a command must find each lane either
+	 * served by its thread or (once that ended) by the control thread,
+	 * never both */
+	if (!c->cfg.control_off && start_control(c, errbuf, errlen) < 0)
+		goto fail;
 	return c;
 oom:
 	snprintf(errbuf, errlen, "flowscope: out of memory");
