@@ -28,6 +28,7 @@
 
 #define ENV_PREFIX "FLOWSCOPE_"
 #define ENV_CONFIG "FLOWSCOPE_CONFIG"
+#define ENV_CTL "FLOWSCOPE_CTL_"
 
 /* A longer line is reported, never silently split or truncated. */
 #define LINE_MAX_LEN 4096
@@ -621,6 +622,10 @@ int fs_config_load_env(struct fs_config *c, char *const envp[],
 		nlen = (size_t)(eq - e);
 		if (nlen == strlen(ENV_CONFIG) &&
 		    strncmp(e, ENV_CONFIG, nlen) == 0)
+			continue;
+		/* FLOWSCOPE_CTL_*: flowscope-ctl's own, not a capture's */
+		if (nlen > strlen(ENV_CTL) &&
+		    strncmp(e, ENV_CTL, strlen(ENV_CTL)) == 0)
 			continue;
 		k = find_key_upper(e + plen, nlen - plen);
 		if (!k) {

@@ -894,6 +894,24 @@ START_TEST(test_env_errors)
 	env_bad("FLOWSCOPE_MODE=x", "FLOWSCOPE_MODE: mode: 'x' is not a mode", NULL);
 	env_bad("FLOWSCOPE_CONTROL=rel", "FLOWSCOPE_CONTROL: control:", "absolute");
 	env_bad("FLOWSCOPE_TRIGGER=tcp port", "FLOWSCOPE_TRIGGER: trigger:", "pcap filter");
+	env_bad("FLOWSCOPE_CTL=x", "FLOWSCOPE_CTL: unknown variable", NULL);
+}
+END_TEST
+
+/* flowscope-ctl's own variables live in the same environment as the
+ * capture's; they are not capture keys and not errors */
+START_TEST(test_env_ctl_variables_ignored)
+{
+	struct fs_config c;
+	char err[512] = "";
+	char *envp[] = { "FLOWSCOPE_CTL_SOCKET=/run/flowscope/1-eth0.sock",
+			 "FLOWSCOPE_CTL_DIR=/tmp/x", "FLOWSCOPE_MODE=trigger",
+			 NULL };
+
+	fs_config_init(&c);
+	ck_assert_int_eq(fs_config_load_env(&c, envp, err, sizeof(err)), 0);
+	ck_assert_int_eq(c.mode, FS_MODE_TRIGGER);
+	fs_config_release(&c);
 }
 END_TEST
 
@@ -1127,6 +1145,7 @@ static Suite *config_suite(void)
 	t = tcase_create("env");
 	tcase_add_test(t, test_env_keys);
 	tcase_add_test(t, test_env_errors);
+	tcase_add_test(t, test_env_ctl_variables_ignored);
 	suite_add_tcase(s, t);
 
 	t = tcase_create("load");
