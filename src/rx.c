@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "source.h"
+#include "tsan.h"
 
 #include <net/if.h>
 #include <pthread.h>
@@ -211,6 +212,7 @@ void *fs_rx_thread(void *arg)
 		}
 		idle = 0;
 		an->delivered = 0;
+		fs_mbufs_taken(m, n);
 		for (uint16_t i = 0; i < n; i++) {
 			struct rte_mbuf *mb = m[i];
 			uint32_t len = rte_pktmbuf_pkt_len(mb);
@@ -248,6 +250,7 @@ void *fs_rx_thread(void *arg)
 		}
 		fs_analyzer_burst(an, hs, ps, k0, n);
 		fs_lane_publish(l);
+		fs_mbufs_given(m, n);
 		rte_pktmbuf_free_bulk(m, n);
 		fs_analyzer_tick(an, 0);
 		if (an->deliv != NULL && an->delivered > 0)

@@ -24,6 +24,7 @@
 #include <rte_ring.h>
 
 #include "eal.h"
+#include "tsan.h"
 
 #define POOL_CACHE 256
 #define RING_SLOTS_MAX 1024u	/* feeder -> receive thread ring */
@@ -332,10 +333,23 @@ int fs_source_start(struct fs_source *src, const struct fs_sink *sink,
 	return 0;
 }
 
+/* An mbuf from the pool, reset; it may come straight from a receive thread
+ * that just freed it. */
+static struct rte_mbuf *mbuf_alloc(struct rte_mempool *pool)
+{
+	struct rte_mbuf *m = rte_mbuf_raw_alloc(pool);
+
+	if (m != NULL) {
+		fs_mbufs_taken(&m, 1);
+		rte_pktmbuf_reset(m);
+	}
+	return m;
+}
+
 struct rte_mbuf *fs_mbuf_from(struct rte_mempool *pool, const void *data,
 			      uint32_t len)
 {
-	struct rte_mbuf *head = rte_pktmbuf_alloc(pool), *seg;
+	struct rte_mbuf *head = mbuf_alloc(pool), *seg;
 	const uint8_t *p = data;
 
 	if (head == NULL)
@@ -350,7 +364,7 @@ struct rte_mbuf *fs_mbuf_from(struct rte_mempool *pool, const void *data,
 		len -= n;
 		if (len == 0)
 			return head;
-		seg = rte_pktmbuf_alloc(pool);
+		seg = mbuf_alloc(pool);
 		if (seg == NULL || rte_pktmbuf_chain(head, seg) != 0) {
 			rte_pktmbuf_free(seg);
 			rte_pktmbuf_free(head);
@@ -364,6 +378,7 @@ bool fs_feed(struct fs_source *src, unsigned q, struct rte_mbuf **m,
 {
 	unsigned done = 0;
 
+	fs_mbufs_given(m, n);
 	while (done < n) {
 		done += rte_ring_sp_enqueue_burst(src->rings[q],
 				(void *const *)(m + done), n - done, NULL);
