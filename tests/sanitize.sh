@@ -125,9 +125,11 @@ elif ! ls libpcap-fs/work/libpcap_*.dsc >/dev/null 2>&1; then
 	echo "SKIP: integration tests under sanitizers (no libpcap source package in libpcap-fs/work)"
 else
 	# ASan + UBSan, with the runtimes preloaded into tcpdump (leak checking
-	# off: tcpdump's own exit paths leak). tshark is left out: under the
-	# preloaded runtime its extcap helpers take minutes to list their
-	# interfaces.
+	# off: tcpdump's own exit paths leak). tshark is left out: dumpcap
+	# and the extcap helpers link libp11-kit, whose constructor runs
+	# before a preloaded sanitizer runtime has started; the runtime then
+	# starts inside glibc's newlocale() and unbalances glibc's locale
+	# lock, so those programs hang in exit() whatever library they use.
 	if engine build-asan/libpcap "$asan"; then
 		printf '#!/bin/sh\nLD_LIBRARY_PATH=%s LD_PRELOAD=%s:%s ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 exec "$@"\n' \
 			"$(pwd)/build-asan/libpcap/lib" "$($CC -print-file-name=libasan.so)" \
