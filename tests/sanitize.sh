@@ -129,7 +129,8 @@ else
 	# and the extcap helpers link libp11-kit, whose constructor runs
 	# before a preloaded sanitizer runtime has started; the runtime then
 	# starts inside glibc's newlocale() and unbalances glibc's locale
-	# lock, so those programs hang in exit() whatever library they use.
+	# lock, and once anything has called strerror() (dumpcap does when
+	# pcap_lookupnet() finds no address) they hang in exit().
 	if engine build-asan/libpcap "$asan"; then
 		printf '#!/bin/sh\nLD_LIBRARY_PATH=%s LD_PRELOAD=%s:%s ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 exec "$@"\n' \
 			"$(pwd)/build-asan/libpcap/lib" "$($CC -print-file-name=libasan.so)" \
