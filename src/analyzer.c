@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "analyzer.h"
+#include "mem.h"
 
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
@@ -37,10 +38,8 @@ int fs_analyzer_init(struct fs_analyzer *a, struct fs_lane *lane,
 		n <<= 1;
 	a->hist_mask = n - 1;
 	a->hist_len = n * sizeof(struct fs_hist);
-	a->hist = mmap(NULL, a->hist_len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (a->hist == MAP_FAILED) {
-		a->hist = NULL;
+	a->hist = fs_map_resident(a->hist_len);
+	if (a->hist == NULL) {
 		snprintf(err, errlen, "flowscope: cannot map the history "
 			 "index (%" PRIu64 " bytes): %s", (uint64_t)a->hist_len,
 			 strerror(errno));

@@ -19,6 +19,7 @@ struct fs_flow;
 static void fs_flow_oom_hook(struct fs_flow *f);
 
 #include "flow.h"
+#include "mem.h"
 
 /* a slab is one 2 MiB huge page worth of entries (fewer TLB misses when
  * flows are many) */
@@ -50,13 +51,9 @@ int fs_flow_table_init(struct fs_flow_table *t, uint32_t max_flows,
 	while (n < SLOTS_MAX && n < 2ull * max_flows)
 		n <<= 1;
 	t->slots_len = (size_t)n * sizeof(*t->slots);
-	t->slots = mmap(NULL, t->slots_len, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (t->slots == MAP_FAILED) {
-		t->slots = NULL;
+	t->slots = fs_map_resident(t->slots_len);
+	if (t->slots == NULL)
 		return -1;
-	}
-	(void)madvise(t->slots, t->slots_len, MADV_HUGEPAGE);
 	t->slot_mask = n - 1;
 	return 0;
 }

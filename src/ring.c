@@ -4,6 +4,7 @@
  * lane, lock-free readers that validate what they copied.
  */
 #include "ring.h"
+#include "mem.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -76,16 +77,15 @@ fs_ring *fs_ring_create(uint64_t bytes, unsigned nlanes, uint32_t max_cap)
 	r->nlanes = nlanes;
 	r->max_cap = max_cap;
 	r->mem_len = (size_t)cs * n * nlanes;
-	r->mem = mmap(NULL, r->mem_len, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (r->mem == MAP_FAILED) {
+	r->mem = fs_map_resident(r->mem_len);
+	if (r->mem == NULL) {
+		int e = errno;
+
 		free(r->lanes);
 		free(r);
-		errno = ENOMEM;
+		errno = e;
 		return NULL;
 	}
-	/* fewer TLB misses on a ring walked linearly; a hint only */
-	(void)madvise(r->mem, r->mem_len, MADV_HUGEPAGE);
 
 	for (i = 0; i < nlanes; i++) {
 		struct fs_lane *l = &r->lanes[i];
