@@ -53,6 +53,7 @@ _Static_assert(FIELD_IS(control, char *), "control");
 _Static_assert(FIELD_IS(eal, char *), "eal");
 _Static_assert(FIELD_IS(rx_queues, uint32_t), "rx_queues");
 _Static_assert(FIELD_IS(rx_slots, uint32_t), "rx_slots");
+_Static_assert(FIELD_IS(rx_mbufs, uint32_t), "rx_mbufs");
 _Static_assert(FIELD_IS(gen_flows, uint32_t), "gen_flows");
 _Static_assert(FIELD_IS(gen_rate, uint64_t), "gen_rate");
 _Static_assert(FIELD_IS(gen_packets, uint64_t), "gen_packets");
@@ -91,6 +92,11 @@ static const struct fs_config_key keys[] = {
 	  "lane" },
 	{ "rx_slots", FS_KEY_UINT, "4096", 64, 32768, OFF(rx_slots),
 	  "receive descriptors per queue" },
+	{ "rx_mbufs", FS_KEY_UINT, "0", 0,
+	  1u << 26, OFF(rx_mbufs),
+	  "mbufs in a port's packet pool (0: enough for its descriptors); "
+	  "more for a driver that keeps packets, such as net_pcap with "
+	  "infinite_rx=1" },
 	{ "gen_flows", FS_KEY_UINT, "1000", 1, 1u << 24, OFF(gen_flows),
 	  "flows of the built-in generator" },
 	{ "gen_rate", FS_KEY_RATE, "unlimited", 0, RATE_MAX, OFF(gen_rate),
@@ -119,6 +125,7 @@ static const struct fs_config defaults = {
 	.eal = NULL,
 	.rx_queues = 1,
 	.rx_slots = 4096,
+	.rx_mbufs = 0,
 	.gen_flows = 1000,
 	.gen_rate = 0,
 	.gen_packets = 0,

@@ -33,6 +33,7 @@ struct fs_config {
 	char *eal;		/* extra EAL arguments, NULL: none */
 	uint32_t rx_queues;
 	uint32_t rx_slots;
+	uint32_t rx_mbufs;	/* 0: sized from rx_queues and rx_slots */
 	uint32_t gen_flows;
 	uint64_t gen_rate;	/* packets/s, 0: unlimited */
 	uint64_t gen_packets;	/* 0: unlimited */

@@ -203,6 +203,7 @@ static int build_args(struct argv_buf *a, char **user)
 {
 	static const char *const huge[] = { "--no-huge", "--huge-dir",
 		"--socket-mem", "--in-memory", "-m", "--legacy-mem", NULL };
+	static const char *const no_huge[] = { "--no-huge", NULL };
 	static const char *const dev[] = { "-a", "--allow", "-b", "--block",
 		"--no-pci", NULL };
 	static const char *const shconf[] = { "--file-prefix", "--proc-type",
@@ -235,7 +236,8 @@ static int build_args(struct argv_buf *a, char **user)
 	 * does that with hugepages, --no-shconf without (no-huge implies
 	 * legacy memory, which --in-memory refuses) */
 	if (!has_opt(user, shconf))
-		push(a, nohuge ? "--no-shconf" : "--in-memory");
+		push(a, nohuge || has_opt(user, no_huge) ? "--no-shconf" :
+		     "--in-memory");
 	if (!has_opt(user, dev))
 		push(a, "--no-pci");
 	if (!has_opt(user, tele))

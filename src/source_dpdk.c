@@ -202,6 +202,8 @@ static int setup_port(struct fs_source *src, int promisc, char *err,
 	if (src->rings[0] != NULL)	/* the ring holds them, not descriptors */
 		n = src->nq * (rte_ring_get_size(src->rings[0]) +
 			       4 * POOL_CACHE) + 4 * FS_BURST;
+	else if (src->cfg->rx_mbufs != 0)
+		n = src->cfg->rx_mbufs;
 	else
 		n = src->nq * (nb_rxd + 2 * FS_BURST + POOL_CACHE) + 2048;
 	/*
@@ -230,6 +232,9 @@ static int setup_port(struct fs_source *src, int promisc, char *err,
 		if (rc != 0) {
 			dpdk_error(err, errlen, label,
 				   "cannot set up a receive queue", -rc);
+			if (strstr(err, "mbufs") != NULL &&
+			    strlen(err) + 40 < errlen)
+				strcat(err, "; rx_mbufs sets the pool's size");
 			return -1;
 		}
 	}

@@ -56,7 +56,8 @@ static bool same_config(const struct fs_config *a, const struct fs_config *b)
 	       a->max_flows == b->max_flows && a->dump_dir == b->dump_dir &&
 	       a->control == b->control && a->control_off == b->control_off &&
 	       a->eal == b->eal && a->rx_queues == b->rx_queues &&
-	       a->rx_slots == b->rx_slots && a->gen_flows == b->gen_flows &&
+	       a->rx_slots == b->rx_slots && a->rx_mbufs == b->rx_mbufs &&
+	       a->gen_flows == b->gen_flows &&
 	       a->gen_rate == b->gen_rate && a->gen_packets == b->gen_packets &&
 	       a->gen_size == b->gen_size;
 }
@@ -100,6 +101,7 @@ static uint64_t get_num(const struct fs_config *c, const char *key)
 	if (!strcmp(key, "max_flows")) return c->max_flows;
 	if (!strcmp(key, "rx_queues")) return c->rx_queues;
 	if (!strcmp(key, "rx_slots")) return c->rx_slots;
+	if (!strcmp(key, "rx_mbufs")) return c->rx_mbufs;
 	if (!strcmp(key, "gen_flows")) return c->gen_flows;
 	if (!strcmp(key, "gen_rate")) return c->gen_rate;
 	if (!strcmp(key, "gen_packets")) return c->gen_packets;
@@ -194,7 +196,7 @@ START_TEST(test_table)
 	static const char *const names[] = {
 		"mode", "trigger", "buffer", "caplen", "flow_timeout",
 		"max_flows", "dump_dir", "control", "eal", "rx_queues",
-		"rx_slots", "gen_flows", "gen_rate", "gen_packets", "gen_size",
+		"rx_slots", "rx_mbufs", "gen_flows", "gen_rate", "gen_packets", "gen_size",
 	};
 	size_t n = 0;
 	const struct fs_config_key *k = fs_config_keys(&n);
@@ -219,8 +221,8 @@ START_TEST(test_table)
 	ck_assert_int_eq(k[6].type, FS_KEY_DIR);
 	ck_assert_int_eq(k[7].type, FS_KEY_CONTROL);
 	ck_assert_int_eq(k[8].type, FS_KEY_STRING);
-	ck_assert_int_eq(k[12].type, FS_KEY_RATE);
 	ck_assert_int_eq(k[13].type, FS_KEY_RATE);
+	ck_assert_int_eq(k[14].type, FS_KEY_RATE);
 	ck_assert_str_eq(k[7].def, "/run/flowscope/<pid>-<source>.sock");
 	ck_assert_has(k[3].def, "snaplen");
 	ck_assert_str_eq(k[2].def, "256m");
@@ -250,7 +252,7 @@ START_TEST(test_table_defaults_agree)
 			      k[i].name, k[i].def);
 		checked++;
 	}
-	ck_assert_int_eq(checked, 10);
+	ck_assert_int_eq(checked, 11);
 }
 END_TEST
 
@@ -385,6 +387,7 @@ START_TEST(test_uint_keys)
 	uint_bounds("max_flows", 1, 1u << 30);
 	uint_bounds("rx_queues", 1, 64);
 	uint_bounds("rx_slots", 64, 32768);
+	uint_bounds("rx_mbufs", 0, 1u << 26);
 	uint_bounds("gen_flows", 1, 16777216);
 	uint_bounds("gen_size", 42, 9000);
 	num_ok("caplen", "96", 96);

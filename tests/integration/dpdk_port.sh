@@ -32,4 +32,16 @@ rc=$?
 [ "$rc" -ne 0 ] || fail "tcpdump accepted rx_queues = 4 on a one-queue port"
 grep -q 'rx_queues' "$WORK/q.err" || fail_log "the error does not name rx_queues" "$WORK/q.err"
 say "  tcpdump said: $(head -n 2 "$WORK/q.err" | tr '\n' ' ')"
+check "eal with --no-huge -m: net_pcap with infinite_rx=1 needs rx_mbufs for its file"
+"$MKTRACE" -o "$WORK/c.pcap" --packets 9000 --flows 30 || fail "fs-mktrace failed"
+loop="--no-huge -m 1024 --vdev=net_pcap0,rx_pcap=$WORK/c.pcap,infinite_rx=1"
+fs_tcpdump FLOWSCOPE_EAL="$loop" -n -c 1 -i flowscope:dpdk0 -w /dev/null \
+	>/dev/null 2>"$WORK/m.err"
+[ $? -ne 0 ] || fail "9000 packets fit a pool sized for 4096 descriptors"
+grep -q 'rx_mbufs' "$WORK/m.err" || fail_log "the error does not name rx_mbufs" "$WORK/m.err"
+say "  tcpdump said: $(head -n 2 "$WORK/m.err" | tr '\n' ' ')"
+td_capture "$WORK/loop.pcap" FLOWSCOPE_RX_MBUFS=12000 FLOWSCOPE_EAL="$loop" \
+	-n -c 20000 -i flowscope:dpdk0
+got=$(pcap_count "$WORK/loop.pcap")
+[ "$got" -eq 20000 ] || fail "rx_mbufs = 12000: $got packets, not 20000"
 pass
