@@ -27,11 +27,14 @@ int main(int argc, char **argv)
 	struct rte_mempool *mp;
 	struct rte_mbuf *m[32];
 	unsigned long long n = 0;
+	unsigned mbufs;
 
 	argv[1] = argv[0];
 	if (rte_eal_init(argc - 1, argv + 1) < 0)
 		return 1;
-	mp = rte_pktmbuf_pool_create("bare", 8191, 256, 0,
+	/* BARE_MBUFS: a pool big enough for a large file with infinite_rx */
+	mbufs = getenv("BARE_MBUFS") ? (unsigned)atoi(getenv("BARE_MBUFS")) : 8191;
+	mp = rte_pktmbuf_pool_create("bare", mbufs, 256, 0,
 				     RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
 	if (mp == NULL || rte_eth_dev_configure(0, 1, 0, &conf) != 0 ||
 	    rte_eth_rx_queue_setup(0, 0, 4096, rte_socket_id(), NULL, mp) != 0 ||

@@ -76,6 +76,23 @@ row "flowscope trigger, dpdk0, every flow triggered" fs FLOWSCOPE_EAL="$vdev" \
 	FLOWSCOPE_MODE=trigger FLOWSCOPE_TRIGGER=udp "$work/fs-bench" flowscope:dpdk0 "$secs"
 row "flowscope trigger, gen, 1000000 flows (recv/s)" fs FLOWSCOPE_MODE=trigger \
 	FLOWSCOPE_GEN_FLOWS=1000000 "$work/fs-bench" flowscope:gen "$secs"
+# 10^6 flows on one receive core: a trace of 10^6 packets, one per flow
+# (written by flowscope's generator through tcpdump), looped by the pcap
+# driver in the receive thread itself; the driver keeps all of it in
+# mbufs, hence the pool and memory sizes. Its own bare loop is the ceiling.
+if FLOWSCOPE_GEN_FLOWS=1000000 FLOWSCOPE_GEN_PACKETS=1000000 FLOWSCOPE_CONTROL=off \
+	"$top/flowscope-run" tcpdump -q -i flowscope:gen -w "$work/t1m.pcap" 2>/dev/null; then
+	eal1m="--no-huge --no-pci -m 8192 --no-shconf --no-telemetry -l 0 --log-level=error"
+	vdev1m="--vdev=net_pcap0,rx_pcap=$work/t1m.pcap,infinite_rx=1"
+	row "bare DPDK loop on the 10^6-flow trace (its ceiling)" env BARE_MBUFS=1050000 \
+		"$work/bare-dpdk" "$((secs + 1))" $eal1m "$vdev1m"
+	row "flowscope trigger, dpdk0, 10^6-flow trace, 1 receive core (recv/s)" fs \
+		FLOWSCOPE_MODE=trigger FLOWSCOPE_RX_MBUFS=1050000 \
+		FLOWSCOPE_EAL="--no-huge -m 8192 $vdev1m" "$work/fs-bench" flowscope:dpdk0 "$secs"
+	rm -f "$work/t1m.pcap"
+else
+	echo "bench: cannot write the 10^6-flow trace" >&2
+fi
 
 # ring efficiency and history depth, from the control socket of a
 # capture whose ring has filled
