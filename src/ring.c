@@ -266,6 +266,12 @@ unsigned fs_lane_read(struct fs_lane *l, struct fs_cursor *c, void *buf,
 		used = atomic_load_explicit(&ch->used, memory_order_acquire);
 		if (c->off >= used) {
 			if (c->seq < head) {
+				/* a used below the cursor may be that of the
+				 * chunk's next life: then what the cursor had
+				 * not read of it is lost, and catch_up counts
+				 * it */
+				if (gone(l, c->seq))
+					continue;
 				/* closed and fully read: on to the next */
 				c->seq++;
 				c->off = 0;
