@@ -78,11 +78,12 @@ done
 # server against clients, analyzer mailbox)
 units build-tsan "-fsanitize=thread" || fail=$((fail + 1))
 
-# engine DIR FLAGS: libflowscope built with FLAGS and linked into its own
-# copy of the patched libpcap in DIR/lib; DIR/run runs a command against
-# it with the sanitizer runtime preloaded.
+# engine DIR FLAGS RUNTIMES ENV: libflowscope built with FLAGS and linked
+# into its own copy of the patched libpcap in DIR/lib; DIR/run runs a
+# command against it with the sanitizer RUNTIMES (library names) preloaded
+# and the variables ENV (VAR=value words) set.
 engine() {
-	local lib=$1 flags=$2 dsc
+	local lib=$1 flags=$2 runtimes=$3 env=$4 dsc preload= rt
 	dsc=$(ls libpcap-fs/work/libpcap_*.dsc 2>/dev/null | head -n 1)
 	[ -n "$dsc" ] || return 2
 	mkdir -p "$lib/obj"
@@ -100,6 +101,12 @@ engine() {
 		--libs "$flags $(pkg-config --libs libdpdk) -lrte_net_ring -lrte_bus_vdev -lpthread" \
 		--work "$(pwd)/$lib/work" --out "$(pwd)/$lib/lib" --src "$(pwd)/$lib/src" \
 		>"$lib/build.log" 2>&1 || { cat "$lib/build.log"; return 1; }
+	for rt in $runtimes; do
+		preload=${preload:+$preload:}$($CC -print-file-name="$rt")
+	done
+	printf '#!/bin/sh\nLD_LIBRARY_PATH=%s LD_PRELOAD=%s %s exec "$@"\n' \
+		"$(pwd)/$lib/lib" "$preload" "$env" >"$lib/run" &&
+		chmod +x "$lib/run"
 }
 
 # integration SANITIZER DIR PATTERN TESTS...: the integration tests run
@@ -131,11 +138,8 @@ else
 	# starts inside glibc's newlocale() and unbalances glibc's locale
 	# lock, and once anything has called strerror() (dumpcap does when
 	# pcap_lookupnet() finds no address) they hang in exit().
-	if engine build-asan/libpcap "$asan"; then
-		printf '#!/bin/sh\nLD_LIBRARY_PATH=%s LD_PRELOAD=%s:%s ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 exec "$@"\n' \
-			"$(pwd)/build-asan/libpcap/lib" "$($CC -print-file-name=libasan.so)" \
-			"$($CC -print-file-name=libubsan.so)" >build-asan/libpcap/run
-		chmod +x build-asan/libpcap/run
+	if engine build-asan/libpcap "$asan" "libasan.so libubsan.so" \
+		"ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1"; then
 		integration ASan build-asan 'AddressSanitizer|runtime error' \
 			file_replay gen errors pcap_api dpdk_port trigger_file \
 			trigger_overrun dump_dir ctl faults limits veth_live
@@ -147,11 +151,8 @@ else
 	# hand-off through DPDK's ring device is annotated (src/tsan.h).
 	# limits is left out: it needs a consumer slower than the source, and
 	# under TSan the source is the slower one.
-	if engine build-tsan/libpcap -fsanitize=thread; then
-		printf '#!/bin/sh\nLD_LIBRARY_PATH=%s LD_PRELOAD=%s TSAN_OPTIONS="halt_on_error=1 exitcode=66 history_size=7 suppressions=%s" exec "$@"\n' \
-			"$(pwd)/build-tsan/libpcap/lib" "$($CC -print-file-name=libtsan.so)" \
-			"$(pwd)/tests/tsan.supp" >build-tsan/libpcap/run
-		chmod +x build-tsan/libpcap/run
+	if engine build-tsan/libpcap -fsanitize=thread libtsan.so \
+		"TSAN_OPTIONS=halt_on_error=1:exitcode=66:history_size=7:suppressions=$(pwd)/tests/tsan.supp"; then
 		integration TSan build-tsan 'ThreadSanitizer' \
 			file_replay gen errors pcap_api dpdk_port trigger_file \
 			trigger_overrun dump_dir ctl faults veth_live
