@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sched.h>
 #include <time.h>
 
 #define HIST_MIN 1024u
@@ -45,6 +46,9 @@ int fs_analyzer_init(struct fs_analyzer *a, struct fs_lane *lane,
 			 strerror(errno));
 		return -1;
 	}
+	fs_cursor_newest(lane, &a->acur);
+	atomic_store(&a->analyzed, a->acur.pkt);
+	atomic_store(&a->aseq, a->acur.seq);
 	a->scratch = malloc(FS_REC_SIZE(snap));
 	if (a->scratch == NULL ||
 	    fs_flow_table_init(&a->table, max_flows, timeout_s) < 0) {
@@ -89,15 +93,23 @@ static void deliver(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
 	a->delivered++;
 }
 
+/* Is the record at pos still in the lane? (A hint: the copy checks.) */
+static bool intact(struct fs_lane *l, struct fs_ring_pos pos)
+{
+	return pos.seq >= atomic_load_explicit(&l->tail, memory_order_acquire);
+}
+
 /*
  * Trigger f, whose newest packet is lane packet k: deliver its packets
- * still in the ring, oldest first; count those already given up.
+ * still in the ring, oldest first; count those already given up. The
+ * history is copied out and checked (the owner may not be the writer,
+ * which can give the oldest chunks up meanwhile).
  */
 static void trigger_flow(struct fs_analyzer *a, struct fs_flow *f)
 {
 	uint64_t total = f->pkts[0] + f->pkts[1];
-	uint64_t newest = a->lane->wpkts;	/* packets reserved so far */
-	uint64_t *ks = NULL, n = 0, k = f->last_pkt;
+	uint64_t newest = a->acur.pkt;	/* packets analyzed so far */
+	uint64_t *ks = NULL, n = 0, k = f->last_pkt, got = 0;
 	uint8_t flags = FS_REC_FIRST;
 
 	f->triggered = 1;
@@ -112,30 +124,28 @@ static void trigger_flow(struct fs_analyzer *a, struct fs_flow *f)
 		struct fs_ring_pos pos = { e->seq, e->off };
 
 		/* the index entry was reused, or the chunk given up */
-		if (newest - k > a->hist_mask ||
-		    fs_lane_record(a->lane, pos) == NULL)
+		if (newest - k > a->hist_mask || !intact(a->lane, pos))
 			break;
 		ks[n++] = k;
 		if (e->back == 0)
 			break;
 		k -= e->back;
 	}
-	if (total > n)
-		atomic_fetch_add_explicit(&a->history_lost, total - n,
-					  memory_order_relaxed);
 	while (n > 0) {
 		const struct fs_hist *e = &a->hist[ks[--n] & a->hist_mask];
 		struct fs_ring_pos pos = { e->seq, e->off };
-		const struct fs_pkt_hdr *h = fs_lane_record(a->lane, pos);
 
-		if (h == NULL) {	/* cannot happen: the walk checked */
-			atomic_fetch_add_explicit(&a->history_lost, 1,
-						  memory_order_relaxed);
+		/* given up since the walk: counted below */
+		if (fs_lane_read_at(a->lane, pos, a->scratch,
+				    FS_REC_SIZE(a->snap)) <= 0)
 			continue;
-		}
-		deliver(a, h, flags);
+		deliver(a, (const struct fs_pkt_hdr *)a->scratch, flags);
 		flags = 0;
+		got++;
 	}
+	if (total > got)
+		atomic_fetch_add_explicit(&a->history_lost, total - got,
+					  memory_order_relaxed);
 	free(ks);
 }
 
@@ -202,37 +212,81 @@ static void analyze(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
 	}
 }
 
-void fs_analyzer_packet(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
-			struct fs_ring_pos pos, uint64_t k)
-{
-	struct fs_pkt_info info;
-
-	fs_flow_parse((const uint8_t *)(h + 1), h->cap_len, &info);
-	analyze(a, h, pos, k, &info);
-}
-
-void fs_analyzer_burst(struct fs_analyzer *a, struct fs_pkt_hdr *const *h,
-		       const struct fs_ring_pos *pos, uint64_t k0, unsigned n)
+/* The n records of one burst, lane packet numbers k0.. : parse all and
+ * prefetch their slots, then their flows, so the misses overlap, and
+ * only then use them. */
+static void burst(struct fs_analyzer *a, const struct fs_pkt_hdr *const *h,
+		  const struct fs_ring_pos *pos, uint64_t k0, unsigned n)
 {
 	struct fs_pkt_info info[FS_AN_BURST];
 
-	for (unsigned done = 0; done < n; done += FS_AN_BURST) {
-		unsigned m = n - done < FS_AN_BURST ? n - done : FS_AN_BURST;
-
-		/* parse all, and start loading their slots ... */
-		for (unsigned i = 0; i < m; i++) {
-			fs_flow_parse((const uint8_t *)(h[done + i] + 1),
-				      h[done + i]->cap_len, &info[i]);
-			fs_flow_prefetch_slot(&a->table, info[i].hash);
-		}
-		/* ... then their flows, so the misses overlap ... */
-		for (unsigned i = 0; i < m; i++)
-			fs_flow_prefetch_flow(&a->table, info[i].hash);
-		/* ... and only then use them */
-		for (unsigned i = 0; i < m; i++)
-			analyze(a, h[done + i], pos[done + i], k0 + done + i,
-				&info[i]);
+	for (unsigned i = 0; i < n; i++) {
+		fs_flow_parse((const uint8_t *)(h[i] + 1), h[i]->cap_len,
+			      &info[i]);
+		fs_flow_prefetch_slot(&a->table, info[i].hash);
 	}
+	for (unsigned i = 0; i < n; i++)
+		fs_flow_prefetch_flow(&a->table, info[i].hash);
+	for (unsigned i = 0; i < n; i++)
+		analyze(a, h[i], pos[i], k0 + i, &info[i]);
+}
+
+unsigned fs_analyzer_run(struct fs_analyzer *a, unsigned max)
+{
+	struct fs_lane *l = a->lane;
+	struct fs_cursor *c = &a->acur;
+	uint64_t end = atomic_load_explicit(&l->pkts, memory_order_acquire);
+	const struct fs_chunk *ch = fs_lane_chunk(l, c->seq);
+	uint32_t used = atomic_load_explicit(&ch->used, memory_order_acquire);
+	unsigned done = 0;
+
+	if (end - c->pkt > max)
+		end = c->pkt + max;
+	while (c->pkt < end) {
+		const struct fs_pkt_hdr *hs[FS_AN_BURST];
+		struct fs_ring_pos ps[FS_AN_BURST];
+		uint64_t k0 = c->pkt;
+		unsigned m = 0;
+
+		while (m < FS_AN_BURST && c->pkt < end) {
+			const struct fs_pkt_hdr *h;
+
+			if (c->off >= used) {
+				/* published records past this chunk's end are
+				 * in the next one (its used was final before
+				 * they were published) */
+				used = atomic_load_explicit(&ch->used,
+						memory_order_acquire);
+				if (c->off >= used) {
+					c->seq++;
+					c->off = 0;
+					ch = fs_lane_chunk(l, c->seq);
+					used = atomic_load_explicit(&ch->used,
+						memory_order_acquire);
+				}
+				continue;
+			}
+			h = (const void *)(ch->data + c->off);
+			hs[m] = h;
+			ps[m].seq = c->seq;
+			ps[m].off = c->off;
+			c->off += FS_REC_SIZE(h->cap_len);
+			c->pkt++;
+			m++;
+		}
+		burst(a, hs, ps, k0, m);
+		done += m;
+	}
+	atomic_store_explicit(&a->aseq, c->seq, memory_order_release);
+	atomic_store_explicit(&a->analyzed, c->pkt, memory_order_release);
+	return done;
+}
+
+void fs_analyzer_hold(struct fs_analyzer *a)
+{
+	for (unsigned spin = 1; !fs_analyzer_try(a); spin++)
+		if (spin % 256 == 0)
+			sched_yield();
 }
 
 static void publish_counters(struct fs_analyzer *a)
@@ -356,7 +410,10 @@ int fs_analyzer_call(struct fs_analyzer *a, struct fs_request *req,
 	int waited = 0;
 
 	if (!thread_alive) {
+		/* the application's reader may be helping right now */
+		fs_analyzer_hold(a);
 		serve(a, req);
+		fs_analyzer_release(a);
 		return 0;
 	}
 	a->mbox = req;

@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The analyzer of one ring lane, run by the lane's receive thread right
- * after each packet is stored: flow key, flow table, history index,
+ * The analyzer of one ring lane: flow key, flow table, history index,
  * trigger filter, and the copy of triggered flows (history first) into
- * the lane's delivery lane. The checker (flow expiry) runs once per burst.
+ * the lane's delivery lane. It follows the lane with a cursor of its own
+ * and reads the published records in place. One thread at a time owns
+ * it: the lane's receive thread, or the application's reader, which
+ * takes a share of the work while it is awake so that the receive
+ * thread only receives and stores (fs_analyzer_try). The receive thread
+ * never gives up a chunk the cursor has not passed: it catches the
+ * analysis up first. The checker (flow expiry) runs after each run.
  * Other threads reach a lane's flows only through its mailbox, which the
- * receive thread serves between bursts.
+ * owner serves between runs.
  */
 #ifndef FS_ANALYZER_H
 #define FS_ANALYZER_H
@@ -80,7 +85,14 @@ struct fs_analyzer {
 	/* waits before a delivery copy would overrun a lossless reader */
 	void (*wait)(void *arg, uint32_t cap);
 	void *wait_arg;
-	unsigned delivered;		/* copied in this burst */
+	unsigned delivered;		/* copied since the owner zeroed it */
+	/* the cursor: next record to analyze, and its position for others */
+	struct fs_cursor acur;
+	_Atomic uint64_t analyzed;	/* acur.pkt */
+	_Atomic uint64_t aseq;		/* acur.seq */
+	_Atomic int owner;		/* 1 while a thread owns the analyzer */
+	_Atomic int helper;		/* the application's reader is awake */
+	bool shared;			/* the reader may help (lossy sources) */
 	/* mailbox: 0 empty, 1 posted, 3 being served, 2 done */
 	_Atomic int mbox_state;
 	struct fs_request *mbox;
@@ -101,18 +113,38 @@ int fs_analyzer_init(struct fs_analyzer *a, struct fs_lane *lane,
 		     char *err, size_t errlen);
 void fs_analyzer_free(struct fs_analyzer *a);
 
-/* The packet just reserved as lane packet number k at pos (header and
- * data filled in). Hot path: no allocation but table growth, no locks. */
-void fs_analyzer_packet(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
-			struct fs_ring_pos pos, uint64_t k);
+/* Ownership: take it if free (true), wait for it, give it back. Every
+ * function below but fs_analyzer_call wants the caller to own it. */
+static inline bool fs_analyzer_try(struct fs_analyzer *a)
+{
+	int free_ = 0;
 
-/* The same for the n packets of a burst, lane packet numbers k0.. : the
- * flow lookups of the whole burst are prefetched before any is made. */
+	return atomic_load_explicit(&a->owner, memory_order_relaxed) == 0 &&
+		atomic_compare_exchange_strong_explicit(&a->owner, &free_, 1,
+			memory_order_acquire, memory_order_relaxed);
+}
+void fs_analyzer_hold(struct fs_analyzer *a);
+static inline void fs_analyzer_release(struct fs_analyzer *a)
+{
+	atomic_store_explicit(&a->owner, 0, memory_order_release);
+}
+
+/* Published packets of the lane not analyzed yet (any thread). */
+static inline uint64_t fs_analyzer_backlog(struct fs_analyzer *a)
+{
+	return atomic_load_explicit(&a->lane->pkts, memory_order_acquire) -
+		atomic_load_explicit(&a->analyzed, memory_order_acquire);
+}
+
+/*
+ * Analyze up to max published records from the cursor on, in bursts
+ * whose flow lookups are prefetched before any is made. Hot path: no
+ * allocation but table growth, no locks. Returns how many.
+ */
 #define FS_AN_BURST 64
-void fs_analyzer_burst(struct fs_analyzer *a, struct fs_pkt_hdr *const *h,
-		       const struct fs_ring_pos *pos, uint64_t k0, unsigned n);
+unsigned fs_analyzer_run(struct fs_analyzer *a, unsigned max);
 
-/* Once per burst (and when idle): expire flows, serve the mailbox. */
+/* After a run (and when idle): expire flows, serve the mailbox. */
 void fs_analyzer_tick(struct fs_analyzer *a, uint64_t now);
 
 /* Serve a posted request, if any (receive thread). */

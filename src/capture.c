@@ -431,6 +431,9 @@ fs_capture *fs_capture_open(const char *device,
 		for (unsigned q = 0; q < s->nq; q++, lane++) {
 			s->rxq[q].lane = fs_ring_lane(c->ring, lane);
 			s->rxq[q].an = &c->an[lane];
+			/* a lossless source waits for the reader: then the
+			 * reader must never be the one analyzing */
+			c->an[lane].shared = !s->lossless;
 			c->rd[lane].rxq = &s->rxq[q];
 		}
 	}
@@ -462,6 +465,40 @@ fail:
 	return NULL;
 }
 
+/*
+ * The reader is awake: it takes lane i's analysis while that is free, up
+ * to a batch at a time, so that the receive thread only receives while
+ * the application keeps reading. (Not for lossless sources, whose
+ * receive thread may wait for this very reader.)
+ */
+static void help(fs_capture *c, unsigned i)
+{
+	struct fs_analyzer *a = &c->an[i];
+
+	if (!a->shared)
+		return;
+	if (!atomic_load_explicit(&a->helper, memory_order_relaxed))
+		atomic_store_explicit(&a->helper, 1, memory_order_relaxed);
+	if (fs_analyzer_backlog(a) == 0 || !fs_analyzer_try(a))
+		return;
+	a->delivered = 0;
+	fs_analyzer_run(a, STAGE_PKTS);
+	fs_analyzer_tick(a, 0);
+	if (a->deliv != NULL && a->delivered > 0)
+		fs_lane_publish(a->deliv);
+	fs_analyzer_release(a);
+}
+
+/* The reader goes to sleep: the receive threads analyze everything. */
+static void helpers_sleep(fs_capture *c)
+{
+	for (unsigned i = 0; i < c->nlanes; i++)
+		if (atomic_load_explicit(&c->an[i].helper,
+					 memory_order_relaxed))
+			atomic_store_explicit(&c->an[i].helper, 0,
+					      memory_order_relaxed);
+}
+
 /* Stage what lane r has (only when its previous batch is delivered:
  * the application may still hold pointers into it until the next read). */
 static void stage(fs_capture *c, unsigned i)
@@ -473,6 +510,7 @@ static void stage(fs_capture *c, unsigned i)
 
 	if (r->rd < r->wr)
 		return;
+	help(c, i);
 	r->rd = r->wr = 0;
 	n = fs_lane_read(r->lane, &r->cur, r->buf, STAGE_BYTES, STAGE_PKTS,
 			 &lost);
@@ -573,6 +611,7 @@ int fs_capture_read(fs_capture *c, struct fs_packet *pkts, unsigned max)
 	if (n > 0)
 		return n;
 	/* idle: let the receive threads wake us (and poll users) */
+	helpers_sleep(c);
 	while (read(c->efd, &v, sizeof(v)) > 0)
 		;
 	atomic_store(&c->armed, 1);
@@ -607,6 +646,7 @@ int fs_capture_wait(fs_capture *c, int timeout_ms)
 
 	if (c->eof || anything_waiting(c))
 		return 1;
+	helpers_sleep(c);
 	atomic_store(&c->armed, 1);
 	atomic_thread_fence(memory_order_seq_cst);
 	if (anything_waiting(c) || all_ended(c)) {

@@ -10,6 +10,7 @@
 #include "source.h"
 #include "tsan.h"
 
+#include <limits.h>
 #include <net/if.h>
 #include <pthread.h>
 #include <string.h>
@@ -80,7 +81,7 @@ static inline uint64_t min_seq(uint64_t a, uint64_t b)
  */
 static void wait_for(struct fs_rxq *r, struct fs_lane *l,
 		     _Atomic uint64_t *rseq, _Atomic uint64_t *dseq,
-		     uint32_t cap)
+		     uint32_t cap, bool owned)
 {
 	const struct fs_sink *sk = r->sink;
 
@@ -99,7 +100,14 @@ static void wait_for(struct fs_rxq *r, struct fs_lane *l,
 		fs_lane_publish(l);
 		if (sk->notify(sk->notify_arg, r->unwoken, true))
 			r->unwoken = 0;
-		fs_analyzer_serve(r->an);
+		/* the analyzer is ours when a delivery waits, maybe not when
+		 * the main lane does */
+		if (owned)
+			fs_analyzer_serve(r->an);
+		else if (fs_analyzer_try(r->an)) {
+			fs_analyzer_serve(r->an);
+			fs_analyzer_release(r->an);
+		}
 		nanosleep(&ts, NULL);
 	}
 }
@@ -112,7 +120,68 @@ static void wait_deliv(void *arg, uint32_t cap)
 	unsigned i = r->lane->index;
 
 	wait_for(r, r->an->deliv, sk->trigger_mode ? &sk->reader_seq[i] : NULL,
-		 &sk->dump_seq[i], cap);
+		 &sk->dump_seq[i], cap, true);
+}
+
+/*
+ * Packets the receive thread leaves to the application's reader while
+ * that is awake; beyond this lag it analyzes them itself. A reader that
+ * falls asleep leaves everything to it again.
+ */
+#define HELP_LAG 32768u
+
+/*
+ * Does the receive thread analyze what it just stored? Always when the
+ * reader never helps; when the lag grew too long; and when analysis
+ * delivers (trigger mode, dump_dir) while the reader sleeps, or the
+ * deliveries would wait for it. In live mode without dumps nothing waits
+ * on the analysis, so a reader that dozes off between batches still
+ * finds its share when it wakes (or the receive thread takes it over
+ * once it is idle).
+ */
+static inline bool analyze_now(struct fs_analyzer *an, struct fs_lane *l)
+{
+	return !an->shared ||
+		(an->deliv != NULL &&
+		 !atomic_load_explicit(&an->helper, memory_order_relaxed)) ||
+		l->wpkts - atomic_load_explicit(&an->analyzed,
+						memory_order_relaxed) >=
+		HELP_LAG;
+}
+
+/* Run the analyzer (owned) over everything published, then the checker;
+ * publish what it delivered and count it for the reader's wake-up. */
+static void analyze_all(struct fs_rxq *r, uint64_t now)
+{
+	struct fs_analyzer *an = r->an;
+
+	an->delivered = 0;
+	fs_analyzer_run(an, UINT_MAX);
+	fs_analyzer_tick(an, now);
+	if (an->deliv != NULL && an->delivered > 0) {
+		fs_lane_publish(an->deliv);
+		if (r->sink->trigger_mode)
+			r->unwoken += an->delivered;
+	}
+}
+
+/*
+ * The next record of cap bytes opens a new chunk: if that would give up
+ * the chunk under the analysis cursor, publish and catch the analysis up
+ * first (waiting for the reader if it is analyzing now), so that no
+ * packet goes unanalyzed and nobody reads a chunk while it is reused.
+ */
+static void before_new_chunk(struct fs_rxq *r, uint32_t cap)
+{
+	struct fs_analyzer *an = r->an;
+
+	if (!fs_lane_would_drop(r->lane, atomic_load_explicit(&an->aseq,
+				memory_order_acquire), cap))
+		return;
+	fs_lane_publish(r->lane);
+	fs_analyzer_hold(an);
+	analyze_all(r, 0);
+	fs_analyzer_release(an);
 }
 
 /*
@@ -181,19 +250,18 @@ void *fs_rx_thread(void *arg)
 		bool ended = fed && atomic_load_explicit(&src->feeder_done,
 							 memory_order_acquire);
 		uint16_t n = rte_eth_rx_burst(r->port, r->queue, m, FS_BURST);
-		uint64_t now = 0, k0 = 0;
-		struct fs_pkt_hdr *hs[FS_BURST];
-		struct fs_ring_pos ps[FS_BURST];
+		uint64_t now = 0;
 
 		if (n == 0) {
 			if (ended)
 				break;
 			/* live traffic ages by the clock when idle; a file
 			 * only by its own timestamps */
-			an->delivered = 0;
-			fs_analyzer_tick(an, fed && src->lossless ? 0 : now_ns());
-			if (sk->trigger_mode)
-				r->unwoken += an->delivered;
+			if (fs_analyzer_try(an)) {
+				analyze_all(r, fed && src->lossless ? 0
+								    : now_ns());
+				fs_analyzer_release(an);
+			}
 			/* ran dry: let a reader waiting for more have what
 			 * there is */
 			if (r->unwoken > 0 &&
@@ -211,21 +279,22 @@ void *fs_rx_thread(void *arg)
 			continue;
 		}
 		idle = 0;
-		an->delivered = 0;
 		fs_mbufs_taken(m, n);
 		for (uint16_t i = 0; i < n; i++) {
 			struct rte_mbuf *mb = m[i];
 			uint32_t len = rte_pktmbuf_pkt_len(mb);
 			uint32_t cap = len < caplen ? len : caplen;
 			struct fs_pkt_hdr *h;
-			struct fs_ring_pos pos;
 
 			if (i + 1 < n)
 				rte_prefetch0(rte_pktmbuf_mtod(m[i + 1], void *));
 			if (wait_main)
 				wait_for(r, l, &sk->reader_seq[l->index], NULL,
-					 cap);
-			h = fs_lane_reserve(l, cap, &pos);
+					 cap, false);
+			if (unlikely(l->cur_used + FS_REC_SIZE(cap) >
+				     l->data_size))
+				before_new_chunk(r, cap);
+			h = fs_lane_reserve(l, cap, NULL);
 			if (mb->ol_flags & ts_flag) {
 				uint32_t wl = *RTE_MBUF_DYNFIELD(mb, wl_off,
 								 uint32_t *);
@@ -243,26 +312,23 @@ void *fs_rx_thread(void *arg)
 			h->source = (uint8_t)src->index;
 			h->flags = 0;
 			copy_out((uint8_t *)(h + 1), mb, cap);
-			if (i == 0)
-				k0 = l->wpkts - 1;
-			hs[i] = h;
-			ps[i] = pos;
 		}
-		fs_analyzer_burst(an, hs, ps, k0, n);
 		fs_lane_publish(l);
 		fs_mbufs_given(m, n);
 		rte_pktmbuf_free_bulk(m, n);
-		fs_analyzer_tick(an, 0);
-		if (an->deliv != NULL && an->delivered > 0)
-			fs_lane_publish(an->deliv);
-		r->unwoken += sk->trigger_mode ? an->delivered : n;
+		if (analyze_now(an, l) && fs_analyzer_try(an)) {
+			analyze_all(r, 0);
+			fs_analyzer_release(an);
+		}
+		if (!sk->trigger_mode)
+			r->unwoken += n;
 		if (sk->notify(sk->notify_arg, r->unwoken, false))
 			r->unwoken = 0;
 	}
 	fs_lane_publish(l);
-	if (an->deliv != NULL)
-		fs_lane_publish(an->deliv);
-	fs_analyzer_tick(an, 0);
+	fs_analyzer_hold(an);
+	analyze_all(r, 0);
+	fs_analyzer_release(an);
 	atomic_store_explicit(&r->done, true, memory_order_release);
 	sk->notify(sk->notify_arg, r->unwoken, true);
 	if (registered)

@@ -5,6 +5,7 @@
  * analyzer's trigger bookkeeping and history index on a real ring lane.
  */
 #include <check.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,11 +260,11 @@ static void frame(uint8_t *p, uint8_t f, uint16_t seq, int marker, int rev)
 	}
 }
 
-static void feed(struct fs_analyzer *a, struct fs_lane *l, uint8_t f,
-		 uint16_t seq, int marker, uint64_t ts)
+/* Store one packet of flow f in the lane (unpublished). */
+static void store(struct fs_lane *l, uint8_t f, uint16_t seq, int marker,
+		  uint64_t ts)
 {
-	struct fs_ring_pos pos;
-	struct fs_pkt_hdr *h = fs_lane_reserve(l, 64, &pos);
+	struct fs_pkt_hdr *h = fs_lane_reserve(l, 64, NULL);
 
 	h->ts_ns = ts;
 	h->wire_len = 64;
@@ -271,7 +272,15 @@ static void feed(struct fs_analyzer *a, struct fs_lane *l, uint8_t f,
 	h->source = 0;
 	h->flags = 0;
 	frame((uint8_t *)(h + 1), f, seq, marker, seq & 1);
-	fs_analyzer_packet(a, h, pos, l->wpkts - 1);
+}
+
+/* Store, publish and analyze one packet. */
+static void feed(struct fs_analyzer *a, struct fs_lane *l, uint8_t f,
+		 uint16_t seq, int marker, uint64_t ts)
+{
+	store(l, f, seq, marker, ts);
+	fs_lane_publish(l);
+	ck_assert_uint_eq(fs_analyzer_run(a, UINT_MAX), 1);
 }
 
 /* Read the delivery lane; return packets, their ids in ids[]. */
@@ -349,6 +358,62 @@ START_TEST(trigger_delivers_history_first)
 	ck_assert_uint_eq(ids[0], 103);
 	ck_assert_uint_eq(atomic_load(&a.flows_triggered), 1);
 
+	fs_analyzer_free(&a);
+	pcap_freecode(&trig);
+	fs_ring_free(r);
+	fs_ring_free(dr);
+}
+END_TEST
+
+/* The analysis cursor follows the lane across chunks, in runs of any
+ * length, and finds what was published only. */
+START_TEST(cursor_follows_the_lane)
+{
+	fs_ring *r = fs_ring_create(1 << 20, 1, 1500);
+	fs_ring *dr = fs_ring_create(1 << 20, 1, 1500);
+	struct fs_lane *l = fs_ring_lane(r, 0), *d = fs_ring_lane(dr, 0);
+	struct bpf_program trig = compile("udp[8:4] = 0xdeadbeef");
+	struct fs_analyzer a;
+	struct fs_cursor c;
+	char err[256];
+	static uint16_t ids[4000];
+	static uint8_t fl[4000], flags[4000];
+	unsigned n, runs = 0;
+
+	ck_assert_int_eq(fs_analyzer_init(&a, l, d, 1 << 20, 1000, 30, &trig,
+					  1500, err, sizeof(err)), 0);
+	fs_cursor_oldest(d, &c);
+	/* 3000 records of 80 bytes: four 64 KiB chunks */
+	for (uint16_t i = 0; i < 3000; i++) {
+		store(l, (uint8_t)(i % 5), i, i == 2903, 1000 + i);
+		/* (the lane publishes by itself when it opens a chunk) */
+		if (i == 99)	/* stored, not published: not seen */
+			ck_assert_uint_eq(fs_analyzer_run(&a, 100), 0);
+	}
+	fs_lane_publish(l);
+	ck_assert_uint_gt(atomic_load(&l->head), 2);
+	ck_assert_uint_eq(fs_analyzer_backlog(&a), 3000);
+	while (fs_analyzer_backlog(&a) > 0) {
+		ck_assert_uint_le(fs_analyzer_run(&a, 7 + runs % 90),
+				  7 + runs % 90);
+		runs++;
+	}
+	ck_assert_uint_eq(atomic_load(&a.analyzed), 3000);
+	ck_assert_uint_eq(a.table.count, 5);
+	n = delivered(d, &c, ids, fl, flags);
+	/* flow 3 (packets 3, 8, ..., 2998): its history up to the marker
+	 * (2903) first, then the rest as it was analyzed */
+	ck_assert_uint_eq(n, 600);
+	for (unsigned i = 0; i < n; i++) {
+		ck_assert_uint_eq(fl[i], 3);
+		ck_assert_uint_eq(ids[i], 3 + 5 * i);
+		ck_assert_uint_eq(flags[i], i == 0 ? FS_REC_FIRST : 0);
+	}
+	ck_assert_uint_eq(atomic_load(&a.history_lost), 0);
+	/* published later: analyzed by the next run */
+	feed(&a, l, 3, 3003, 0, 5000);
+	ck_assert_uint_eq(delivered(d, &c, ids, fl, flags), 1);
+	ck_assert_uint_eq(ids[0], 3003);
 	fs_analyzer_free(&a);
 	pcap_freecode(&trig);
 	fs_ring_free(r);
@@ -463,8 +528,7 @@ END_TEST
 static void feed_frag(struct fs_analyzer *a, struct fs_lane *l, uint16_t id,
 		      int first, uint64_t ts)
 {
-	struct fs_ring_pos pos;
-	struct fs_pkt_hdr *h = fs_lane_reserve(l, 64, &pos);
+	struct fs_pkt_hdr *h = fs_lane_reserve(l, 64, NULL);
 	uint8_t *p = (uint8_t *)(h + 1);
 
 	memset(p, 0, 64);
@@ -488,7 +552,8 @@ static void feed_frag(struct fs_analyzer *a, struct fs_lane *l, uint16_t id,
 		p[34] = 0x30; p[35] = 0x39;	/* 12345 -> 53 */
 		p[37] = 53;
 	}
-	fs_analyzer_packet(a, h, pos, l->wpkts - 1);
+	fs_lane_publish(l);
+	ck_assert_uint_eq(fs_analyzer_run(a, UINT_MAX), 1);
 }
 
 START_TEST(fragments_stay_with_their_flow)
@@ -534,6 +599,7 @@ static Suite *flow_suite(void)
 	tcase_add_test(tc, memory_exhausted_is_counted);
 #endif
 	tcase_add_test(tc, trigger_delivers_history_first);
+	tcase_add_test(tc, cursor_follows_the_lane);
 	tcase_add_test(tc, overwritten_history_is_counted);
 	tcase_add_test(tc, control_requests);
 	tcase_add_test(tc, fragments_stay_with_their_flow);

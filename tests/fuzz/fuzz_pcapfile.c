@@ -63,8 +63,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (count < 20000 && pcap_next_ex(p, &h, &pkt) == 1) {
 		struct fs_lane *l = fs_ring_lane(r, 0);
 		uint32_t cap = h->caplen < SNAP ? h->caplen : SNAP;
-		struct fs_ring_pos pos;
-		struct fs_pkt_hdr *rec = fs_lane_reserve(l, cap, &pos);
+		struct fs_pkt_hdr *rec = fs_lane_reserve(l, cap, NULL);
 
 		rec->ts_ns = (uint64_t)h->ts.tv_sec * 1000000000u +
 			(uint64_t)h->ts.tv_usec;
@@ -73,9 +72,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rec->source = 0;
 		rec->flags = 0;
 		memcpy(rec + 1, pkt, cap);
-		fs_analyzer_packet(&a, rec, pos, l->wpkts - 1);
+		/* analyzed before the next record can reuse its chunk */
+		fs_lane_publish(l);
+		fs_analyzer_run(&a, 1);
 		if (++count % 32 == 0) {
-			fs_lane_publish(l);
 			fs_lane_publish(fs_ring_lane(dr, 0));
 			fs_analyzer_tick(&a, 0);
 			while (fs_lane_read(fs_ring_lane(dr, 0), &c, out,
