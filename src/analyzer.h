@@ -4,11 +4,11 @@
  * trigger filter, and the copy of triggered flows (history first) into
  * the lane's delivery lane. It follows the lane with a cursor of its own
  * and reads the published records in place. One thread at a time owns
- * it: the lane's receive thread, or the application's reader, which
- * takes a share of the work while it is awake so that the receive
- * thread only receives and stores (fs_analyzer_try). The receive thread
- * never gives up a chunk the cursor has not passed: it catches the
- * analysis up first. The checker (flow expiry) runs after each run.
+ * it (fs_analyzer_try): the lane's receive thread, or the application's
+ * reader, which analyzes whenever it has caught up with the packets, so
+ * that the receive thread mostly receives and stores (rx.c, capture.c).
+ * The receive thread never gives up a chunk the cursor has not passed:
+ * it catches the analysis up first. The checker (flow expiry) runs after each run.
  * Other threads reach a lane's flows only through its mailbox, which the
  * owner serves between runs.
  */
@@ -91,7 +91,7 @@ struct fs_analyzer {
 	_Atomic uint64_t analyzed;	/* acur.pkt */
 	_Atomic uint64_t aseq;		/* acur.seq */
 	_Atomic int owner;		/* 1 while a thread owns the analyzer */
-	_Atomic int helper;		/* the application's reader is awake */
+	_Atomic int helper;		/* the application's reader helps */
 	bool shared;			/* the reader may help (lossy sources) */
 	/* mailbox: 0 empty, 1 posted, 3 being served, 2 done */
 	_Atomic int mbox_state;

@@ -30,8 +30,9 @@
 #define STAGE_BYTES (512u * 1024)	/* per lane; holds any record */
 #define STAGE_PKTS 4096u
 #define MAX_LANES 256u
-#define WAKE_BATCH 1024u
-#define DELIV_MIN (4u << 20)	/* delivery bytes per lane, at least */	/* packets that wake an idle reader */
+#define WAKE_BATCH 1024u	/* packets that wake an idle reader */
+#define HELP_ROUNDS 16u	/* batches of analysis before the reader sleeps */
+#define DELIV_MIN (4u << 20)	/* delivery bytes per lane, at least */
 
 extern char **environ;
 
@@ -77,11 +78,12 @@ bool fs_device_is_ours(const char *device)
 
 /*
  * Receive threads call this after publishing n packets. A reader that is
- * awake needs nothing. An idle one is woken at once in immediate mode or
- * when the queue ran dry, else once WAKE_BATCH packets wait: at high rates
- * it then takes big batches instead of one system call per burst.
+ * awake needs nothing. An idle one is woken at once in immediate mode,
+ * when the queue ran dry or when analysis waits for it (now), else once
+ * WAKE_BATCH packets wait: at high rates it then takes big batches
+ * instead of one system call per burst.
  */
-static bool notify(void *arg, unsigned n, bool idle)
+static bool notify(void *arg, unsigned n, bool now)
 {
 	struct fs_capture *c = arg;
 	uint64_t one = 1;
@@ -92,7 +94,7 @@ static bool notify(void *arg, unsigned n, bool idle)
 	atomic_thread_fence(memory_order_seq_cst);
 	if (!atomic_load_explicit(&c->armed, memory_order_relaxed))
 		return true;
-	if (!idle && !c->immediate && n < WAKE_BATCH)
+	if (!now && !c->immediate && n < WAKE_BATCH)
 		return false;
 	if (atomic_exchange(&c->armed, 0))
 		(void)!write(c->efd, &one, sizeof(one));
@@ -466,37 +468,31 @@ fail:
 }
 
 /*
- * The reader is awake: it takes lane i's analysis while that is free, up
- * to a batch at a time, so that the receive thread only receives while
- * the application keeps reading. (Not for lossless sources, whose
- * receive thread may wait for this very reader.)
+ * The application's reader analyzes lane i (up to a batch) when it has
+ * caught up with the lane, so that the receive thread only receives and
+ * stores while the application keeps reading, and the analysis never
+ * delays packets the application is waiting for. From its first read on
+ * the receive thread leaves it that work (rx.c). Not for lossless
+ * sources, whose receive thread may wait for this very reader. Returns
+ * whether a backlog was left.
  */
-static void help(fs_capture *c, unsigned i)
+static bool help(fs_capture *c, unsigned i)
 {
 	struct fs_analyzer *a = &c->an[i];
 
 	if (!a->shared)
-		return;
+		return false;
 	if (!atomic_load_explicit(&a->helper, memory_order_relaxed))
 		atomic_store_explicit(&a->helper, 1, memory_order_relaxed);
 	if (fs_analyzer_backlog(a) == 0 || !fs_analyzer_try(a))
-		return;
+		return false;
 	a->delivered = 0;
 	fs_analyzer_run(a, STAGE_PKTS);
 	fs_analyzer_tick(a, 0);
 	if (a->deliv != NULL && a->delivered > 0)
 		fs_lane_publish(a->deliv);
 	fs_analyzer_release(a);
-}
-
-/* The reader goes to sleep: the receive threads analyze everything. */
-static void helpers_sleep(fs_capture *c)
-{
-	for (unsigned i = 0; i < c->nlanes; i++)
-		if (atomic_load_explicit(&c->an[i].helper,
-					 memory_order_relaxed))
-			atomic_store_explicit(&c->an[i].helper, 0,
-					      memory_order_relaxed);
+	return fs_analyzer_backlog(a) > 0;
 }
 
 /* Stage what lane r has (only when its previous batch is delivered:
@@ -510,7 +506,6 @@ static void stage(fs_capture *c, unsigned i)
 
 	if (r->rd < r->wr)
 		return;
-	help(c, i);
 	r->rd = r->wr = 0;
 	n = fs_lane_read(r->lane, &r->cur, r->buf, STAGE_BYTES, STAGE_PKTS,
 			 &lost);
@@ -522,6 +517,8 @@ static void stage(fs_capture *c, unsigned i)
 	r->wr = off;
 	atomic_store_explicit(&c->reader_seq[i], r->cur.seq,
 			      memory_order_release);
+	if (n < STAGE_PKTS)	/* caught up */
+		help(c, i);
 }
 
 static void take(struct reader *r, struct fs_packet *p)
@@ -610,8 +607,19 @@ int fs_capture_read(fs_capture *c, struct fs_packet *pkts, unsigned max)
 	n = read_once(c, pkts, max);
 	if (n > 0)
 		return n;
-	/* idle: let the receive threads wake us (and poll users) */
-	helpers_sleep(c);
+	/* caught up everywhere: analyze what the receive threads left
+	 * (this may deliver), then sleep until they wake us */
+	for (unsigned round = 0; round < HELP_ROUNDS; round++) {
+		bool more = false;
+
+		for (unsigned i = 0; i < c->nlanes; i++)
+			more |= help(c, i);
+		if (!more)
+			break;
+	}
+	n = read_once(c, pkts, max);
+	if (n > 0)
+		return n;
 	while (read(c->efd, &v, sizeof(v)) > 0)
 		;
 	atomic_store(&c->armed, 1);
@@ -646,7 +654,6 @@ int fs_capture_wait(fs_capture *c, int timeout_ms)
 
 	if (c->eof || anything_waiting(c))
 		return 1;
-	helpers_sleep(c);
 	atomic_store(&c->armed, 1);
 	atomic_thread_fence(memory_order_seq_cst);
 	if (anything_waiting(c) || all_ended(c)) {

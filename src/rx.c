@@ -124,29 +124,34 @@ static void wait_deliv(void *arg, uint32_t cap)
 }
 
 /*
- * Packets the receive thread leaves to the application's reader while
- * that is awake; beyond this lag it analyzes them itself. A reader that
- * falls asleep leaves everything to it again.
+ * Once the application reads, the receive thread leaves the analysis to
+ * the application's reader, which analyzes between its batches when it
+ * has caught up (capture.c). Past HELP_WAKE packets of backlog a sleeping
+ * reader is woken for it; past HELP_LAG (a reader that stopped reading,
+ * or is slower than the traffic) the receive thread analyzes itself.
  */
+#define HELP_WAKE 4096u
 #define HELP_LAG 32768u
 
-/*
- * Does the receive thread analyze what it just stored? Always when the
- * reader never helps; when the lag grew too long; and when analysis
- * delivers (trigger mode, dump_dir) while the reader sleeps, or the
- * deliveries would wait for it. In live mode without dumps nothing waits
- * on the analysis, so a reader that dozes off between batches still
- * finds its share when it wakes (or the receive thread takes it over
- * once it is idle).
- */
-static inline bool analyze_now(struct fs_analyzer *an, struct fs_lane *l)
+static inline uint64_t backlog(const struct fs_analyzer *an,
+			       const struct fs_lane *l)
+{
+	return l->wpkts - atomic_load_explicit(&an->analyzed,
+					       memory_order_relaxed);
+}
+
+/* Does the receive thread analyze what it just stored? (Also before
+ * the backlog spans a quarter of a small lane: a helper never holds up
+ * the chunk hand-over of before_new_chunk.) */
+static inline bool analyze_now(const struct fs_analyzer *an,
+			       const struct fs_lane *l)
 {
 	return !an->shared ||
-		(an->deliv != NULL &&
-		 !atomic_load_explicit(&an->helper, memory_order_relaxed)) ||
-		l->wpkts - atomic_load_explicit(&an->analyzed,
-						memory_order_relaxed) >=
-		HELP_LAG;
+		!atomic_load_explicit(&an->helper, memory_order_relaxed) ||
+		backlog(an, l) >= HELP_LAG ||
+		atomic_load_explicit(&l->head, memory_order_relaxed) -
+		atomic_load_explicit(&an->aseq, memory_order_relaxed) >=
+		l->nchunks / 4;
 }
 
 /* Run the analyzer (owned) over everything published, then the checker;
@@ -251,6 +256,7 @@ void *fs_rx_thread(void *arg)
 							 memory_order_acquire);
 		uint16_t n = rte_eth_rx_burst(r->port, r->queue, m, FS_BURST);
 		uint64_t now = 0;
+		bool wake = false;
 
 		if (n == 0) {
 			if (ended)
@@ -316,13 +322,18 @@ void *fs_rx_thread(void *arg)
 		fs_lane_publish(l);
 		fs_mbufs_given(m, n);
 		rte_pktmbuf_free_bulk(m, n);
-		if (analyze_now(an, l) && fs_analyzer_try(an)) {
-			analyze_all(r, 0);
-			fs_analyzer_release(an);
+		if (analyze_now(an, l)) {
+			if (fs_analyzer_try(an)) {
+				analyze_all(r, 0);
+				fs_analyzer_release(an);
+			}
+		} else {
+			/* a sleeping reader is woken to take its share */
+			wake = backlog(an, l) >= HELP_WAKE;
 		}
 		if (!sk->trigger_mode)
 			r->unwoken += n;
-		if (sk->notify(sk->notify_arg, r->unwoken, false))
+		if (sk->notify(sk->notify_arg, r->unwoken, wake))
 			r->unwoken = 0;
 	}
 	fs_lane_publish(l);

@@ -37,9 +37,10 @@ struct fs_sink {
 	_Atomic uint64_t *dump_seq;
 	bool trigger_mode;
 	/* packets were published: n since the last wake-up the capture
-	 * accepted, idle when the queue just ran dry. Returns true when the
-	 * count starts over (the reader was woken or is awake anyway). */
-	bool (*notify)(void *arg, unsigned n, bool idle);
+	 * accepted; now: wake a sleeping reader whatever n is (the queue ran
+	 * dry, or analysis waits for it). Returns true when the count starts
+	 * over (the reader was woken or is awake anyway). */
+	bool (*notify)(void *arg, unsigned n, bool now);
 	void *notify_arg;
 	uint32_t caplen;		/* bytes kept per packet */
 };
