@@ -86,15 +86,18 @@ struct fs_analyzer {
 	void (*wait)(void *arg, uint32_t cap);
 	void *wait_arg;
 	unsigned delivered;		/* copied since the owner zeroed it */
-	/* the cursor: next record to analyze, and its position for others */
+	/* the cursor: next record to analyze */
 	struct fs_cursor acur;
-	_Atomic uint64_t analyzed;	/* acur.pkt */
-	_Atomic uint64_t aseq;		/* acur.seq */
-	_Atomic int owner;		/* 1 while a thread owns the analyzer */
-	_Atomic int helper;		/* the application's reader helps */
 	bool shared;			/* the reader may help (lossy sources) */
+	/* what the receive thread looks at per burst, away from the lines
+	 * the owner writes per packet: the cursor's position (stored once
+	 * per run), ownership, and whether the reader helps */
+	_Atomic uint64_t analyzed __attribute__((aligned(64)));	/* acur.pkt */
+	_Atomic uint64_t aseq;		/* acur.seq */
+	_Atomic int owner __attribute__((aligned(64)));	/* 1: owned */
+	_Atomic int helper;		/* the application's reader helps */
 	/* mailbox: 0 empty, 1 posted, 3 being served, 2 done */
-	_Atomic int mbox_state;
+	_Atomic int mbox_state __attribute__((aligned(64)));
 	struct fs_request *mbox;
 	/* counters other threads read */
 	_Atomic uint64_t flows_active, flows_triggered, flows_ended;

@@ -61,8 +61,10 @@ struct fs_lane {
 	_Atomic uint64_t pkts;		/* records published, ever */
 	_Atomic uint64_t bytes;		/* packet bytes published, ever */
 	_Atomic uint64_t chunks_dropped;/* chunks given up to wrap around */
-	/* writer-private */
-	struct fs_chunk *cur;		/* chunk being filled */
+	/* writer-private, on a cache line of its own: the writer stores to
+	 * it per packet, and readers loading the fields above must not pull
+	 * it away from the writer */
+	struct fs_chunk *cur __attribute__((aligned(64)));/* being filled */
 	uint32_t cur_used, cur_npkts;	/* reserved, published or not */
 	uint32_t cur_last;		/* offset of the last reserved record */
 	uint32_t pub_npkts;		/* records of cur already published */
