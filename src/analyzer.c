@@ -310,6 +310,16 @@ void fs_analyzer_tick(struct fs_analyzer *a, uint64_t now)
 	fs_analyzer_serve(a);
 }
 
+unsigned fs_analyzer_step(struct fs_analyzer *a, unsigned max, uint64_t now)
+{
+	a->delivered = 0;
+	fs_analyzer_run(a, max);
+	fs_analyzer_tick(a, now);
+	if (a->deliv != NULL && a->delivered > 0)
+		fs_lane_publish(a->deliv);
+	return a->delivered;
+}
+
 static bool matches(const struct fs_flow *f, const struct bpf_program *p)
 {
 	uint8_t frame[160];

@@ -150,6 +150,10 @@ unsigned fs_analyzer_run(struct fs_analyzer *a, unsigned max);
 /* After a run (and when idle): expire flows, serve the mailbox. */
 void fs_analyzer_tick(struct fs_analyzer *a, uint64_t now);
 
+/* A run of up to max records, then the tick at time now (0: packet
+ * time); what it delivered is published. Returns the packets delivered. */
+unsigned fs_analyzer_step(struct fs_analyzer *a, unsigned max, uint64_t now);
+
 /* Serve a posted request, if any (receive thread). */
 void fs_analyzer_serve(struct fs_analyzer *a);
 

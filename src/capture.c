@@ -486,11 +486,7 @@ static bool help(fs_capture *c, unsigned i)
 		atomic_store_explicit(&a->helper, 1, memory_order_relaxed);
 	if (fs_analyzer_backlog(a) == 0 || !fs_analyzer_try(a))
 		return false;
-	a->delivered = 0;
-	fs_analyzer_run(a, STAGE_PKTS);
-	fs_analyzer_tick(a, 0);
-	if (a->deliv != NULL && a->delivered > 0)
-		fs_lane_publish(a->deliv);
+	fs_analyzer_step(a, STAGE_PKTS, 0);
 	fs_analyzer_release(a);
 	return fs_analyzer_backlog(a) > 0;
 }

@@ -158,11 +158,6 @@ struct fs_lane_usage {
 };
 void fs_lane_usage(struct fs_lane *l, struct fs_lane_usage *u);
 
-/* Writer only: the record at pos in its own lane, published or not, or
- * NULL when the lane gave its chunk up (or pos is ahead). */
-static inline const struct fs_pkt_hdr *fs_lane_record(const struct fs_lane *l,
-						       struct fs_ring_pos pos);
-
 /* ---- inline fast path ---- */
 
 void fs_lane_next_chunk(struct fs_lane *l);
@@ -205,18 +200,6 @@ static inline bool fs_lane_would_drop(const struct fs_lane *l, uint64_t seq,
 		return false;
 	/* the next chunk is head + 1; it replaces head + 1 - nchunks */
 	return head + 1 >= l->nchunks && head + 1 - l->nchunks >= seq;
-}
-
-static inline const struct fs_pkt_hdr *fs_lane_record(const struct fs_lane *l,
-						       struct fs_ring_pos pos)
-{
-	uint64_t head = atomic_load_explicit(&l->head, memory_order_relaxed);
-	uint64_t tail = atomic_load_explicit(&l->tail, memory_order_relaxed);
-
-	if (pos.seq > head || pos.seq < tail)
-		return NULL;
-	return (const struct fs_pkt_hdr *)(fs_lane_chunk(l, pos.seq)->data +
-					   pos.off);
 }
 
 #endif

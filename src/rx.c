@@ -133,41 +133,28 @@ static void wait_deliv(void *arg, uint32_t cap)
 #define HELP_WAKE 4096u
 #define HELP_LAG 32768u
 
-static inline uint64_t backlog(const struct fs_analyzer *an,
-			       const struct fs_lane *l)
-{
-	return l->wpkts - atomic_load_explicit(&an->analyzed,
-					       memory_order_relaxed);
-}
-
 /* Does the receive thread analyze what it just stored? (Also before
  * the backlog spans a quarter of a small lane: a helper never holds up
  * the chunk hand-over of before_new_chunk.) */
-static inline bool analyze_now(const struct fs_analyzer *an,
+static inline bool analyze_now(struct fs_analyzer *an,
 			       const struct fs_lane *l)
 {
 	return !an->shared ||
 		!atomic_load_explicit(&an->helper, memory_order_relaxed) ||
-		backlog(an, l) >= HELP_LAG ||
+		fs_analyzer_backlog(an) >= HELP_LAG ||
 		atomic_load_explicit(&l->head, memory_order_relaxed) -
 		atomic_load_explicit(&an->aseq, memory_order_relaxed) >=
 		l->nchunks / 4;
 }
 
-/* Run the analyzer (owned) over everything published, then the checker;
- * publish what it delivered and count it for the reader's wake-up. */
+/* Run the analyzer (owned) over everything published; count what it
+ * delivered for the reader's wake-up. */
 static void analyze_all(struct fs_rxq *r, uint64_t now)
 {
-	struct fs_analyzer *an = r->an;
+	unsigned d = fs_analyzer_step(r->an, UINT_MAX, now);
 
-	an->delivered = 0;
-	fs_analyzer_run(an, UINT_MAX);
-	fs_analyzer_tick(an, now);
-	if (an->deliv != NULL && an->delivered > 0) {
-		fs_lane_publish(an->deliv);
-		if (r->sink->trigger_mode)
-			r->unwoken += an->delivered;
-	}
+	if (r->sink->trigger_mode)
+		r->unwoken += d;
 }
 
 /*
@@ -329,7 +316,7 @@ void *fs_rx_thread(void *arg)
 			}
 		} else {
 			/* a sleeping reader is woken to take its share */
-			wake = backlog(an, l) >= HELP_WAKE;
+			wake = fs_analyzer_backlog(an) >= HELP_WAKE;
 		}
 		if (!sk->trigger_mode)
 			r->unwoken += n;
