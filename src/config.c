@@ -7,6 +7,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,8 @@
 #include <unistd.h>
 
 #include <pcap/pcap.h>
+
+#include "eal_args.h"
 
 #define KIB 1024ull
 #define MIB (1024ull * KIB)
@@ -85,7 +89,7 @@ static const struct fs_config_key keys[] = {
 	  "directory" },
 	{ "control", FS_KEY_CONTROL, "/run/flowscope/<pid>-<source>.sock", 0, 0,
 	  OFF(control), "control socket path (absolute); off disables it" },
-	{ "eal", FS_KEY_STRING, "none", 0, 0, OFF(eal),
+	{ "eal", FS_KEY_EAL, "none", 0, 0, OFF(eal),
 	  "extra DPDK EAL arguments, split on blanks with sh-like quoting" },
 	{ "rx_queues", FS_KEY_UINT, "1", 1, 64, OFF(rx_queues),
 	  "RSS queues per port, each with its own receive thread and ring "
@@ -286,6 +290,10 @@ static void describe(const struct fs_config_key *k, char *buf, size_t len)
 		snprintf(buf, len, "an absolute path shorter than %zu bytes, or off",
 			 SUN_PATH_LEN);
 		break;
+	case FS_KEY_EAL:
+		snprintf(buf, len, "DPDK EAL arguments, split like a shell "
+			 "would");
+		break;
 	case FS_KEY_STRING:
 	default:
 		snprintf(buf, len, "any text");
@@ -457,7 +465,8 @@ int fs_config_set(struct fs_config *c, const char *key, const char *value,
 		if (!S_ISDIR(st.st_mode))
 			return fail(err, errlen, where,
 				    "%s: '%s' is not a directory", k->name, value);
-		if (access(value, W_OK | X_OK) < 0)
+		/* with the effective ids: they are what creates the files */
+		if (faccessat(AT_FDCWD, value, W_OK | X_OK, AT_EACCESS) < 0)
 			return fail(err, errlen, where,
 				    "%s: cannot write to '%s': %s",
 				    k->name, value, strerror(errno));
@@ -487,11 +496,25 @@ int fs_config_set(struct fs_config *c, const char *key, const char *value,
 		c->control_off = false;
 		return 0;
 
+	case FS_KEY_EAL: {
+		char **argv = NULL;
+
+		/* refused here rather than when DPDK starts, so the error
+		 * names the file and line */
+		if (fs_config_split_args(value, &argv, why, sizeof(why)) < 0)
+			return fail(err, errlen, where, "%s: %s", k->name, why);
+		rc = fs_eal_args_check(argv, 0, why, sizeof(why));
+		fs_config_free_argv(argv);
+		if (rc < 0)
+			return fail(err, errlen, where, "%s", why);
+		break;
+	}
+
 	case FS_KEY_STRING:
 		break;
 	}
 
-	/* FILTER, DIR and STRING keep the text as given. */
+	/* FILTER, DIR, EAL and STRING keep the text as given. */
 	if (replace_string((char **)field, value) < 0)
 		return fail(err, errlen, where, "%s: out of memory", k->name);
 	return 0;
@@ -517,23 +540,99 @@ static char *trim(char *s)
 	return s;
 }
 
-int fs_config_load_file(struct fs_config *c, const char *path,
-			char *err, size_t errlen)
+/*
+ * A privileged program takes a config file only from root: every
+ * directory on its real path is owned by root and writable by nobody
+ * else, so no one else can swap the file or a link on the way, and the
+ * real user may read it, so no error message shows a line of a file
+ * that user could not read. On success real holds the resolved path,
+ * which is the one to open.
+ */
+static int trusted_path(const char *path, char *real, char *err,
+			size_t errlen)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+
+	if (realpath(path, real) == NULL)
+		return fail(err, errlen, NULL, "%s: cannot read config file: "
+			    "%s", path, strerror(errno));
+	/* access() checks with the real ids, the caller's own */
+	if (access(real, R_OK) < 0)
+		return fail(err, errlen, NULL, "%s: cannot read config file: "
+			    "%s", path, strerror(errno));
+	snprintf(dir, sizeof(dir), "%s", real);
+	for (char *slash = strrchr(dir, '/'); slash != NULL;
+	     slash = strrchr(dir, '/')) {
+		slash[slash == dir] = '\0';	/* keep "/" itself */
+		if (stat(dir, &st) < 0)
+			return fail(err, errlen, NULL, "%s: %s: %s", path, dir,
+				    strerror(errno));
+		if (st.st_uid != 0 || (st.st_mode & 022))
+			return fail(err, errlen, NULL, "%s: not taken by a "
+				    "privileged program (setuid, setgid or file "
+				    "capabilities): directory %s is not root's "
+				    "alone (owner uid %u, mode %04o)", path, dir,
+				    (unsigned)st.st_uid,
+				    (unsigned)(st.st_mode & 07777));
+		if (slash == dir)
+			break;
+	}
+	return 0;
+}
+
+static int load_file(struct fs_config *c, const char *path, unsigned flags,
+		     char *err, size_t errlen)
 {
 	char line[LINE_MAX_LEN + 2];	/* the line, its '\n' and NUL */
+	char real[PATH_MAX];
 	char *where = NULL;
 	unsigned lineno = 0;
 	size_t wlen;
+	struct stat st;
 	FILE *f;
-	int rc = -1;
+	int fd, rc = -1;
 
 	if (!c || !path)
 		return fail(err, errlen, NULL, "invalid argument");
-	/* "e": no descriptor leaks into programs the application runs. */
-	f = fopen(path, "re");
-	if (!f)
+	if ((flags & FS_CONFIG_SECURE) &&
+	    trusted_path(path, real, err, errlen) < 0)
+		return -1;
+	/* O_NONBLOCK: a FIFO must not block the open before it is seen
+	 * not to be a file; O_CLOEXEC: no descriptor leaks into programs
+	 * the application runs */
+	fd = open(flags & FS_CONFIG_SECURE ? real : path,
+		  O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
 		return fail(err, errlen, NULL, "%s: cannot read config file: %s",
 			    path, strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		rc = errno;
+		close(fd);
+		return fail(err, errlen, NULL, "%s: cannot read config file: %s",
+			    path, strerror(rc));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return fail(err, errlen, NULL, "%s: not a regular file; a "
+			    "config file must be one", path);
+	}
+	if ((flags & FS_CONFIG_SECURE) && (st.st_uid != 0 ||
+					   (st.st_mode & 022))) {
+		close(fd);
+		return fail(err, errlen, NULL, "%s: not taken by a privileged "
+			    "program (setuid, setgid or file capabilities): it "
+			    "is not root's alone (owner uid %u, mode %04o)", path,
+			    (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+	}
+	f = fdopen(fd, "r");
+	if (!f) {
+		rc = errno;
+		close(fd);
+		return fail(err, errlen, NULL, "%s: cannot read config file: %s",
+			    path, strerror(rc));
+	}
+	rc = -1;
 	wlen = strlen(path) + 16;	/* ":" and a line number */
 	where = malloc(wlen);
 	if (!where) {
@@ -606,8 +705,14 @@ done:
 	return rc;
 }
 
-int fs_config_load_env(struct fs_config *c, char *const envp[],
-		       char *err, size_t errlen)
+int fs_config_load_file(struct fs_config *c, const char *path,
+			char *err, size_t errlen)
+{
+	return load_file(c, path, 0, err, errlen);
+}
+
+static int load_env(struct fs_config *c, char *const envp[], unsigned flags,
+		    char *err, size_t errlen)
 {
 	const size_t plen = strlen(ENV_PREFIX);
 
@@ -627,12 +732,20 @@ int fs_config_load_env(struct fs_config *c, char *const envp[],
 		if (!eq)
 			continue;	/* not a variable at all */
 		nlen = (size_t)(eq - e);
-		if (nlen == strlen(ENV_CONFIG) &&
-		    strncmp(e, ENV_CONFIG, nlen) == 0)
-			continue;
 		/* FLOWSCOPE_CTL_*: flowscope-ctl's own, not a capture's */
 		if (nlen > strlen(ENV_CTL) &&
 		    strncmp(e, ENV_CTL, strlen(ENV_CTL)) == 0)
+			continue;
+		if (flags & FS_CONFIG_SECURE)
+			return fail(err, errlen, NULL, "%.*s: not taken by a "
+				    "privileged program (setuid, setgid or file "
+				    "capabilities), which takes nothing from its "
+				    "environment; put the key in a config file "
+				    "of root's and name it in the device "
+				    "(flowscope/PATH:SOURCE)",
+				    (int)(nlen > 64 ? 64 : nlen), e);
+		if (nlen == strlen(ENV_CONFIG) &&
+		    strncmp(e, ENV_CONFIG, nlen) == 0)
 			continue;
 		k = find_key_upper(e + plen, nlen - plen);
 		if (!k) {
@@ -652,6 +765,12 @@ int fs_config_load_env(struct fs_config *c, char *const envp[],
 	return 0;
 }
 
+int fs_config_load_env(struct fs_config *c, char *const envp[],
+		       char *err, size_t errlen)
+{
+	return load_env(c, envp, 0, err, errlen);
+}
+
 /* The value of variable name in envp, or NULL. */
 static const char *env_value(char *const envp[], const char *name)
 {
@@ -666,26 +785,52 @@ static const char *env_value(char *const envp[], const char *name)
 }
 
 /* c is treated as uninitialised on entry, like fs_config_init's. */
-int fs_config_load(struct fs_config *c, const char *path,
-		   char *const envp[], char *err, size_t errlen)
+int fs_config_load_as(struct fs_config *c, const char *path,
+		      char *const envp[], unsigned flags, char *err,
+		      size_t errlen)
 {
 	if (!c)
 		return fail(err, errlen, NULL, "invalid argument");
 	fs_config_init(c);
+	/* first: a privileged program refuses its environment before it
+	 * reads any file that environment names */
+	if ((flags & FS_CONFIG_SECURE) &&
+	    load_env(c, envp, flags, err, errlen) < 0)
+		goto fail;
 	if (!path) {
 		path = env_value(envp, ENV_CONFIG);
 		if (path && !*path)
 			path = NULL;
 	}
-	if (path && fs_config_load_file(c, path, err, errlen) < 0)
+	if (path && load_file(c, path, flags, err, errlen) < 0)
 		goto fail;
-	if (fs_config_load_env(c, envp, err, errlen) < 0)
+	if (load_env(c, envp, flags, err, errlen) < 0)
 		goto fail;
+	if ((flags & FS_CONFIG_SECURE) && c->eal != NULL) {
+		char **argv = NULL;
+		char why[256];
+		int rc = fs_config_split_args(c->eal, &argv, why, sizeof(why));
+
+		if (rc >= 0)
+			rc = fs_eal_args_check(argv, FS_EAL_ARGS_SECURE, why,
+					       sizeof(why));
+		fs_config_free_argv(argv);
+		if (rc < 0) {
+			fail(err, errlen, path, "%s", why);
+			goto fail;
+		}
+	}
 	return 0;
 fail:
 	/* Nothing starts half-configured. */
 	fs_config_release(c);
 	return -1;
+}
+
+int fs_config_load(struct fs_config *c, const char *path,
+		   char *const envp[], char *err, size_t errlen)
+{
+	return fs_config_load_as(c, path, envp, 0, err, errlen);
 }
 
 void fs_config_free_argv(char **argv)

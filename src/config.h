@@ -49,6 +49,7 @@ enum fs_key_type {
 	FS_KEY_RATE,	/* integer with k/m/g (powers of 1000), or "unlimited" */
 	FS_KEY_DIR,	/* existing directory */
 	FS_KEY_CONTROL,	/* absolute socket path or "off" */
+	FS_KEY_EAL,	/* EAL arguments, split like sh; see eal_args.h */
 	FS_KEY_STRING,	/* free text */
 };
 
@@ -83,9 +84,11 @@ int fs_config_set(struct fs_config *c, const char *key, const char *value,
 
 /*
  * Apply a key = value file ('#' starts a comment, blank lines ignored).
- * Returns 0, or -1 with err naming the file, the line and the key
- * (or why the file could not be read). On error c may hold the keys
- * of earlier lines; callers discard it.
+ * Anything but a regular file (a FIFO, a device, a directory) is refused
+ * without reading it, so that opening never blocks. Returns 0, or -1
+ * with err naming the file, the line and the key (or why the file could
+ * not be read). On error c may hold the keys of earlier lines; callers
+ * discard it.
  */
 int fs_config_load_file(struct fs_config *c, const char *path,
 			char *err, size_t errlen);
@@ -102,10 +105,28 @@ int fs_config_load_env(struct fs_config *c, char *const envp[],
  * The whole precedence chain: defaults, then the file (path, or the
  * value of FLOWSCOPE_CONFIG in envp when path is NULL; none if both are
  * absent), then the environment. Returns 0 or -1 with err; on error c
- * is left at defaults.
+ * is left at defaults. The same as fs_config_load_as with flags 0.
  */
 int fs_config_load(struct fs_config *c, const char *path,
 		   char *const envp[], char *err, size_t errlen);
+
+/* Flags of fs_config_load_as. */
+#define FS_CONFIG_SECURE (1U << 0)	/* a secure-execution process
+					 * (getauxval(AT_SECURE)): see below */
+
+/*
+ * fs_config_load with flags. FS_CONFIG_SECURE is for a process that runs
+ * with more privileges than whoever started it (setuid, setgid, file
+ * capabilities): nothing comes from the environment (any FLOWSCOPE_
+ * variable but flowscope-ctl's is an error, FLOWSCOPE_CONFIG included);
+ * the config file must be a regular file owned by root, writable by
+ * nobody else, in directories owned by root and writable by nobody else,
+ * and readable by the real user; and its eal key may not hold options
+ * that load code or name files (eal_args.h). Returns 0 or -1 with err.
+ */
+int fs_config_load_as(struct fs_config *c, const char *path,
+		      char *const envp[], unsigned flags, char *err,
+		      size_t errlen);
 
 /*
  * Split an EAL argument string on blanks, honouring '...' and "..."

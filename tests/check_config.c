@@ -220,7 +220,7 @@ START_TEST(test_table)
 	ck_assert_int_eq(k[3].type, FS_KEY_UINT);
 	ck_assert_int_eq(k[6].type, FS_KEY_DIR);
 	ck_assert_int_eq(k[7].type, FS_KEY_CONTROL);
-	ck_assert_int_eq(k[8].type, FS_KEY_STRING);
+	ck_assert_int_eq(k[8].type, FS_KEY_EAL);
 	ck_assert_int_eq(k[13].type, FS_KEY_RATE);
 	ck_assert_int_eq(k[14].type, FS_KEY_RATE);
 	ck_assert_str_eq(k[7].def, "/run/flowscope/<pid>-<source>.sock");
@@ -515,6 +515,35 @@ START_TEST(test_eal)
 }
 END_TEST
 
+/* Options after which DPDK ends the program, or that attach it to another
+ * DPDK process, are refused however getopt_long would read them. */
+START_TEST(test_eal_refused)
+{
+	static const char *const bad[] = {
+		"-h", "--help", "--he", "--hel", "-vh", "-h -l 0", "-l 0 -h",
+		"-v", "-vl0", "--log-level help", "--log-level=help",
+		"--proc-type=secondary", "--proc-type auto", "--proc-t=auto",
+		"a -h", "'-h'",
+	};
+	static const char *const good[] = {
+		"-l 0", "-l -h", "-- -h", "--proc-type=primary", "-lh", "-nv",
+		"--log-level=notice", "--log-level lib.eal:debug",
+		"--h", "--vdev=net_ring0,-h", "-a 0000:03:00.0", "-d /x.so",
+		"--file-prefix=x", "--huge-dir /mnt", "--trace-dir=/tmp",
+	};
+	struct fs_config c;
+
+	fs_config_init(&c);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		set_bad(&c, "eal", bad[i], "it is not passed to DPDK");
+	set_bad(&c, "eal", "-h", "would make DPDK print its usage and end");
+	set_bad(&c, "eal", "--proc-type=secondary", "primary process");
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		set_ok(&c, "eal", good[i]);
+	fs_config_release(&c);
+}
+END_TEST
+
 START_TEST(test_empty_values)
 {
 	size_t n;
@@ -562,8 +591,8 @@ START_TEST(test_unchanged_on_error)
 	set_ok(&c, "buffer", "2g");
 	before = c;
 	for (size_t i = 0; i < n; i++) {
-		if (k[i].type == FS_KEY_STRING)
-			continue;	/* any text is good */
+		if (k[i].type == FS_KEY_STRING || k[i].type == FS_KEY_EAL)
+			continue;	/* any text is good (a word, for eal) */
 		ck_assert_int_eq(fs_config_set(&c, k[i].name, "bad value!",
 					       NULL, err, sizeof(err)), -1);
 		ck_assert_msg(same_config(&c, &before), "%s",
@@ -796,8 +825,8 @@ START_TEST(test_file_unreadable)
 	ck_assert_str_eq(err, want);
 
 	ck_assert_int_eq(fs_config_load_file(&c, tmpdir, err, sizeof(err)), -1);
-	snprintf(want, sizeof(want), "%s: cannot read config file: %s", tmpdir,
-		 strerror(EISDIR));
+	snprintf(want, sizeof(want), "%s: not a regular file; a config file "
+		 "must be one", tmpdir);
 	ck_assert_str_eq(err, want);
 
 	if (geteuid() != 0) {
@@ -1105,6 +1134,126 @@ START_TEST(test_split_errors)
 }
 END_TEST
 
+/* A FIFO (or any other non-regular file) is refused at once instead of
+ * blocking the open until a writer comes. */
+START_TEST(test_file_fifo)
+{
+	struct fs_config c;
+	char path[256], err[512];
+
+	fs_config_init(&c);
+	snprintf(path, sizeof(path), "%s/fifo.conf", tmpdir);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	alarm(5);	/* a blocking open fails the test instead of hanging */
+	ck_assert_int_eq(fs_config_load_file(&c, path, err, sizeof(err)), -1);
+	alarm(0);
+	ck_assert_has(err, "not a regular file");
+	ck_assert_int_eq(fs_config_load_file(&c, "/dev/null", err,
+					     sizeof(err)), -1);
+	ck_assert_has(err, "not a regular file");
+	unlink(path);
+	fs_config_release(&c);
+}
+END_TEST
+
+static int load_secure(struct fs_config *c, const char *path,
+		       char *const envp[], char *err, size_t errlen)
+{
+	return fs_config_load_as(c, path, envp, FS_CONFIG_SECURE, err, errlen);
+}
+
+/* A privileged program takes nothing from its environment. */
+START_TEST(test_secure_env)
+{
+	char *const ctl[] = { "FLOWSCOPE_CTL_SOCKET=/x", "HOME=/", NULL };
+	char *const eal[] = { "FLOWSCOPE_EAL=-d /tmp/evil.so", NULL };
+	char *const cfg[] = { "FLOWSCOPE_CONFIG=/tmp/x.conf", NULL };
+	char *const buf[] = { "FLOWSCOPE_BUFFER=1g", NULL };
+	struct fs_config c;
+	char err[512];
+
+	ck_assert_msg(load_secure(&c, NULL, ctl, err, sizeof(err)) == 0, "%s",
+		      err);
+	ck_assert_int_eq(load_secure(&c, NULL, eal, err, sizeof(err)), -1);
+	ck_assert_has(err, "FLOWSCOPE_EAL: not taken by a privileged program");
+	ck_assert_ptr_null(c.eal);
+	ck_assert_int_eq(load_secure(&c, NULL, cfg, err, sizeof(err)), -1);
+	ck_assert_has(err, "FLOWSCOPE_CONFIG: not taken");
+	ck_assert_int_eq(load_secure(&c, NULL, buf, err, sizeof(err)), -1);
+	ck_assert_has(err, "FLOWSCOPE_BUFFER: not taken");
+	ck_assert_uint_eq(c.buffer, 256u << 20);
+	/* the same variables are taken by an ordinary program */
+	ck_assert_msg(fs_config_load(&c, NULL, buf, err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_uint_eq(c.buffer, 1u << 30);
+	fs_config_release(&c);
+}
+END_TEST
+
+/* A privileged program takes a config file only from root: not from a
+ * directory others may write to (/tmp here), not when the file is
+ * writable by others; and from such a file still no code-loading EAL
+ * options. */
+START_TEST(test_secure_file)
+{
+	char dir[] = "/run/check_config_XXXXXX";
+	char path[300], link[300], err[512];
+	struct fs_config c;
+	FILE *f;
+
+	/* the file in tmpdir: /tmp is writable by everybody */
+	write_file(path, sizeof(path), "gen_flows = 7\n");
+	ck_assert_msg(fs_config_load(&c, path, NULL, err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_int_eq(load_secure(&c, path, NULL, err, sizeof(err)), -1);
+	ck_assert_has(err, "not taken by a privileged program");
+	ck_assert_has(err, "directory /tmp is not root's alone");
+	unlink(path);
+	if (geteuid() != 0 || mkdtemp(dir) == NULL)
+		return;	/* needs a directory chain of root's */
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/ok.conf", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("gen_flows = 7\neal = -l 0\n", f);
+	fclose(f);
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	ck_assert_msg(load_secure(&c, path, NULL, err, sizeof(err)) == 0, "%s",
+		      err);
+	ck_assert_uint_eq(c.gen_flows, 7);
+	/* a link from /tmp to it: the real path is what is judged */
+	snprintf(link, sizeof(link), "%s/link.conf", tmpdir);
+	ck_assert_int_eq(symlink(path, link), 0);
+	ck_assert_msg(load_secure(&c, link, NULL, err, sizeof(err)) == 0, "%s",
+		      err);
+	unlink(link);
+	ck_assert_int_eq(chmod(path, 0666), 0);
+	ck_assert_int_eq(load_secure(&c, path, NULL, err, sizeof(err)), -1);
+	ck_assert_has(err, "it is not root's alone");
+	ck_assert_int_eq(chmod(path, 0644), 0);
+	ck_assert_int_eq(chmod(dir, 0775), 0);
+	ck_assert_int_eq(load_secure(&c, path, NULL, err, sizeof(err)), -1);
+	ck_assert_has(err, "is not root's alone");
+	ck_assert_int_eq(chmod(dir, 0755), 0);
+	f = fopen(path, "w");
+	fputs("eal = -l 0 -d /tmp/evil.so\n", f);
+	fclose(f);
+	ck_assert_msg(fs_config_load(&c, path, NULL, err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_int_eq(load_secure(&c, path, NULL, err, sizeof(err)), -1);
+	ck_assert_has(err, "'-d' loads a shared object");
+	ck_assert_ptr_null(c.eal);
+	f = fopen(path, "w");
+	fputs("eal = --file-pre=x\n", f);
+	fclose(f);
+	ck_assert_int_eq(load_secure(&c, path, NULL, err, sizeof(err)), -1);
+	ck_assert_has(err, "'--file-prefix' names files");
+	unlink(path);
+	rmdir(dir);
+	fs_config_release(&c);
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -1128,6 +1277,7 @@ static Suite *config_suite(void)
 	tcase_add_test(t, test_dump_dir);
 	tcase_add_test(t, test_control);
 	tcase_add_test(t, test_eal);
+	tcase_add_test(t, test_eal_refused);
 	tcase_add_test(t, test_empty_values);
 	tcase_add_test(t, test_unknown_key);
 	tcase_add_test(t, test_unchanged_on_error);
@@ -1143,6 +1293,9 @@ static Suite *config_suite(void)
 	tcase_add_test(t, test_file_long_line);
 	tcase_add_test(t, test_file_nul_byte);
 	tcase_add_test(t, test_file_unreadable);
+	tcase_add_test(t, test_file_fifo);
+	tcase_add_test(t, test_secure_env);
+	tcase_add_test(t, test_secure_file);
 	suite_add_tcase(s, t);
 
 	t = tcase_create("env");
