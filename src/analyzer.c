@@ -23,20 +23,33 @@
 #define HIST_MIN 1024u
 #define AVG_RECORD 64u	/* index entries: one per 64 bytes of lane */
 
+static uint64_t hist_entries(uint64_t lane_bytes)
+{
+	uint64_t n = HIST_MIN;
+
+	while (n < lane_bytes / AVG_RECORD)
+		n <<= 1;
+	return n;
+}
+
+uint64_t fs_analyzer_mem_size(uint64_t lane_bytes, uint32_t max_flows)
+{
+	return hist_entries(lane_bytes) * sizeof(struct fs_hist) +
+	       fs_flow_table_mem_size(max_flows);
+}
+
 int fs_analyzer_init(struct fs_analyzer *a, struct fs_lane *lane,
 		     struct fs_lane *deliv, uint64_t lane_bytes,
 		     uint32_t max_flows, uint32_t timeout_s,
 		     const struct bpf_program *trigger, uint32_t snap,
 		     char *err, size_t errlen)
 {
-	uint64_t n = HIST_MIN;
+	uint64_t n = hist_entries(lane_bytes);
 
 	memset(a, 0, sizeof(*a));
 	a->lane = lane;
 	a->deliv = deliv;
 	a->snap = snap;
-	while (n < lane_bytes / AVG_RECORD)
-		n <<= 1;
 	a->hist_mask = n - 1;
 	a->hist_len = n * sizeof(struct fs_hist);
 	a->hist = fs_map_resident(a->hist_len);

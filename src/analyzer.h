@@ -104,6 +104,10 @@ struct fs_analyzer {
 	_Atomic uint64_t history_lost, untracked_packets;
 };
 
+/* Bytes of resident memory fs_analyzer_init maps for a lane of
+ * lane_bytes and max_flows (history index and flow slots). */
+uint64_t fs_analyzer_mem_size(uint64_t lane_bytes, uint32_t max_flows);
+
 /*
  * Set up the analyzer of lane (deliv may be NULL when nothing is ever
  * delivered from it). trigger: a compiled program to copy, or NULL.

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@
 #include "devname.h"
 #include "dumper.h"
 #include "eal.h"
+#include "mem.h"
 #include "ring.h"
 #include "source.h"
 
@@ -312,6 +314,65 @@ static int start_control(fs_capture *c, char *errbuf, size_t errlen)
 	return 0;
 }
 
+/* Delivery lanes: a quarter of the ring, at least DELIV_MIN each. */
+static uint64_t delivery_bytes(const fs_capture *c)
+{
+	uint64_t dbytes = c->cfg.buffer / 4;
+
+	if (dbytes < (uint64_t)DELIV_MIN * c->nlanes)
+		dbytes = (uint64_t)DELIV_MIN * c->nlanes;
+	return dbytes;
+}
+
+static bool delivers(const fs_capture *c)
+{
+	return c->cfg.mode == FS_MODE_TRIGGER || c->cfg.dump_dir != NULL;
+}
+
+/*
+ * What the capture makes resident (ring, delivery lanes, history index
+ * and flow slots) against what the machine, the cgroups and the limits
+ * can give, before any of it is touched: too much is an activate error
+ * that names what is there, never an out-of-memory kill.
+ */
+static int check_memory(const fs_capture *c, char *errbuf, size_t errlen)
+{
+	uint64_t ring = c->cfg.buffer, deliv = delivers(c) ?
+		delivery_bytes(c) : 0, index, room;
+	char why[256], need[32], r[32], d[32], x[32], have[32];
+
+	index = c->nlanes * fs_analyzer_mem_size(c->cfg.buffer / c->nlanes,
+						 c->cfg.max_flows);
+	room = fs_mem_room(why, sizeof(why));
+	if (ring + deliv + index <= room)
+		return 0;
+	fs_mem_fmt(ring + deliv + index, need, sizeof(need));
+	fs_mem_fmt(ring, r, sizeof(r));
+	fs_mem_fmt(deliv, d, sizeof(d));
+	fs_mem_fmt(index, x, sizeof(x));
+	fs_mem_fmt(room, have, sizeof(have));
+	/* short enough for PCAP_ERRBUF_SIZE with the longest why */
+	snprintf(errbuf, errlen, "buffer: cannot reserve %s (ring %s%s%s, "
+		 "index %s): %s can be had (%s)", need, r,
+		 deliv ? ", delivery " : "", deliv ? d : "", x, have, why);
+	return -1;
+}
+
+/* A privileged program reads a file= source only when the real user may
+ * read it (access() checks with the real ids). */
+static int check_files(const struct fs_devname *dev, char *errbuf,
+		       size_t errlen)
+{
+	for (size_t i = 0; i < dev->nsources; i++)
+		if (dev->sources[i].kind == FS_SRC_FILE &&
+		    access(dev->sources[i].arg, R_OK) < 0) {
+			snprintf(errbuf, errlen, "file=%.128s: %s", dev->sources[i].arg,
+				 strerror(errno));
+			return -1;
+		}
+	return 0;
+}
+
 fs_capture *fs_capture_open(const char *device,
 			    const struct fs_open_params *params,
 			    char *errbuf, size_t errlen)
@@ -319,6 +380,9 @@ fs_capture *fs_capture_open(const char *device,
 	fs_capture *c = calloc(1, sizeof(*c));
 	uint32_t caplen;
 	unsigned lane = 0;
+	/* setuid, setgid or file capabilities: whoever started the program
+	 * may not have the rights it runs with */
+	bool secure = getauxval(AT_SECURE) != 0;
 
 	if (c == NULL) {
 		snprintf(errbuf, errlen, "flowscope: out of memory");
@@ -328,8 +392,10 @@ fs_capture *fs_capture_open(const char *device,
 	fs_config_init(&c->cfg);
 	if (fs_devname_parse(device, &c->dev, errbuf, errlen) < 0)
 		goto fail;
-	if (fs_config_load(&c->cfg, c->dev.config_path, environ, errbuf,
-			   errlen) < 0)
+	if (fs_config_load_as(&c->cfg, c->dev.config_path, environ,
+			      secure ? FS_CONFIG_SECURE : 0, errbuf, errlen) < 0)
+		goto fail;
+	if (secure && check_files(&c->dev, errbuf, errlen) < 0)
 		goto fail;
 	caplen = c->cfg.caplen ? c->cfg.caplen : (uint32_t)params->snaplen;
 	if (caplen == 0 || caplen > FS_CAPLEN_MAX)
@@ -351,6 +417,8 @@ fs_capture *fs_capture_open(const char *device,
 			 c->cfg.rx_queues, MAX_LANES);
 		goto fail;
 	}
+	if (check_memory(c, errbuf, errlen) < 0)
+		goto fail;
 	c->ring = fs_ring_create(c->cfg.buffer, c->nlanes, caplen);
 	if (c->ring == NULL) {
 		if (errno == ENOMEM)
@@ -368,11 +436,9 @@ fs_capture *fs_capture_open(const char *device,
 	if (c->cfg.trigger != NULL && compile_trigger(c, caplen, errbuf,
 						       errlen) < 0)
 		goto fail;
-	if (c->cfg.mode == FS_MODE_TRIGGER || c->cfg.dump_dir != NULL) {
-		uint64_t dbytes = c->cfg.buffer / 4;
+	if (delivers(c)) {
+		uint64_t dbytes = delivery_bytes(c);
 
-		if (dbytes < DELIV_MIN * c->nlanes)
-			dbytes = DELIV_MIN * c->nlanes;
 		c->dring = fs_ring_create(dbytes, c->nlanes, caplen);
 		if (c->dring == NULL) {
 			snprintf(errbuf, errlen, "buffer: cannot reserve %"

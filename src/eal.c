@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <dirent.h>
@@ -26,6 +27,7 @@
 #include <rte_mbuf_dyn.h>
 
 #include "config.h"
+#include "eal_args.h"
 
 #define LOG_KEEP 512
 #define LOG_LINES 8
@@ -34,6 +36,7 @@ static struct {
 	pthread_mutex_t lock;		/* start, ports and vdevs */
 	pthread_mutex_t log_lock;
 	bool started;
+	char *failed;			/* why rte_eal_init() failed, once */
 	char *user_args;		/* eal key the EAL was started with */
 	bool probed[RTE_MAX_ETHPORTS];	/* ports present right after start */
 	unsigned vdev_seq;
@@ -282,6 +285,49 @@ static const char *unprefixed(const char *s)
 	return s;
 }
 
+/*
+ * DPDK names its runtime directory after RUNTIME_DIRECTORY or, for a
+ * non-root real user, XDG_RUNTIME_DIR, and creates directories there
+ * with the effective ids. In a set-user-ID program those variables are
+ * the caller's and the ids are not: point them at the directory DPDK
+ * uses for root for the duration of rte_eal_init(). The entries of
+ * environ are swapped in place (a pointer store each), never added or
+ * removed, so a concurrent getenv() sees the old or the new value.
+ */
+struct env_swap {
+	char **slot[2];
+	char *old[2];
+};
+
+static void hide_runtime_dir(struct env_swap *sw)
+{
+	static char *const safe[] = { "RUNTIME_DIRECTORY=/var/run",
+				      "XDG_RUNTIME_DIR=/var/run" };
+	extern char **environ;
+
+	memset(sw, 0, sizeof(*sw));
+	if (!getauxval(AT_SECURE) || geteuid() == getuid() || environ == NULL)
+		return;
+	for (char **e = environ; *e != NULL; e++)
+		for (int i = 0; i < 2; i++) {
+			size_t n = strchr(safe[i], '=') - safe[i] + 1;
+
+			if (sw->slot[i] == NULL && strncmp(*e, safe[i], n) == 0) {
+				sw->slot[i] = e;
+				sw->old[i] = *e;
+				__atomic_store_n(e, safe[i], __ATOMIC_RELEASE);
+			}
+		}
+}
+
+static void restore_runtime_dir(const struct env_swap *sw)
+{
+	for (int i = 0; i < 2; i++)
+		if (sw->slot[i] != NULL)
+			__atomic_store_n(sw->slot[i], sw->old[i],
+					 __ATOMIC_RELEASE);
+}
+
 struct init_call {
 	int argc;
 	char **argv;
@@ -302,6 +348,7 @@ int fs_eal_start(const char *user_args, char *err, size_t errlen)
 	char **user = NULL;
 	struct argv_buf a = { .argc = 0 };
 	struct init_call ic;
+	struct env_swap sw;
 	cpu_set_t saved;
 	int cap_fd = -1, out_fd = -1, err_fd = -1, rc = -1, nuser;
 	unsigned log_mark;
@@ -321,8 +368,20 @@ int fs_eal_start(const char *user_args, char *err, size_t errlen)
 		rc = 0;
 		goto done;
 	}
+	if (eal.failed != NULL) {
+		/* DPDK cannot be initialised twice in one process */
+		snprintf(err, errlen, "eal: DPDK failed to start earlier in "
+			 "this process and cannot start again until the program "
+			 "restarts; the first attempt said: %s", eal.failed);
+		goto done;
+	}
 	nuser = fs_config_split_args(ua, &user, err, errlen);
 	if (nuser < 0)
+		goto done;
+	/* the config parser refused these already; this is the last word
+	 * before DPDK, for every way an eal text can reach here */
+	if (fs_eal_args_check(user, getauxval(AT_SECURE) ?
+			      FS_EAL_ARGS_SECURE : 0, err, errlen) < 0)
 		goto done;
 	if (build_args(&a, user) < 0) {
 		snprintf(err, errlen, "eal: too many arguments");
@@ -364,7 +423,9 @@ int fs_eal_start(const char *user_args, char *err, size_t errlen)
 	pthread_mutex_lock(&eal.log_lock);
 	log_mark = eal.nlines;
 	pthread_mutex_unlock(&eal.log_lock);
+	hide_runtime_dir(&sw);
 	fs_eal_call_masked(call_init, &ic);
+	restore_runtime_dir(&sw);
 	fflush(stdout);
 	fflush(stderr);
 	if (out_fd >= 0)
@@ -383,6 +444,7 @@ int fs_eal_start(const char *user_args, char *err, size_t errlen)
 		snprintf(err, errlen, "eal: DPDK failed to start (%s)%s%s",
 			 rte_strerror(ic.err), line[0] ? ": " : "",
 			 unprefixed(line));
+		eal.failed = strdup(err + strlen("eal: "));
 		goto done;
 	}
 	for (uint16_t p = 0; p < RTE_MAX_ETHPORTS; p++)

@@ -38,18 +38,29 @@ static void fs_flow_oom_hook(struct fs_flow *f)
 #define SLOTS_MIN 1024u
 #define SLOTS_MAX (1u << 24)
 
+/* twice the flows it may hold: few collisions */
+static uint32_t slot_count(uint32_t max_flows)
+{
+	uint32_t n = SLOTS_MIN;
+
+	while (n < SLOTS_MAX && n < 2ull * max_flows)
+		n <<= 1;
+	return n;
+}
+
+size_t fs_flow_table_mem_size(uint32_t max_flows)
+{
+	return (size_t)slot_count(max_flows) * sizeof(struct fs_flow_slot);
+}
+
 int fs_flow_table_init(struct fs_flow_table *t, uint32_t max_flows,
 		       uint32_t timeout_s)
 {
-	uint32_t n = SLOTS_MIN;
+	uint32_t n = slot_count(max_flows);
 
 	memset(t, 0, sizeof(*t));
 	t->max_flows = max_flows;
 	t->timeout_ns = (uint64_t)timeout_s * 1000000000ull;
-	/* twice the flows it may hold: few collisions; memory is touched
-	 * only where flows hash to */
-	while (n < SLOTS_MAX && n < 2ull * max_flows)
-		n <<= 1;
 	t->slots_len = (size_t)n * sizeof(*t->slots);
 	t->slots = fs_map_resident(t->slots_len);
 	if (t->slots == NULL)

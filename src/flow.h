@@ -88,6 +88,9 @@ static inline void fs_flow_prefetch_flow(const struct fs_flow_table *t,
 }
 
 /* Set up an empty table. Returns 0 or -1 (out of memory). */
+/* Bytes of resident memory fs_flow_table_init maps for max_flows. */
+size_t fs_flow_table_mem_size(uint32_t max_flows);
+
 int fs_flow_table_init(struct fs_flow_table *t, uint32_t max_flows,
 		       uint32_t timeout_s);
 void fs_flow_table_free(struct fs_flow_table *t);

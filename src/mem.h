@@ -11,13 +11,27 @@
 #define FS_MEM_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23	/* Linux 5.14 */
 #endif
+
+/*
+ * Bytes this process may still make resident without the kernel killing
+ * it or another process: the least of MemAvailable (less a share kept
+ * for the rest of the system), the room under each memory cgroup limit
+ * it is in (v1 or v2), and what RLIMIT_AS leaves. why gets the binding
+ * one in words; UINT64_MAX (why "") when nothing could be read.
+ */
+uint64_t fs_mem_room(char *why, size_t len);
+
+/* v as "1.5 GiB" or "300 MiB". */
+void fs_mem_fmt(uint64_t v, char *buf, size_t len);
 
 /* len bytes of zeroed, private, resident memory (huge pages where the
  * kernel has them); NULL with errno set when they cannot be had. */
