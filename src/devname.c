@@ -20,6 +20,10 @@
 
 #define PORT_MAX 65535u
 
+/* Longer names and parts are shown cut, so that the reason of an error
+ * still fits the application's error buffer (PCAP_ERRBUF_SIZE). */
+#define SHOWN_MAX 48
+
 __attribute__((format(printf, 3, 4)))
 static int fail(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -78,7 +82,7 @@ static int parse_source(const char *device, const char *tok, size_t len,
 			struct fs_devname *d, char *err, size_t errlen)
 {
 	struct fs_source_spec s = { .kind = FS_SRC_IFACE };
-	int tl = (int)len;	/* for %.*s */
+	int tl = len > SHOWN_MAX ? SHOWN_MAX : (int)len;	/* for %.*s */
 	bool has_arg = false;
 
 	if (len == 0)
@@ -133,8 +137,9 @@ static int parse_source(const char *device, const char *tok, size_t len,
 
 	/* Checked before anything is allocated, so errors leak nothing. */
 	if (d->nsources == FS_MAX_SOURCES)
-		return fail(err, errlen, "%s: too many sources (at most %d)",
-			    device, FS_MAX_SOURCES);
+		return fail(err, errlen, "%s: too many sources: '%.*s' is "
+			    "source %zu, at most %d are taken", device, tl, tok,
+			    d->nsources + 1, FS_MAX_SOURCES);
 	if (has_arg) {
 		const char *a = s.kind == FS_SRC_FILE ? tok + 5 : tok;
 
@@ -155,17 +160,24 @@ static int parse_source(const char *device, const char *tok, size_t len,
 int fs_devname_parse(const char *device, struct fs_devname *out,
 		     char *err, size_t errlen)
 {
-	const char *p;
+	const char *p, *name;
+	char shown[SHOWN_MAX + 32];
 
 	if (!out)
 		return fail(err, errlen, "invalid argument");
 	memset(out, 0, sizeof(*out));
 	if (!device)
 		return fail(err, errlen, "no device name");
+	name = device;
+	if (strlen(device) > SHOWN_MAX) {
+		snprintf(shown, sizeof(shown), "%.*s... (%zu bytes)",
+			 SHOWN_MAX - 8, device, strlen(device));
+		name = shown;
+	}
 	if (!fs_devname_is_ours(device))
 		return fail(err, errlen,
 			    "%s: not a flowscope device (expected " SYNTAX ")",
-			    device);
+			    name);
 	p = device + strlen(FS_DEVNAME_PREFIX);
 
 	if (*p == '/') {
@@ -176,19 +188,19 @@ int fs_devname_parse(const char *device, struct fs_devname *out,
 			return fail(err, errlen,
 				    "%s: empty config file path after '"
 				    FS_DEVNAME_PREFIX "/' (expected " SYNTAX ")",
-				    device);
+				    name);
 		if (!colon)
 			return fail(err, errlen,
-				    "%s: no ':' after the config file path '%s' "
-				    "(expected " SYNTAX ")", device, p + 1);
+				    "%s: no ':' after the config file path '%.*s' "
+				    "(expected " SYNTAX ")", name, SHOWN_MAX, p + 1);
 		out->config_path = strndup(p + 1, (size_t)(colon - p - 1));
 		if (!out->config_path)
-			return fail(err, errlen, "%s: out of memory", device);
+			return fail(err, errlen, "%s: out of memory", name);
 		p = colon;
 	}
 	if (p[0] == '\0' || p[1] == '\0') {
 		fail(err, errlen, "%s: no source (expected " SYNTAX
-		     " with SOURCE one of " SOURCES ")", device);
+		     " with SOURCE one of " SOURCES ")", name);
 		goto fail;
 	}
 
@@ -199,7 +211,7 @@ int fs_devname_parse(const char *device, struct fs_devname *out,
 
 		if (!end)
 			end = p + strlen(p);
-		if (parse_source(device, p, (size_t)(end - p), out,
+		if (parse_source(name, p, (size_t)(end - p), out,
 				 err, errlen) < 0)
 			goto fail;
 		if (!*end)

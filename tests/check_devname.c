@@ -329,6 +329,39 @@ START_TEST(test_small_errbuf)
 }
 END_TEST
 
+/* A very long name still gets its reason into a pcap error buffer: the
+ * name and the offending part are shown cut. */
+START_TEST(test_long_names)
+{
+	static char name[10100];
+	struct fs_devname d;
+	char err[256];	/* PCAP_ERRBUF_SIZE */
+	size_t n;
+
+	/* 17 sources of about 600 bytes each */
+	n = (size_t)snprintf(name, sizeof(name), "flowscope");
+	for (int i = 0; i < 17; i++) {
+		n += (size_t)snprintf(name + n, sizeof(name) - n, ":file=/%d", i);
+		memset(name + n, 'a', 580);
+		n += 580;
+		name[n] = '\0';
+	}
+	ck_assert_int_eq(fs_devname_parse(name, &d, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "too many sources") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "source 17") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "bytes)") != NULL, "%s", err);
+	ck_assert_uint_lt(strlen(err), sizeof(err) - 1);
+	/* a long interface name: the reason, not only the name */
+	n = (size_t)snprintf(name, sizeof(name), "flowscope:");
+	memset(name + n, 'e', 9000);
+	name[n + 9000] = '\0';
+	ck_assert_int_eq(fs_devname_parse(name, &d, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "is too long (9000 bytes, at most 15)") !=
+		      NULL, "%s", err);
+	ck_assert_uint_lt(strlen(err), sizeof(err) - 1);
+}
+END_TEST
+
 START_TEST(test_label)
 {
 	struct fs_source_spec s = { 0 };
@@ -397,6 +430,7 @@ static Suite *devname_suite(void)
 	tcase_add_test(bad, test_duplicates);
 	tcase_add_test(bad, test_not_ours);
 	tcase_add_test(bad, test_small_errbuf);
+	tcase_add_test(bad, test_long_names);
 	suite_add_tcase(s, bad);
 
 	tcase_add_test(label, test_label);
