@@ -28,7 +28,7 @@ expect_failure() {
 	124 | 137) fail_log "tcpdump hung: $(describe_rc "$rc")" "$ERR" ;;
 	esac
 	[ "$rc" -lt 128 ] || fail_log "tcpdump crashed: $(describe_rc "$rc")" "$ERR"
-	if grep -q -E 'EAL:|^Usage:' "$ERR"; then
+	if grep -q -E '^EAL:|^Usage:' "$ERR"; then
 		fail_log "DPDK printed over the application" "$ERR"
 	fi
 	say "  tcpdump said: $(grep -v '^Running as' "$ERR" | head -n 3 | tr '\n' ' ')"
@@ -57,6 +57,26 @@ expect_stderr 'dump_dir' "'dump_dir'"
 
 expect_failure "bad EAL argument" FLOWSCOPE_EAL=--no-such-eal-option flowscope:gen
 expect_stderr 'eal.*DPDK failed to start' "'eal' and 'DPDK failed to start'"
+
+# options after which DPDK would end the program, before DPDK sees them
+for opt in -h --help -v "--log-level=help" "-l 0 --hel" "--proc-type=secondary"; do
+	expect_failure "EAL option '$opt'" FLOWSCOPE_EAL="$opt" flowscope:gen
+	expect_stderr 'eal: .* it is not passed to DPDK' "'eal: ... it is not passed to DPDK'"
+done
+
+# a config file that is a FIFO is refused at once (FS_TIMEOUT would
+# report a hang otherwise)
+mkfifo "$WORK/fifo.conf" || fail "mkfifo failed"
+start=$(date +%s)
+expect_failure "a FIFO as config file" "flowscope/$WORK/fifo.conf:gen"
+expect_stderr 'fifo\.conf: not a regular file' "'fifo.conf: not a regular file'"
+[ $(($(date +%s) - start)) -le 10 ] || fail "refusing the FIFO took $(($(date +%s) - start)) s"
+
+# a name of 10,000 bytes: the reason still fits the error buffer
+long=flowscope
+for i in $(seq 17); do long="$long:file=/$i$(printf 'a%.0s' $(seq 580))"; done
+expect_failure "a 10,000-byte device name with 17 sources" "$long"
+expect_stderr 'too many sources' "'too many sources'"
 
 expect_failure "dpdkN without such a port" flowscope:dpdk7
 expect_stderr 'dpdk7: no such DPDK port' "'dpdk7: no such DPDK port'"
@@ -156,5 +176,22 @@ expect_ok $? "python3 ctypes check" "$WORK/oneproc.out"
 grep -q '^read 20 packets' "$WORK/oneproc.out" ||
 	fail_log "pcap_open_offline() did not read 20 packets" "$WORK/oneproc.out"
 sed 's/^/  /' "$WORK/oneproc.out"
+
+check "in one process: eal = -h is refused and the program goes on to read a file"
+fs_run FLOWSCOPE_EAL=-h "$py" "$WORK/oneproc.py" "$WORK/trace.pcap" flowscope:gen \
+	>"$WORK/help.out" 2>&1
+expect_ok $? "python3 ctypes check with FLOWSCOPE_EAL=-h" "$WORK/help.out"
+grep -q '^read 20 packets' "$WORK/help.out" ||
+	fail_log "the program did not go on after eal = -h" "$WORK/help.out"
+grep -q "'-h' would make DPDK print its usage" "$WORK/help.out" ||
+	fail_log "no message about -h" "$WORK/help.out"
+
+check "in one process: a failed DPDK start is named again by the next capture"
+fs_run FLOWSCOPE_EAL=--no-such-eal-option "$py" "$WORK/oneproc.py" "$WORK/trace.pcap" \
+	flowscope:gen flowscope:gen >"$WORK/again.out" 2>&1
+expect_ok $? "python3 ctypes check with a bad EAL option twice" "$WORK/again.out"
+grep -q 'failed to start earlier in this process.*no-such-eal-option' "$WORK/again.out" ||
+	fail_log "the second capture does not say that DPDK failed earlier, and why" "$WORK/again.out"
+sed 's/^/  /' "$WORK/again.out"
 
 pass
