@@ -543,7 +543,8 @@ static char *trim(char *s)
 /*
  * A privileged program takes a config file only from root: every
  * directory on its real path is owned by root and writable by nobody
- * else, so no one else can swap the file or a link on the way, and the
+ * else (or sticky, like /tmp), so no one else can swap the file or a
+ * link on the way, and the
  * real user may read it, so no error message shows a line of a file
  * that user could not read. On success real holds the resolved path,
  * which is the one to open.
@@ -568,7 +569,10 @@ static int trusted_path(const char *path, char *real, char *err,
 		if (stat(dir, &st) < 0)
 			return fail(err, errlen, NULL, "%s: %s: %s", path, dir,
 				    strerror(errno));
-		if (st.st_uid != 0 || (st.st_mode & 022))
+		/* writable by others only with the sticky bit (/tmp), where
+		 * no one else may rename or remove root's entries */
+		if (st.st_uid != 0 ||
+		    ((st.st_mode & 022) && !(st.st_mode & S_ISVTX)))
 			return fail(err, errlen, NULL, "%s: not taken by a "
 				    "privileged program (setuid, setgid or file "
 				    "capabilities): directory %s is not root's "

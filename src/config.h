@@ -120,7 +120,8 @@ int fs_config_load(struct fs_config *c, const char *path,
  * capabilities): nothing comes from the environment (any FLOWSCOPE_
  * variable but flowscope-ctl's is an error, FLOWSCOPE_CONFIG included);
  * the config file must be a regular file owned by root, writable by
- * nobody else, in directories owned by root and writable by nobody else,
+ * nobody else, in directories owned by root and writable by nobody else
+ * (or sticky, as /tmp is),
  * and readable by the real user; and its eal key may not hold options
  * that load code or name files (eal_args.h). Returns 0 or -1 with err.
  */

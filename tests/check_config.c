@@ -1201,14 +1201,26 @@ START_TEST(test_secure_file)
 	struct fs_config c;
 	FILE *f;
 
-	/* the file in tmpdir: /tmp is writable by everybody */
-	write_file(path, sizeof(path), "gen_flows = 7\n");
+	char open_dir[200], want[400];
+
+	/* a file in a directory everybody may write to */
+	snprintf(open_dir, sizeof(open_dir), "%s/open", tmpdir);
+	ck_assert_int_eq(mkdir(open_dir, 0777), 0);
+	ck_assert_int_eq(chmod(open_dir, 0777), 0);
+	snprintf(path, sizeof(path), "%s/x.conf", open_dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("gen_flows = 7\n", f);
+	fclose(f);
 	ck_assert_msg(fs_config_load(&c, path, NULL, err, sizeof(err)) == 0,
 		      "%s", err);
 	ck_assert_int_eq(load_secure(&c, path, NULL, err, sizeof(err)), -1);
 	ck_assert_has(err, "not taken by a privileged program");
-	ck_assert_has(err, "directory /tmp is not root's alone");
+	snprintf(want, sizeof(want), "directory %s is not root's alone",
+		 open_dir);
+	ck_assert_has(err, want);
 	unlink(path);
+	rmdir(open_dir);
 	if (geteuid() != 0 || mkdtemp(dir) == NULL)
 		return;	/* needs a directory chain of root's */
 	ck_assert_int_eq(chmod(dir, 0755), 0);
