@@ -129,9 +129,14 @@ static void cgroups(struct room *r)
 					room += (uint64_t)cache;
 				fs_mem_fmt((uint64_t)lim, a, sizeof(a));
 				fs_mem_fmt((uint64_t)use, b, sizeof(b));
+				/* the end of a long path names the group */
+				size_t n = strlen(cg);
+
 				snprintf(why, sizeof(why), "memory cgroup "
-					 "%.48s: limit %s, %s in use",
-					 cg[0] ? cg : "/", a, b);
+					 "%s%.48s: limit %s, %s in use",
+					 n > 48 ? "..." : "",
+					 n == 0 ? "/" : n > 48 ? cg + n - 45 : cg,
+					 a, b);
 				take(r, room, why);
 			}
 			slash = strrchr(cg, '/');
