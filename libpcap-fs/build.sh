@@ -117,6 +117,14 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$patch_sum:$src" ]; then
 fi
 
 cp "$module/pcap-flowscope.c" "$module/pcap-flowscope.h" "$tree/"
+# pcap-flowscope.c appends to pcap.c's private device list, declared so
+awk '/^struct pcap_if_list \{$/ { getline a; getline b;
+	ok = a ~ /^[ \t]*pcap_if_t \*beginning;$/ && b == "};" } END { exit !ok }' \
+	"$tree/pcap.c" || {
+	echo "build.sh: this libpcap's struct pcap_if_list is not the one" \
+	     "pcap-flowscope.c knows" >&2
+	exit 1
+}
 # relink whenever the engine changed
 rm -f "$tree"/libpcap.so*
 (cd "$tree" && make -j"$(nproc 2>/dev/null || echo 2)" shared \

@@ -234,12 +234,40 @@ pcap_t *pcap_flowscope_create(const char *device, char *ebuf, int *is_ours)
 	return p;
 }
 
+/*
+ * pcap.c keeps its device list in this one-member struct, private to it;
+ * build.sh checks that the libpcap being built still declares it so.
+ * Our devices go at the end of the list instead of through add_dev(),
+ * which sorts by interface state: the stock devices keep their numbers
+ * in `tcpdump -D` and scripts' `tcpdump -i N` still open the same one.
+ */
+struct pcap_if_list {
+	pcap_if_t *beginning;
+};
+
 static int add_one(void *arg, const char *name, const char *desc,
 		   unsigned flags)
 {
 	void **a = arg;
+	pcap_if_list_t *list = a[0];
+	pcap_if_t **tail = &list->beginning, *dev;
 
-	return add_dev(a[0], name, flags, desc, a[1]) == NULL ? -1 : 0;
+	while (*tail != NULL)
+		tail = &(*tail)->next;
+	dev = calloc(1, sizeof(*dev));
+	if (dev == NULL || (dev->name = strdup(name)) == NULL ||
+	    (dev->description = strdup(desc)) == NULL) {
+		if (dev != NULL)
+			free(dev->name);
+		free(dev);
+		pcap_fmt_errmsg_for_errno(a[1], PCAP_ERRBUF_SIZE, errno,
+					  "malloc");
+		return -1;
+	}
+	/* what pcap_freealldevs() frees: name, description, the struct */
+	dev->flags = flags;
+	*tail = dev;
+	return 0;
 }
 
 int pcap_flowscope_findalldevs(pcap_if_list_t *devlistp, char *ebuf)
@@ -248,4 +276,9 @@ int pcap_flowscope_findalldevs(pcap_if_list_t *devlistp, char *ebuf)
 
 	return fs_list_devices(add_one, a, ebuf, PCAP_ERRBUF_SIZE) == 0 ? 0
 								   : -1;
+}
+
+int pcap_flowscope_is_ours(const char *device)
+{
+	return fs_device_is_ours(device);
 }

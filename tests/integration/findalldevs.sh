@@ -59,4 +59,37 @@ for dir in /sys/class/net/*; do
 	listed "flowscope:$name" || fail_log "flowscope:$name is not listed" "$out"
 done
 
+# Scripts say `tcpdump -i 4`: the stock devices keep their numbers, and the
+# flowscope ones come after them. An interface that comes or goes between
+# the two listings (another test's veth) moves numbers, so try again.
+check "stock devices keep their numbers; flowscope devices come after them"
+for try in 1 2 3; do
+	stock_run "$TCPDUMP" -D >"$WORK/stock.out" 2>/dev/null
+	"$FS_RUN" timeout -k 2 10 "$TCPDUMP" -D >"$out" 2>"$err"
+	n=$(wc -l <"$WORK/stock.out")
+	if head -n "$n" "$out" | cmp -s - "$WORK/stock.out" &&
+	   ! tail -n +"$((n + 1))" "$out" | grep -vq '^[0-9]*\.flowscope:'; then
+		break
+	fi
+	[ "$try" -lt 3 ] || fail_log "the first $n entries are not stock's, in stock's order, or a stock entry comes after the flowscope ones" "$out" "$WORK/stock.out"
+	sleep 1
+done
+
+# arpwatch, ngrep and iftop ask for the device's network first; stock
+# libpcap answers 0/0 for "any", and so for flowscope devices
+check "pcap_lookupnet() on flowscope devices answers 0/0"
+cat >"$WORK/lookupnet.py" <<'EOF'
+import ctypes, sys
+lib = ctypes.CDLL("libpcap.so.0.8")
+net, mask = ctypes.c_uint32(7), ctypes.c_uint32(7)
+err = ctypes.create_string_buffer(512)
+for dev in sys.argv[1:]:
+    rc = lib.pcap_lookupnet(dev.encode(), ctypes.byref(net), ctypes.byref(mask), err)
+    print("%s: %d %d %d %s" % (dev, rc, net.value, mask.value, err.value.decode()))
+    if rc != 0 or net.value or mask.value:
+        sys.exit(1)
+EOF
+"$FS_RUN" python3 "$WORK/lookupnet.py" flowscope:gen flowscope:lo flowscope//etc/x.conf:gen \
+	>"$WORK/lookupnet.out" 2>&1 || fail_log "pcap_lookupnet() failed" "$WORK/lookupnet.out"
+
 pass
