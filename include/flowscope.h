@@ -24,6 +24,8 @@ struct fs_open_params {
 	int promisc;		/* non-zero: put interfaces in promiscuous mode */
 	int immediate;		/* non-zero: wake the reader for every burst */
 	int timeout_ms;		/* the application's buffering timeout */
+	int buffer_size;	/* pcap_set_buffer_size() (tcpdump -B), bytes;
+				 * 0: not set */
 };
 
 /* One delivered packet. data stays valid until the next fs_capture_read()

@@ -182,6 +182,7 @@ static int pcap_flowscope_activate(pcap_t *p)
 	params.promisc = p->opt.promisc;
 	params.immediate = p->opt.immediate;
 	params.timeout_ms = p->opt.timeout;
+	params.buffer_size = p->opt.buffer_size;
 	pf->cap = fs_capture_open(p->opt.device, &params, p->errbuf,
 				  PCAP_ERRBUF_SIZE);
 	if (pf->cap == NULL)

@@ -35,6 +35,7 @@
 #define WAKE_BATCH 1024u	/* packets that wake an idle reader */
 #define HELP_ROUNDS 16u	/* batches of analysis before the reader sleeps */
 #define DELIV_MIN (4u << 20)	/* delivery bytes per lane, at least */
+#define PCAP_DEFAULT_BUFFER (2 << 20)	/* libpcap's on Linux, dumpcap's */
 
 extern char **environ;
 
@@ -397,6 +398,12 @@ fs_capture *fs_capture_open(const char *device,
 		goto fail;
 	if (secure && check_files(&c->dev, errbuf, errlen) < 0)
 		goto fail;
+	/* pcap_set_buffer_size() (tcpdump -B) sizes the ring when buffer
+	 * was not configured. Sizes up to libpcap's own default, which
+	 * programs such as dumpcap pass unasked, keep the ring's default. */
+	if (!fs_config_given(&c->cfg, "buffer") &&
+	    params->buffer_size > PCAP_DEFAULT_BUFFER)
+		c->cfg.buffer = (uint64_t)params->buffer_size;
 	caplen = c->cfg.caplen ? c->cfg.caplen : (uint32_t)params->snaplen;
 	if (caplen == 0 || caplen > FS_CAPLEN_MAX)
 		caplen = FS_CAPLEN_MAX;

@@ -115,6 +115,7 @@ static const struct fs_config_key keys[] = {
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
+_Static_assert(NKEYS <= 32, "given holds one bit per key");
 
 static const struct fs_config defaults = {
 	.mode = FS_MODE_LIVE,
@@ -134,6 +135,7 @@ static const struct fs_config defaults = {
 	.gen_rate = 0,
 	.gen_packets = 0,
 	.gen_size = 64,
+	.given = 0,
 };
 
 const struct fs_config_key *fs_config_keys(size_t *n)
@@ -385,15 +387,14 @@ static int replace_string(char **slot, const char *value)
 	return 0;
 }
 
+static int set_value(struct fs_config *c, const struct fs_config_key *k,
+		     const char *value, const char *where, char *err,
+		     size_t errlen);
+
 int fs_config_set(struct fs_config *c, const char *key, const char *value,
 		  const char *where, char *err, size_t errlen)
 {
 	const struct fs_config_key *k;
-	char form[192], why[PCAP_ERRBUF_SIZE];
-	void *field;
-	uint64_t v;
-	struct stat st;
-	int rc;
 
 	if (!c || !key || !value)
 		return fail(err, errlen, where, "invalid argument");
@@ -405,6 +406,29 @@ int fs_config_set(struct fs_config *c, const char *key, const char *value,
 		return fail(err, errlen, where, "unknown key '%s' (keys: %s)",
 			    key, list);
 	}
+	if (set_value(c, k, value, where, err, errlen) < 0)
+		return -1;
+	c->given |= 1u << (k - keys);
+	return 0;
+}
+
+bool fs_config_given(const struct fs_config *c, const char *key)
+{
+	const struct fs_config_key *k = find_key(key);
+
+	return k != NULL && (c->given & (1u << (k - keys)));
+}
+
+static int set_value(struct fs_config *c, const struct fs_config_key *k,
+		     const char *value, const char *where, char *err,
+		     size_t errlen)
+{
+	char form[192], why[PCAP_ERRBUF_SIZE];
+	void *field;
+	uint64_t v;
+	struct stat st;
+	int rc;
+
 	describe(k, form, sizeof(form));
 	if (!*value)
 		return fail(err, errlen, where, "%s: empty value (expected %s)",

@@ -38,6 +38,7 @@ struct fs_config {
 	uint64_t gen_rate;	/* packets/s, 0: unlimited */
 	uint64_t gen_packets;	/* 0: unlimited */
 	uint32_t gen_size;	/* frame bytes */
+	uint32_t given;		/* bit i: key i of the table was set */
 };
 
 /* Kinds of value a key takes; each has one parser in config.c. */
@@ -66,6 +67,10 @@ struct fs_config_key {
 
 /* The key table and its length. */
 const struct fs_config_key *fs_config_keys(size_t *n);
+
+/* Was key set (by a file or the environment) rather than left at its
+ * default? false for unknown keys. */
+bool fs_config_given(const struct fs_config *c, const char *key);
 
 /* Set every field to its built-in default. Cannot fail. */
 void fs_config_init(struct fs_config *c);
