@@ -396,6 +396,22 @@ fs_capture *fs_capture_open(const char *device,
 	if (fs_config_load_as(&c->cfg, c->dev.config_path, environ,
 			      secure ? FS_CONFIG_SECURE : 0, errbuf, errlen) < 0)
 		goto fail;
+	if (c->dev.named != NULL) {
+		if (c->cfg.source == NULL) {
+			snprintf(errbuf, errlen, "%.64s: %.128s has no source "
+				 "key (the capture's sources, e.g. source = "
+				 "eth0)", device, c->dev.config_path);
+			goto fail;
+		}
+		if (fs_devname_set_sources(&c->dev, c->cfg.source, errbuf,
+					   errlen) < 0)
+			goto fail;
+	} else if (c->cfg.source != NULL) {
+		snprintf(errbuf, errlen, "source: only a named capture ("
+			 FS_DEVNAME_NAMED "NAME) takes it; this device name "
+			 "gives its sources itself");
+		goto fail;
+	}
 	if (secure && check_files(&c->dev, errbuf, errlen) < 0)
 		goto fail;
 	/* pcap_set_buffer_size() (tcpdump -B) sizes the ring when buffer

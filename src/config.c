@@ -19,6 +19,7 @@
 
 #include <pcap/pcap.h>
 
+#include "devname.h"
 #include "eal_args.h"
 
 #define KIB 1024ull
@@ -32,6 +33,7 @@
 
 #define ENV_PREFIX "FLOWSCOPE_"
 #define ENV_CONFIG "FLOWSCOPE_CONFIG"
+#define ENV_CONF_DIR "FLOWSCOPE_CONF_DIR"	/* devname.h: named captures */
 #define ENV_CTL "FLOWSCOPE_CTL_"
 
 /* A longer line is reported, never silently split or truncated. */
@@ -62,6 +64,7 @@ _Static_assert(FIELD_IS(gen_flows, uint32_t), "gen_flows");
 _Static_assert(FIELD_IS(gen_rate, uint64_t), "gen_rate");
 _Static_assert(FIELD_IS(gen_packets, uint64_t), "gen_packets");
 _Static_assert(FIELD_IS(gen_size, uint32_t), "gen_size");
+_Static_assert(FIELD_IS(source, char *), "source");
 
 #define OFF(m) offsetof(struct fs_config, m)
 
@@ -112,6 +115,9 @@ static const struct fs_config_key keys[] = {
 	  "thousands, millions, billions)" },
 	{ "gen_size", FS_KEY_UINT, "64", 42, 9000, OFF(gen_size),
 	  "frame bytes of the built-in generator's packets" },
+	{ "source", FS_KEY_SOURCES, "none", 0, 0, OFF(source),
+	  "the sources of a named capture (flowscope-NAME), written as "
+	  "after flowscope: in a device name" },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -156,6 +162,7 @@ void fs_config_release(struct fs_config *c)
 	free(c->dump_dir);
 	free(c->control);
 	free(c->eal);
+	free(c->source);
 	fs_config_init(c);
 }
 
@@ -295,6 +302,10 @@ static void describe(const struct fs_config_key *k, char *buf, size_t len)
 	case FS_KEY_EAL:
 		snprintf(buf, len, "DPDK EAL arguments, split like a shell "
 			 "would");
+		break;
+	case FS_KEY_SOURCES:
+		snprintf(buf, len, "sources as in a device name, e.g. "
+			 "eth0:eth1");
 		break;
 	case FS_KEY_STRING:
 	default:
@@ -534,11 +545,28 @@ static int set_value(struct fs_config *c, const struct fs_config_key *k,
 		break;
 	}
 
+	case FS_KEY_SOURCES: {
+		struct fs_devname d;
+		size_t n = strlen(value) + sizeof(FS_DEVNAME_PREFIX ":");
+		char *dev = malloc(n);
+
+		if (dev == NULL)
+			return fail(err, errlen, where, "%s: out of memory",
+				    k->name);
+		snprintf(dev, n, FS_DEVNAME_PREFIX ":%s", value);
+		rc = fs_devname_parse(dev, &d, why, sizeof(why));
+		free(dev);
+		if (rc < 0)
+			return fail(err, errlen, where, "%s: %s", k->name, why);
+		fs_devname_release(&d);
+		break;
+	}
+
 	case FS_KEY_STRING:
 		break;
 	}
 
-	/* FILTER, DIR, EAL and STRING keep the text as given. */
+	/* FILTER, DIR, EAL, SOURCES and STRING keep the text as given. */
 	if (replace_string((char **)field, value) < 0)
 		return fail(err, errlen, where, "%s: out of memory", k->name);
 	return 0;
@@ -772,8 +800,10 @@ static int load_env(struct fs_config *c, char *const envp[], unsigned flags,
 				    "of root's and name it in the device "
 				    "(flowscope/PATH:SOURCE)",
 				    (int)(nlen > 64 ? 64 : nlen), e);
-		if (nlen == strlen(ENV_CONFIG) &&
-		    strncmp(e, ENV_CONFIG, nlen) == 0)
+		if ((nlen == strlen(ENV_CONFIG) &&
+		     strncmp(e, ENV_CONFIG, nlen) == 0) ||
+		    (nlen == strlen(ENV_CONF_DIR) &&
+		     strncmp(e, ENV_CONF_DIR, nlen) == 0))
 			continue;
 		k = find_key_upper(e + plen, nlen - plen);
 		if (!k) {

@@ -38,6 +38,7 @@ struct fs_config {
 	uint64_t gen_rate;	/* packets/s, 0: unlimited */
 	uint64_t gen_packets;	/* 0: unlimited */
 	uint32_t gen_size;	/* frame bytes */
+	char *source;		/* sources of a named capture, NULL: none */
 	uint32_t given;		/* bit i: key i of the table was set */
 };
 
@@ -51,6 +52,7 @@ enum fs_key_type {
 	FS_KEY_DIR,	/* existing directory */
 	FS_KEY_CONTROL,	/* absolute socket path or "off" */
 	FS_KEY_EAL,	/* EAL arguments, split like sh; see eal_args.h */
+	FS_KEY_SOURCES,	/* sources as in a device name: eth0:file=x.pcap */
 	FS_KEY_STRING,	/* free text */
 };
 

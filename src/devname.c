@@ -4,6 +4,7 @@
  * Only the syntax is judged here; whether an interface, port or file exists
  * is found out when the capture starts.
  */
+#define _GNU_SOURCE
 #include "devname.h"
 
 #include <net/if.h>
@@ -37,13 +38,84 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
+bool fs_devname_valid_name(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (n == 0 || n > FS_NAME_MAX || name[0] == '.' || name[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char ch = name[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' ||
+		      ch == '-'))
+			return false;
+	}
+	return true;
+}
+
 bool fs_devname_is_ours(const char *device)
 {
 	size_t n = strlen(FS_DEVNAME_PREFIX);
 
 	if (!device || strncmp(device, FS_DEVNAME_PREFIX, n) != 0)
 		return false;
+	if (device[n] == '-')
+		return fs_devname_valid_name(device + n + 1);
 	return device[n] == '\0' || device[n] == ':' || device[n] == '/';
+}
+
+const char *fs_devname_conf_dir(void)
+{
+	const char *d = secure_getenv("FLOWSCOPE_CONF_DIR");
+
+	return d != NULL && d[0] == '/' ? d : FS_CONF_DIR;
+}
+
+static int parse_named(const char *device, struct fs_devname *out,
+		       char *err, size_t errlen)
+{
+	const char *name = device + strlen(FS_DEVNAME_NAMED);
+	const char *dir = fs_devname_conf_dir();
+	size_t len = strlen(dir) + strlen(name) + 7;
+
+	out->named = strdup(name);
+	out->config_path = malloc(len);
+	if (!out->named || !out->config_path) {
+		fs_devname_release(out);
+		return fail(err, errlen, "%s: out of memory", device);
+	}
+	snprintf(out->config_path, len, "%s/%s.conf", dir, name);
+	return 0;
+}
+
+int fs_devname_set_sources(struct fs_devname *d, const char *sources,
+			   char *err, size_t errlen)
+{
+	struct fs_devname tmp;
+	char *full, *cfg;
+	size_t len;
+	int rc;
+
+	if (!d || !d->named || d->nsources || !sources)
+		return fail(err, errlen, "invalid argument");
+	len = strlen(FS_DEVNAME_PREFIX) + strlen(sources) + 2;
+	full = malloc(len);
+	if (!full)
+		return fail(err, errlen, "out of memory");
+	snprintf(full, len, FS_DEVNAME_PREFIX ":%s", sources);
+	rc = fs_devname_parse(full, &tmp, err, errlen);
+	free(full);
+	if (rc < 0)
+		return -1;
+	/* the sources move over; the name and config file stay */
+	cfg = d->config_path;
+	full = d->named;
+	*d = tmp;
+	d->config_path = cfg;
+	d->named = full;
+	return 0;
 }
 
 static bool all_digits(const char *s, size_t len)
@@ -176,9 +248,11 @@ int fs_devname_parse(const char *device, struct fs_devname *out,
 	}
 	if (!fs_devname_is_ours(device))
 		return fail(err, errlen,
-			    "%s: not a flowscope device (expected " SYNTAX ")",
-			    name);
+			    "%s: not a flowscope device (expected " SYNTAX
+			    " or " FS_DEVNAME_NAMED "NAME)", name);
 	p = device + strlen(FS_DEVNAME_PREFIX);
+	if (*p == '-')
+		return parse_named(device, out, err, errlen);
 
 	if (*p == '/') {
 		/* The path ends at the first ':', so it cannot hold one. */
@@ -229,6 +303,7 @@ void fs_devname_release(struct fs_devname *d)
 	if (!d)
 		return;
 	free(d->config_path);
+	free(d->named);
 	for (size_t i = 0; i < d->nsources && i < FS_MAX_SOURCES; i++)
 		free(d->sources[i].arg);
 	memset(d, 0, sizeof(*d));

@@ -14,6 +14,15 @@
 #define FS_DEVNAME_PREFIX "flowscope"
 #define FS_MAX_SOURCES 16
 
+/* Named captures, "flowscope-NAME": a name without ':' or '/', for
+ * programs that split device names themselves (softflowd's idx:name,
+ * argus's name/id). Their config file is FS_CONF_DIR/NAME.conf, whose
+ * source key gives the sources. FLOWSCOPE_CONF_DIR names another
+ * directory, except in privileged programs. */
+#define FS_DEVNAME_NAMED FS_DEVNAME_PREFIX "-"
+#define FS_CONF_DIR "/etc/flowscope"
+#define FS_NAME_MAX 64
+
 enum fs_source_kind {
 	FS_SRC_IFACE,	/* kernel interface through DPDK's af_packet driver */
 	FS_SRC_DPDK,	/* dpdkN: ethdev port N probed by the EAL */
@@ -29,12 +38,15 @@ struct fs_source_spec {
 
 struct fs_devname {
 	char *config_path;	/* NULL when the name gives none */
+	char *named;		/* NAME of flowscope-NAME (no sources yet), or
+				 * NULL */
 	size_t nsources;
 	struct fs_source_spec sources[FS_MAX_SOURCES];
 };
 
 /* True when device belongs to flowscope ("flowscope:" or "flowscope/"
- * prefix, or exactly "flowscope"); every other name is stock libpcap's. */
+ * prefix, exactly "flowscope", or "flowscope-" and a valid name); every
+ * other name is stock libpcap's. */
 bool fs_devname_is_ours(const char *device);
 
 /*
@@ -48,6 +60,23 @@ bool fs_devname_is_ours(const char *device);
  */
 int fs_devname_parse(const char *device, struct fs_devname *out,
 		     char *err, size_t errlen);
+
+/* The directory of named captures' config files: FLOWSCOPE_CONF_DIR
+ * when absolute and the program is not privileged (secure_getenv),
+ * else FS_CONF_DIR. */
+const char *fs_devname_conf_dir(void);
+
+/* Is name (of flowscope-NAME) a valid capture name: 1..FS_NAME_MAX of
+ * letters, digits, '_', '.' and '-', not starting with '.' or '-'? */
+bool fs_devname_valid_name(const char *name);
+
+/*
+ * The sources of named capture d (parsed with fs_devname_parse, named
+ * set) from the value of its source key, written as after
+ * "flowscope:" ("eth0:eth1"). Returns 0, or -1 with err.
+ */
+int fs_devname_set_sources(struct fs_devname *d, const char *sources,
+			   char *err, size_t errlen);
 
 /* Free what fs_devname_parse allocated. */
 void fs_devname_release(struct fs_devname *d);

@@ -59,7 +59,7 @@ static bool same_config(const struct fs_config *a, const struct fs_config *b)
 	       a->rx_slots == b->rx_slots && a->rx_mbufs == b->rx_mbufs &&
 	       a->gen_flows == b->gen_flows &&
 	       a->gen_rate == b->gen_rate && a->gen_packets == b->gen_packets &&
-	       a->gen_size == b->gen_size;
+	       a->gen_size == b->gen_size && a->source == b->source;
 }
 
 /* fs_config_set must succeed. */
@@ -197,6 +197,7 @@ START_TEST(test_table)
 		"mode", "trigger", "buffer", "caplen", "flow_timeout",
 		"max_flows", "dump_dir", "control", "eal", "rx_queues",
 		"rx_slots", "rx_mbufs", "gen_flows", "gen_rate", "gen_packets", "gen_size",
+		"source",
 	};
 	size_t n = 0;
 	const struct fs_config_key *k = fs_config_keys(&n);
