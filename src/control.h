@@ -13,8 +13,10 @@
  *   trigger [FILTER]   trigger every tracked flow matching FILTER (all
  *                      without one); answers "triggered N"
  *
- * A slow or silent client never stalls capture: the control thread is
- * the only one that waits for it, and each connection has a deadline.
+ * A slow or silent client never stalls capture or other clients: the
+ * control thread serves up to FS_CTL_CONN_MAX connections at once in one
+ * poll loop, each under its own deadlines, and only the commands
+ * themselves run one after the other.
  */
 #ifndef FS_CONTROL_H
 #define FS_CONTROL_H
@@ -24,6 +26,7 @@
 
 #define FS_CTL_LINE_MAX 1024
 #define FS_CTL_DIR "/run/flowscope"
+#define FS_CTL_CONN_MAX 64	/* connections served at once */
 
 struct bpf_program;
 
