@@ -299,7 +299,16 @@ static int start_control(fs_capture *c, char *errbuf, size_t errlen)
 			snprintf(label + n, sizeof(label) - n, "%s%s",
 				 i ? "+" : "", l);
 		}
-		fs_control_default_path(label, path, sizeof(path));
+		if (fs_control_default_path(label, path, sizeof(path)) < 0) {
+			char dir[256];
+
+			fs_control_default_dir(dir, sizeof(dir));
+			snprintf(errbuf, errlen, "control: the default socket "
+				 "directory%s%s is too long for a UNIX socket "
+				 "path; set control = PATH or off",
+				 dir[0] ? " " : "", dir);
+			return -1;
+		}
 	}
 	c->ctl = fs_control_start(path, &ctl_ops, c, errbuf, errlen);
 	if (c->ctl == NULL) {

@@ -821,16 +821,32 @@ void fs_control_stop(fs_control *c)
 }
 
 
-void fs_control_default_path(const char *label, char *buf, size_t len)
+int fs_control_default_path(const char *label, char *buf, size_t len)
 {
-	char safe[64];
-	size_t i;
+	const size_t sun_max = sizeof(((struct sockaddr_un *)0)->sun_path);
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char safe[64], pid[24];
+	size_t i, room;
+	int n;
 
+	if (len > 0)
+		buf[0] = '\0';
+	if (fs_control_default_dir(dir, sizeof(dir)) < 0)
+		return -1;
 	if (label == NULL || label[0] == '\0')
 		label = "capture";
+	/* the label is cut so that the whole path stays a socket path */
+	n = snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	room = sizeof(safe) - 1;
+	if (strlen(dir) + (size_t)n + sizeof("/-x.sock") > sun_max) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (strlen(dir) + (size_t)n + sizeof("/-.sock") + room > sun_max)
+		room = sun_max - strlen(dir) - (size_t)n - sizeof("/-.sock");
 	/* the name ends up in a path and in `flowscope-ctl list`: keep it to
 	 * characters no shell or path parser treats specially */
-	for (i = 0; i < sizeof(safe) - 1 && label[i] != '\0'; i++) {
+	for (i = 0; i < room && label[i] != '\0'; i++) {
 		char ch = label[i];
 
 		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
@@ -841,5 +857,12 @@ void fs_control_default_path(const char *label, char *buf, size_t len)
 			safe[i] = '_';
 	}
 	safe[i] = '\0';
-	snprintf(buf, len, FS_CTL_DIR "/%d-%s.sock", (int)getpid(), safe);
+	n = snprintf(buf, len, "%s/%s-%s.sock", dir, pid, safe);
+	if (n < 0 || (size_t)n >= len) {
+		if (len > 0)
+			buf[0] = '\0';
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
 }

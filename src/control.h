@@ -24,8 +24,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "control_dir.h"
+
 #define FS_CTL_LINE_MAX 1024
-#define FS_CTL_DIR "/run/flowscope"
 #define FS_CTL_CONN_MAX 64	/* connections served at once */
 
 struct bpf_program;
@@ -58,7 +59,9 @@ fs_control *fs_control_start(const char *path,
 /* Stop the thread, remove the socket. NULL is fine. */
 void fs_control_stop(fs_control *c);
 
-/* The default path: FS_CTL_DIR "/<pid>-<label>.sock". */
-void fs_control_default_path(const char *label, char *buf, size_t len);
+/* The default path: fs_control_default_dir() "/<pid>-<label>.sock",
+ * the label reduced to characters safe in a path. Returns 0, or -1 with
+ * errno ENAMETOOLONG when it does not fit into len bytes. */
+int fs_control_default_path(const char *label, char *buf, size_t len);
 
 #endif

@@ -787,6 +787,66 @@ START_TEST(default_path)
 }
 END_TEST
 
+/* Non-root users: $XDG_RUNTIME_DIR/flowscope (absolute only), else
+ * /run/user/UID/flowscope or /tmp/flowscope-UID; root: FS_CTL_DIR. */
+START_TEST(default_dir_per_user)
+{
+	char buf[256];
+	pid_t pid;
+	int st;
+
+	unsetenv("XDG_RUNTIME_DIR");
+	if (geteuid() == 0) {
+		ck_assert_int_eq(fs_control_default_dir(buf, sizeof(buf)), 0);
+		ck_assert_str_eq(buf, FS_CTL_DIR);
+		/* too small a buffer: an error, never a cut path */
+		ck_assert_int_eq(fs_control_default_dir(buf, 4), -1);
+		ck_assert_int_eq(errno, ENAMETOOLONG);
+		ck_assert_str_eq(buf, "");
+	} else {
+		fprintf(stderr, "default_dir_per_user: root part skipped\n");
+		return;
+	}
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		char want[128], run_user[64];
+		struct stat sb;
+
+		if (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 ||
+		    setuid(NOBODY) < 0)
+			_exit(3);
+		setenv("XDG_RUNTIME_DIR", "/run/user/somewhere", 1);
+		if (fs_control_default_dir(buf, sizeof(buf)) < 0 ||
+		    strcmp(buf, "/run/user/somewhere/flowscope") != 0)
+			_exit(4);
+		if (fs_control_default_path("gen", buf, sizeof(buf)) < 0 ||
+		    strncmp(buf, "/run/user/somewhere/flowscope/", 30) != 0)
+			_exit(5);
+		/* a relative one is no runtime directory */
+		setenv("XDG_RUNTIME_DIR", "run", 1);
+		snprintf(run_user, sizeof(run_user), "/run/user/%d", NOBODY);
+		if (lstat(run_user, &sb) == 0 && S_ISDIR(sb.st_mode) &&
+		    sb.st_uid == NOBODY)
+			snprintf(want, sizeof(want), "%s/flowscope", run_user);
+		else
+			snprintf(want, sizeof(want), "/tmp/flowscope-%d",
+				 NOBODY);
+		if (fs_control_default_dir(buf, sizeof(buf)) < 0 ||
+		    strcmp(buf, want) != 0)
+			_exit(6);
+		unsetenv("XDG_RUNTIME_DIR");
+		if (fs_control_default_dir(buf, sizeof(buf)) < 0 ||
+		    strcmp(buf, want) != 0)
+			_exit(7);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "nobody's default directory is wrong (status %d)", st);
+}
+END_TEST
+
 /* ---- other users ---- */
 
 START_TEST(other_uid_cannot_connect)
@@ -1086,6 +1146,7 @@ static Suite *control_suite(void)
 	tcase_add_test(tc, stop_removes_only_ours);
 	tcase_add_test(tc, directory_checks);
 	tcase_add_test(tc, default_path);
+	tcase_add_test(tc, default_dir_per_user);
 	tcase_add_test(tc, other_uid_cannot_connect);
 	tcase_add_test(tc, other_uid_refused_by_server);
 	tcase_add_test(tc, ctl_end_to_end);
