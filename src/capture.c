@@ -181,6 +181,7 @@ static int ctl_stats(void *arg, FILE *out, char *err, size_t errlen)
 	fprintf(out, "flows_ended %" PRIu64 "\n", s.flows_ended);
 	fprintf(out, "untracked_packets %" PRIu64 "\n", s.untracked_packets);
 	fprintf(out, "history_lost %" PRIu64 "\n", s.history_lost);
+	fprintf(out, "not_triggered %" PRIu64 "\n", s.not_triggered);
 	if (c->dumper != NULL) {
 		struct fs_dumper_stats d;
 
@@ -720,7 +721,12 @@ void fs_capture_stats(fs_capture *c, struct fs_stats *s)
 						       memory_order_relaxed);
 		s->untracked_packets += atomic_load_explicit(
 			&c->an[i].untracked_packets, memory_order_relaxed);
+		s->not_triggered += atomic_load_explicit(
+			&c->an[i].not_triggered, memory_order_relaxed);
 	}
+	/* in live mode every packet is delivered, triggered or not */
+	if (c->cfg.mode != FS_MODE_TRIGGER)
+		s->not_triggered = 0;
 	s->drop += s->history_lost;
 	s->delivered = atomic_load_explicit(&c->delivered,
 					    memory_order_relaxed);
