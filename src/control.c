@@ -476,8 +476,12 @@ static int accept_new(fs_control *c)
 		int fd;
 
 		if (c->nconn == FS_CTL_CONN_MAX) {
+			struct pollfd w = { .fd = c->lfd, .events = POLLIN };
 			struct conn *old = NULL;
 
+			/* nobody waiting: nobody to make room for */
+			if (poll(&w, 1, 0) <= 0)
+				return 0;
 			for (unsigned i = 0; i < FS_CTL_CONN_MAX; i++)
 				if (c->conns[i].state == CONN_READ &&
 				    (old == NULL ||

@@ -524,6 +524,47 @@ START_TEST(silent_client_does_not_block)
 }
 END_TEST
 
+/* Silent clients are waited for together, not one after the other; a
+ * crowd beyond FS_CTL_CONN_MAX makes room (oldest first) and is no
+ * lockout either. */
+START_TEST(crowd_of_silent_clients)
+{
+	enum { N = FS_CTL_CONN_MAX + 36 };
+	int quiet[N];
+	char buf[64];
+	double t0;
+
+	for (int i = 0; i < 30; i++) {
+		quiet[i] = dial(path);
+		ck_assert_int_ge(quiet[i], 0);
+	}
+	usleep(100 * 1000);	/* let the server take them all */
+	t0 = now_s();
+	ck_assert_str_eq(ask("ping\n"), "ok\npong\n");
+	ck_assert_str_eq(ask("stats\n"), "ok\nreceived 42\ndropped 0\n");
+	ck_assert_msg(now_s() - t0 < 1.0, "30 silent clients delayed two "
+		      "commands by %.2f s", now_s() - t0);
+	/* all dropped once their 2 s are up, together */
+	for (int i = 0; i < 30; i++)
+		ck_assert_uint_eq(read_all(quiet[i], buf, sizeof(buf)), 0);
+	ck_assert_msg(now_s() - t0 < 3.0, "the silent clients were dropped "
+		      "after %.2f s", now_s() - t0);
+	for (int i = 0; i < 30; i++)
+		close(quiet[i]);
+
+	for (int i = 0; i < N; i++) {
+		quiet[i] = dial(path);
+		ck_assert_int_ge(quiet[i], 0);
+	}
+	t0 = now_s();
+	ck_assert_str_eq(ask("ping\n"), "ok\npong\n");
+	ck_assert_msg(now_s() - t0 < 1.0, "%d silent clients delayed a ping "
+		      "by %.2f s", N, now_s() - t0);
+	for (int i = 0; i < N; i++)
+		close(quiet[i]);
+}
+END_TEST
+
 START_TEST(non_reader_does_not_block)
 {
 	static char head[64];
@@ -1137,6 +1178,7 @@ static Suite *control_suite(void)
 	tcase_add_test(tc, long_lines);
 	tcase_add_test(tc, binary_bytes);
 	tcase_add_test(tc, silent_client_does_not_block);
+	tcase_add_test(tc, crowd_of_silent_clients);
 	tcase_add_test(tc, non_reader_does_not_block);
 	tcase_add_test(tc, stop_is_quick_with_silent_client);
 	tcase_add_test(tc, modes);

@@ -47,7 +47,8 @@ units() {
 	build "$dir/check_ring" "$flags" tests/check_ring.c src/ring.c -- $check -lpthread &&
 	build "$dir/check_flow" "$flags" tests/check_flow.c src/flow.c src/flowkey.c \
 		src/analyzer.c src/ring.c -- $check -lpcap &&
-	build "$dir/check_control" "$flags" tests/check_control.c src/control.c -- \
+	build "$dir/check_control" "$flags" tests/check_control.c src/control.c \
+		src/control_dir.c -- \
 		$check -lpcap -lpthread || return 1
 	run check_ring "$dir/check_ring"
 	run check_flow "$dir/check_flow"
@@ -65,7 +66,7 @@ build "$dir/check_devname" "$asan" tests/check_devname.c src/devname.c -- $check
 build "$dir/check_flowkey" "$asan" tests/check_flowkey.c src/flowkey.c -- $check -lpcap &&
 	run check_flowkey "$dir/check_flowkey"
 for t in flowkey:src/flowkey.c config:src/config.c devname:src/devname.c \
-	 control:src/control.c \
+	 "control:src/control.c src/control_dir.c" \
 	 "pcapfile:src/analyzer.c src/flow.c src/flowkey.c src/ring.c"; do
 	name=${t%%:*}
 	# shellcheck disable=SC2086
@@ -88,7 +89,7 @@ engine() {
 	[ -n "$dsc" ] || return 2
 	mkdir -p "$lib/obj"
 	for f in config devname ring eal source_dpdk source_file gen rx flowkey \
-		 flow analyzer dumper control capture devices; do
+		 flow analyzer dumper control control_dir capture devices; do
 		# shellcheck disable=SC2046
 		$CC $base $flags -fPIC $(pkg-config --cflags libdpdk) -c "src/$f.c" \
 			-o "$lib/obj/$f.o" || return 1
@@ -142,7 +143,8 @@ else
 		"ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1"; then
 		integration ASan build-asan 'AddressSanitizer|runtime error' \
 			file_replay gen errors pcap_api dpdk_port trigger_file \
-			trigger_overrun dump_dir ctl faults limits veth_live
+			trigger_overrun dump_dir ctl faults limits veth_live ctl_crowd ctl_user \
+			trigger_counts gen_rate
 	else
 		echo "FAIL: building the engine under ASan"; fail=$((fail + 1))
 	fi
@@ -155,7 +157,8 @@ else
 		"TSAN_OPTIONS=halt_on_error=1:exitcode=66:history_size=7:suppressions=$(pwd)/tests/tsan.supp"; then
 		integration TSan build-tsan 'ThreadSanitizer' \
 			file_replay gen errors pcap_api dpdk_port trigger_file \
-			trigger_overrun dump_dir ctl faults veth_live
+			trigger_overrun dump_dir ctl faults veth_live ctl_crowd ctl_user \
+			trigger_counts
 	else
 		echo "FAIL: building the engine under TSan"; fail=$((fail + 1))
 	fi
