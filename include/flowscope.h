@@ -55,6 +55,11 @@ struct fs_stats {
 				 * out of memory (still captured) */
 	uint64_t history_lost;	/* triggered history already overwritten
 				 * (included in drop) */
+	uint64_t not_triggered;	/* trigger mode: received, but of flows no
+				 * trigger selected (untracked ones too), so
+				 * never delivered; 0 in live mode. recv =
+				 * delivered + drop + not_triggered once
+				 * everything received was analyzed */
 };
 
 /* Returned by fs_capture_read() once every source has ended and all was

@@ -127,6 +127,9 @@ static void trigger_flow(struct fs_analyzer *a, struct fs_flow *f)
 
 	f->triggered = 1;
 	a->table.triggered++;
+	/* each of the flow's packets so far was counted untriggered; now
+	 * it is delivered or counted lost below */
+	a->untriggered -= total;
 	atomic_store_explicit(&a->flows_triggered, a->table.triggered,
 			      memory_order_relaxed);
 	if (a->deliv == NULL)
@@ -209,8 +212,11 @@ static void analyze(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
 	e->off = pos.off;
 	e->back = 0;
 	f = fs_flow_get(&a->table, &info, h->ts_ns);
-	if (f == NULL)
-		return;		/* stored and counted, but not tracked */
+	if (f == NULL) {
+		/* stored and counted, but not tracked: no trigger selects it */
+		a->untriggered++;
+		return;
+	}
 	if ((f->pkts[0] | f->pkts[1]) != 0 && k - f->last_pkt <= a->hist_mask)
 		e->back = (uint32_t)(k - f->last_pkt);
 	f->last_pkt = k;
@@ -218,11 +224,13 @@ static void analyze(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
 	if (f->triggered) {
 		if (a->deliv != NULL)
 			deliver(a, h, 0);
-	} else if (a->trigger.bf_insns != NULL &&
-		   bpf_filter(a->trigger.bf_insns, data, h->wire_len,
-			      h->cap_len) != 0) {
-		trigger_flow(a, f);
+		return;
 	}
+	a->untriggered++;
+	if (a->trigger.bf_insns != NULL &&
+	    bpf_filter(a->trigger.bf_insns, data, h->wire_len,
+		       h->cap_len) != 0)
+		trigger_flow(a, f);
 }
 
 /* The n records of one burst, lane packet numbers k0.. : parse all and
@@ -311,6 +319,8 @@ static void publish_counters(struct fs_analyzer *a)
 	atomic_store_explicit(&a->flows_triggered, a->table.triggered,
 			      memory_order_relaxed);
 	atomic_store_explicit(&a->untracked_packets, a->table.refused,
+			      memory_order_relaxed);
+	atomic_store_explicit(&a->not_triggered, a->untriggered,
 			      memory_order_relaxed);
 }
 

@@ -86,6 +86,10 @@ struct fs_analyzer {
 	void (*wait)(void *arg, uint32_t cap);
 	void *wait_arg;
 	unsigned delivered;		/* copied since the owner zeroed it */
+	/* packets analyzed that no trigger has selected (yet): each one of
+	 * an untriggered or untracked flow adds one, a trigger takes its
+	 * flow's packets off again (they are delivered or history_lost) */
+	uint64_t untriggered;
 	/* the cursor: next record to analyze */
 	struct fs_cursor acur;
 	bool shared;			/* the reader may help (lossy sources) */
@@ -102,6 +106,7 @@ struct fs_analyzer {
 	/* counters other threads read */
 	_Atomic uint64_t flows_active, flows_triggered, flows_ended;
 	_Atomic uint64_t history_lost, untracked_packets;
+	_Atomic uint64_t not_triggered;	/* untriggered, as of the last tick */
 };
 
 /* Bytes of resident memory fs_analyzer_init maps for a lane of

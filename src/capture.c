@@ -184,6 +184,7 @@ static int ctl_stats(void *arg, FILE *out, char *err, size_t errlen)
 	fprintf(out, "flows_ended %" PRIu64 "\n", s.flows_ended);
 	fprintf(out, "untracked_packets %" PRIu64 "\n", s.untracked_packets);
 	fprintf(out, "history_lost %" PRIu64 "\n", s.history_lost);
+	fprintf(out, "not_triggered %" PRIu64 "\n", s.not_triggered);
 	if (c->dumper != NULL) {
 		struct fs_dumper_stats d;
 
@@ -302,7 +303,16 @@ static int start_control(fs_capture *c, char *errbuf, size_t errlen)
 			snprintf(label + n, sizeof(label) - n, "%s%s",
 				 i ? "+" : "", l);
 		}
-		fs_control_default_path(label, path, sizeof(path));
+		if (fs_control_default_path(label, path, sizeof(path)) < 0) {
+			char dir[256];
+
+			fs_control_default_dir(dir, sizeof(dir));
+			snprintf(errbuf, errlen, "control: the default socket "
+				 "directory%s%s is too long for a UNIX socket "
+				 "path; set control = PATH or off",
+				 dir[0] ? " " : "", dir);
+			return -1;
+		}
 	}
 	c->ctl = fs_control_start(path, &ctl_ops, c, errbuf, errlen);
 	if (c->ctl == NULL) {
@@ -800,7 +810,12 @@ void fs_capture_stats(fs_capture *c, struct fs_stats *s)
 						       memory_order_relaxed);
 		s->untracked_packets += atomic_load_explicit(
 			&c->an[i].untracked_packets, memory_order_relaxed);
+		s->not_triggered += atomic_load_explicit(
+			&c->an[i].not_triggered, memory_order_relaxed);
 	}
+	/* in live mode every packet is delivered, triggered or not */
+	if (c->cfg.mode != FS_MODE_TRIGGER)
+		s->not_triggered = 0;
 	s->drop += s->history_lost;
 	s->delivered = atomic_load_explicit(&c->delivered,
 					    memory_order_relaxed);

@@ -91,7 +91,9 @@ static const struct fs_config_key keys[] = {
 	  "also write every triggered flow to its own pcap file in this "
 	  "directory" },
 	{ "control", FS_KEY_CONTROL, "/run/flowscope/<pid>-<source>.sock", 0, 0,
-	  OFF(control), "control socket path (absolute); off disables it" },
+	  OFF(control), "control socket path (absolute); off disables it. "
+	  "Users other than root: under $XDG_RUNTIME_DIR/flowscope (else "
+	  "/run/user/UID/flowscope or /tmp/flowscope-UID)" },
 	{ "eal", FS_KEY_EAL, "none", 0, 0, OFF(eal),
 	  "extra DPDK EAL arguments, split on blanks with sh-like quoting" },
 	{ "rx_queues", FS_KEY_UINT, "1", 1, 64, OFF(rx_queues),

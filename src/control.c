@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The control socket (see control.h): a private directory, a 0600 UNIX
- * socket and one thread that serves one connection at a time under deadlines.
+ * socket and one thread whose poll loop serves many connections at once,
+ * each under its own deadlines; the commands run one at a time.
  */
 #define _GNU_SOURCE
 #include "control.h"
@@ -12,6 +13,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,10 +28,28 @@
 #define WRITE_IDLE_MS 2000	/* a write that makes no progress this long */
 #define WRITE_TOTAL_MS 30000	/* even a trickling reader is dropped */
 #define DRAIN_MAX 65536		/* unread input swallowed before close */
-#define BACKLOG 16
+#define PAUSE_MS 100		/* no accept this long after EMFILE & co */
+#define BACKLOG FS_CTL_CONN_MAX
 #define TOP_DEFAULT 10
 #define TOP_MAX 1000
 #define COMMANDS "stats, top, flows, trigger, help, ping"
+
+/*
+ * One client: it sends its command line (READ), then gets the answer,
+ * built whole before the first byte goes out (WRITE), then is closed.
+ */
+enum conn_state { CONN_FREE, CONN_READ, CONN_WRITE };
+
+struct conn {
+	int fd;
+	enum conn_state state;
+	int64_t deadline;	/* READ: the whole line; WRITE: next progress */
+	int64_t total;		/* WRITE: the whole answer */
+	size_t have;		/* READ: bytes in in */
+	char in[FS_CTL_LINE_MAX + 2];	/* the longest line, '\r', '\n' */
+	char *out;		/* WRITE: the answer */
+	size_t outlen, sent;
+};
 
 struct fs_control {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -41,6 +61,9 @@ struct fs_control {
 	ino_t ino;		/* stop never removes someone else's */
 	pthread_t thread;
 	int running;
+	/* the control thread's alone */
+	unsigned nconn;
+	struct conn conns[FS_CTL_CONN_MAX];
 };
 
 static const char help_text[] =
@@ -63,130 +86,20 @@ static int64_t now_ms(void)
 }
 
 /*
- * Wait until fd is ready for events, stop was asked, or deadline (ms,
- * monotonic) passed. Returns 1 when ready, 0 on timeout or stop, -1 on a
- * poll error. The wake fd is part of every wait so that fs_control_stop
- * never waits for a slow client.
+ * Check the command line in buf (have bytes; a '\n' in it ends the line,
+ * else end of input did) and copy it to line without "\r\n". Returns 0
+ * with a line, 1 when there is none (nothing was sent: just close), -1
+ * with a reason in why.
  */
-static int wait_fd(const fs_control *c, int fd, short events, int64_t deadline)
+static int parse_line(const char *buf, size_t have, size_t bufsize,
+		      char *line, size_t linelen, char *why, size_t whylen)
 {
-	for (;;) {
-		struct pollfd p[2] = {
-			{ .fd = fd, .events = events },
-			{ .fd = c->wake, .events = POLLIN },
-		};
-		int64_t left = deadline - now_ms();
-		int n;
+	const char *nl = memchr(buf, '\n', have);
+	size_t len = nl != NULL ? (size_t)(nl - buf) : have;
 
-		if (left <= 0)
-			return 0;
-		n = poll(p, 2, (int)left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (p[1].revents)
-			return 0;
-		if (p[0].revents)
-			return 1;
-	}
-}
-
-/*
- * Send len bytes of buf. Gives up when the peer reads nothing for
- * WRITE_IDLE_MS or the whole answer takes longer than WRITE_TOTAL_MS: a
- * client that stops reading only loses its own answer. MSG_NOSIGNAL
- * because a vanished client must not SIGPIPE the application.
- */
-static int send_all(const fs_control *c, int fd, const char *buf, size_t len,
-		    int64_t total_deadline)
-{
-	while (len > 0) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		int64_t deadline;
-
-		if (n > 0) {
-			buf += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-			return -1;
-		deadline = now_ms() + WRITE_IDLE_MS;
-		if (deadline > total_deadline)
-			deadline = total_deadline;
-		if (wait_fd(c, fd, POLLOUT, deadline) != 1)
-			return -1;
-	}
-	return 0;
-}
-
-/* Send "error: WHY\n" (WHY made one line) and nothing else. */
-static void send_error(const fs_control *c, int fd, const char *why)
-{
-	char line[FS_CTL_LINE_MAX + 64];
-	int n = snprintf(line, sizeof(line), "error: %s",
-			 why[0] ? why : "failed");
-	size_t len;
-
-	if (n < 0)
-		return;
-	len = (size_t)n < sizeof(line) - 1 ? (size_t)n : sizeof(line) - 2;
-	for (size_t i = 0; i < len; i++)
-		if (line[i] == '\n' || line[i] == '\r')
-			line[i] = ' ';
-	line[len++] = '\n';
-	send_all(c, fd, line, len, now_ms() + WRITE_TOTAL_MS);
-}
-
-/*
- * Read the command line into line (NUL-terminated, without "\r\n").
- * Returns 0 with a line; 1 when the connection should just be closed
- * (nothing arrived before the deadline, or stop was asked); -1 with a
- * reason in why. End of input ends the line too, so that
- * `printf stats | nc -U` works.
- */
-static int read_line(const fs_control *c, int fd, char *line, size_t linelen,
-		     char *why, size_t whylen)
-{
-	char buf[FS_CTL_LINE_MAX + 2];	/* the longest line, '\r', '\n' */
-	int64_t deadline = now_ms() + READ_MS;
-	size_t have = 0, len;
-	char *nl = NULL;
-
-	while (nl == NULL && have < sizeof(buf)) {
-		ssize_t n = recv(fd, buf + have, sizeof(buf) - have,
-				 MSG_DONTWAIT);
-		int w;
-
-		if (n > 0) {
-			nl = memchr(buf + have, '\n', (size_t)n);
-			have += (size_t)n;
-			continue;
-		}
-		if (n == 0)
-			break;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return 1;
-		w = wait_fd(c, fd, POLLIN, deadline);
-		if (w == 1)
-			continue;
-		if (w == 0 && have > 0 && now_ms() >= deadline) {
-			snprintf(why, whylen,
-				 "no complete command line within %d ms",
-				 READ_MS);
-			return -1;
-		}
-		return 1;
-	}
 	if (have == 0)
 		return 1;
-	len = nl != NULL ? (size_t)(nl - buf) : have;
-	if (nl == NULL && have == sizeof(buf)) {
+	if (nl == NULL && have == bufsize) {
 		snprintf(why, whylen, "command line longer than %d bytes",
 			 FS_CTL_LINE_MAX);
 		return -1;
@@ -329,12 +242,110 @@ done:
 	return rc;
 }
 
+
 /*
- * Split line into command and argument, run it, send the answer. The
- * answer is built in memory first so that the op never waits on the
- * client and "ok" is only sent when the op succeeded.
+ * Close connection k. Unread input is swallowed first, because closing a
+ * UNIX socket with unread data makes the client's read fail with
+ * ECONNRESET instead of seeing the end of our answer.
  */
-static void answer(const fs_control *c, int fd, char *line)
+static void conn_close(fs_control *c, struct conn *k)
+{
+	char sink[4096];
+	size_t drained = 0;
+	ssize_t n;
+
+	shutdown(k->fd, SHUT_WR);
+	while (drained < DRAIN_MAX &&
+	       (n = recv(k->fd, sink, sizeof(sink), MSG_DONTWAIT)) > 0)
+		drained += (size_t)n;
+	close(k->fd);
+	free(k->out);
+	k->out = NULL;
+	k->fd = -1;
+	k->state = CONN_FREE;
+	c->nconn--;
+}
+
+/*
+ * Send what the peer takes now. Done, or a peer that is gone, closes the
+ * connection; a peer that reads nothing for WRITE_IDLE_MS or takes longer
+ * than WRITE_TOTAL_MS for the whole answer is closed when its deadline
+ * passes (only its own answer is lost). MSG_NOSIGNAL because a vanished
+ * client must not SIGPIPE the application.
+ */
+static void conn_write(fs_control *c, struct conn *k)
+{
+	while (k->sent < k->outlen) {
+		ssize_t n = send(k->fd, k->out + k->sent, k->outlen - k->sent,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n > 0) {
+			k->sent += (size_t)n;
+			k->deadline = now_ms() + WRITE_IDLE_MS;
+			if (k->deadline > k->total)
+				k->deadline = k->total;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		break;
+	}
+	conn_close(c, k);
+}
+
+/* Answer with text (len bytes, malloc'ed; taken over, NULL closes). */
+static void conn_answer(fs_control *c, struct conn *k, char *text,
+			size_t len)
+{
+	int64_t now = now_ms();
+
+	if (text == NULL) {
+		conn_close(c, k);
+		return;
+	}
+	k->state = CONN_WRITE;
+	k->out = text;
+	k->outlen = len;
+	k->sent = 0;
+	k->total = now + WRITE_TOTAL_MS;
+	k->deadline = now + WRITE_IDLE_MS;
+	conn_write(c, k);
+}
+
+/* Answer "error: WHY\n" (WHY made one line) and nothing else. */
+static void conn_error(fs_control *c, struct conn *k, const char *why)
+{
+	size_t cap = FS_CTL_LINE_MAX + 64;
+	char *line = malloc(cap);
+	int n;
+	size_t len;
+
+	if (line == NULL) {
+		conn_close(c, k);
+		return;
+	}
+	n = snprintf(line, cap, "error: %s", why[0] ? why : "failed");
+	if (n < 0) {
+		free(line);
+		conn_close(c, k);
+		return;
+	}
+	len = (size_t)n < cap - 1 ? (size_t)n : cap - 2;
+	for (size_t i = 0; i < len; i++)
+		if (line[i] == '\n' || line[i] == '\r')
+			line[i] = ' ';
+	line[len++] = '\n';
+	conn_answer(c, k, line, len);
+}
+
+/*
+ * Split line into command and argument, run it, answer. The answer is
+ * built in memory first so that the op never waits on the client and
+ * "ok" is only sent when the op succeeded.
+ */
+static void respond(fs_control *c, struct conn *k, char *line)
 {
 	char why[PCAP_ERRBUF_SIZE + 64] = "";
 	char *cmd = line, *arg, *end, *text = NULL;
@@ -356,107 +367,217 @@ static void answer(const fs_control *c, int fd, char *line)
 		arg = end;
 	}
 	if (*cmd == '\0') {
-		send_error(c, fd, "empty command (" COMMANDS ")");
+		conn_error(c, k, "empty command (" COMMANDS ")");
 		return;
 	}
 
 	out = open_memstream(&text, &textlen);
 	if (out == NULL) {
-		send_error(c, fd, "out of memory");
+		conn_error(c, k, "out of memory");
 		return;
 	}
+	fputs("ok\n", out);
 	rc = run_command(c, cmd, arg, out, why, sizeof(why));
+	/* text and textlen are only valid after a flush */
+	if (rc == 0 && fflush(out) == 0 && textlen > 0 &&
+	    text[textlen - 1] != '\n')
+		fputc('\n', out);
 	if (fclose(out) != 0 && rc == 0) {
 		snprintf(why, sizeof(why), "out of memory for the answer");
 		rc = -1;
 	}
 	if (rc == 0) {
-		int64_t deadline = now_ms() + WRITE_TOTAL_MS;
-
-		if (send_all(c, fd, "ok\n", 3, deadline) == 0 &&
-		    send_all(c, fd, text, textlen, deadline) == 0 &&
-		    textlen > 0 && text[textlen - 1] != '\n')
-			send_all(c, fd, "\n", 1, deadline);
-	} else {
-		send_error(c, fd, why);
+		conn_answer(c, k, text, textlen);
+		return;
 	}
 	free(text);
+	conn_error(c, k, why);
 }
 
-/*
- * One connection: check the peer, read the line, answer. Unread input is
- * swallowed before close, because closing a UNIX socket with unread data
- * makes the client's read fail with ECONNRESET instead of seeing the end
- * of our answer.
- */
-static void serve(const fs_control *c, int fd)
+/* The command line of k is complete (or ended by end of input, or too
+ * long): answer it. */
+static void conn_line(fs_control *c, struct conn *k)
 {
 	char line[FS_CTL_LINE_MAX + 1];
 	char why[128];
-	struct ucred cred;
-	socklen_t credlen = sizeof(cred);
-	char sink[4096];
-	size_t drained = 0;
-	ssize_t n;
-	int r;
+	int r = parse_line(k->in, k->have, sizeof(k->in), line, sizeof(line),
+			   why, sizeof(why));
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) < 0 ||
-	    (cred.uid != geteuid() && cred.uid != 0)) {
-		/* the 0700 directory already keeps others out; this holds
-		 * even when someone loosened it */
-		send_error(c, fd, "permission denied");
-		goto done;
+	if (r == 0)
+		respond(c, k, line);
+	else if (r < 0)
+		conn_error(c, k, why);
+	else
+		conn_close(c, k);
+}
+
+/* Take what k's client sent; act once the line is complete. */
+static void conn_read(fs_control *c, struct conn *k)
+{
+	while (k->have < sizeof(k->in)) {
+		ssize_t n = recv(k->fd, k->in + k->have,
+				 sizeof(k->in) - k->have, MSG_DONTWAIT);
+
+		if (n > 0) {
+			bool nl = memchr(k->in + k->have, '\n',
+					 (size_t)n) != NULL;
+
+			k->have += (size_t)n;
+			if (nl)
+				break;
+			continue;
+		}
+		if (n == 0)	/* `printf stats | nc -U` sends no '\n' */
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		conn_close(c, k);
+		return;
 	}
-	r = read_line(c, fd, line, sizeof(line), why, sizeof(why));
-	if (r < 0)
-		send_error(c, fd, why);
-	if (r != 0)
-		goto done;
-	answer(c, fd, line);
-done:
-	shutdown(fd, SHUT_WR);
-	while (drained < DRAIN_MAX &&
-	       (n = recv(fd, sink, sizeof(sink), MSG_DONTWAIT)) > 0)
-		drained += (size_t)n;
+	conn_line(c, k);
+}
+
+/* Deadlines that passed: a silent client is dropped, half a line gets an
+ * error, a client that does not read loses its answer. */
+static void expire(fs_control *c, int64_t now)
+{
+	for (unsigned i = 0; i < FS_CTL_CONN_MAX; i++) {
+		struct conn *k = &c->conns[i];
+		char why[80];
+
+		if (k->state == CONN_FREE || k->deadline > now)
+			continue;
+		if (k->state == CONN_READ && k->have > 0) {
+			snprintf(why, sizeof(why), "no complete command line "
+				 "within %d ms", READ_MS);
+			conn_error(c, k, why);
+		} else {
+			conn_close(c, k);
+		}
+	}
+}
+
+/*
+ * Accept what waits on the listener. With every slot taken, the client
+ * that has waited longest without completing its line is dropped for a
+ * new one, so that a crowd of silent clients cannot lock everybody out
+ * for longer than one of them could; with every slot sending an answer,
+ * new clients wait in the backlog. Returns -1 after running out of fds or
+ * memory (the caller pauses: the listener stays readable).
+ */
+static int accept_new(fs_control *c)
+{
+	for (;;) {
+		struct conn *k = NULL;
+		struct ucred cred;
+		socklen_t credlen = sizeof(cred);
+		int fd;
+
+		if (c->nconn == FS_CTL_CONN_MAX) {
+			struct pollfd w = { .fd = c->lfd, .events = POLLIN };
+			struct conn *old = NULL;
+
+			/* nobody waiting: nobody to make room for */
+			if (poll(&w, 1, 0) <= 0)
+				return 0;
+			for (unsigned i = 0; i < FS_CTL_CONN_MAX; i++)
+				if (c->conns[i].state == CONN_READ &&
+				    (old == NULL ||
+				     c->conns[i].deadline < old->deadline))
+					old = &c->conns[i];
+			if (old == NULL)
+				return 0;
+			conn_close(c, old);
+		}
+		fd = accept4(c->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				return -1;
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return 0;	/* EAGAIN: all taken */
+		}
+		for (unsigned i = 0; i < FS_CTL_CONN_MAX && k == NULL; i++)
+			if (c->conns[i].state == CONN_FREE)
+				k = &c->conns[i];
+		c->nconn++;
+		k->fd = fd;
+		k->state = CONN_READ;
+		k->have = 0;
+		k->deadline = now_ms() + READ_MS;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred,
+			       &credlen) < 0 ||
+		    (cred.uid != geteuid() && cred.uid != 0))
+			/* the 0700 directory already keeps others out; this
+			 * holds even when someone loosened it */
+			conn_error(c, k, "permission denied");
+	}
 }
 
 static void *control_thread(void *p)
 {
 	fs_control *c = p;
+	struct pollfd pf[2 + FS_CTL_CONN_MAX];
+	struct conn *who[2 + FS_CTL_CONN_MAX];
+	int64_t paused_until = 0;
 
 	for (;;) {
-		struct pollfd pf[2] = {
-			{ .fd = c->lfd, .events = POLLIN },
-			{ .fd = c->wake, .events = POLLIN },
-		};
-		int fd;
+		int64_t now = now_ms(), next = INT64_MAX;
+		unsigned n = 2;
+		int timeout, r;
+		bool full_of_writers = c->nconn == FS_CTL_CONN_MAX;
 
-		if (poll(pf, 2, -1) < 0) {
-			if (errno == EINTR)
+		pf[0] = (struct pollfd){ .fd = c->wake, .events = POLLIN };
+		for (unsigned i = 0; i < FS_CTL_CONN_MAX; i++) {
+			struct conn *k = &c->conns[i];
+
+			if (k->state == CONN_FREE)
 				continue;
-			break;
+			if (k->state == CONN_READ)
+				full_of_writers = false;
+			pf[n] = (struct pollfd){ .fd = k->fd,
+				.events = k->state == CONN_READ ? POLLIN
+								 : POLLOUT };
+			who[n++] = k;
+			if (k->deadline < next)
+				next = k->deadline;
 		}
-		if (pf[1].revents)
+		/* the listener only when a new client can be taken */
+		pf[1] = (struct pollfd){ .fd = -1, .events = POLLIN };
+		if (now >= paused_until && !full_of_writers)
+			pf[1].fd = c->lfd;
+		else if (now < paused_until && paused_until < next)
+			next = paused_until;
+		timeout = next == INT64_MAX ? -1
+			: next <= now ? 0
+			: next - now > 60000 ? 60000 : (int)(next - now);
+		r = poll(pf, n, timeout);
+		if (r < 0 && errno != EINTR)
 			break;
-		if (!pf[0].revents)
+		if (r < 0)
 			continue;
-		fd = accept4(c->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (fd < 0) {
-			/* out of fds or memory: the listener stays readable,
-			 * so pause instead of spinning on it */
-			if (errno == EMFILE || errno == ENFILE ||
-			    errno == ENOBUFS || errno == ENOMEM) {
-				struct pollfd w = { .fd = c->wake,
-						    .events = POLLIN };
+		if (pf[0].revents)
+			break;
+		for (unsigned i = 2; i < n; i++) {
+			struct conn *k = who[i];
 
-				if (poll(&w, 1, 100) > 0)
-					break;
-			}
-			continue;
+			if (pf[i].revents == 0 || k->state == CONN_FREE)
+				continue;
+			if (k->state == CONN_READ)
+				conn_read(c, k);
+			else
+				conn_write(c, k);
 		}
-		serve(c, fd);
-		close(fd);
+		expire(c, now_ms());
+		if (pf[1].fd >= 0 && pf[1].revents && accept_new(c) < 0)
+			paused_until = now_ms() + PAUSE_MS;
 	}
+	for (unsigned i = 0; i < FS_CTL_CONN_MAX; i++)
+		if (c->conns[i].state != CONN_FREE)
+			conn_close(c, &c->conns[i]);
 	return NULL;
 }
 
@@ -686,8 +807,8 @@ void fs_control_stop(fs_control *c)
 	if (c == NULL)
 		return;
 	if (c->running) {
-		/* stays readable: wakes the accept loop and any wait on a
-		 * client alike */
+		/* stays readable: ends the poll loop whatever its clients
+		 * do */
 		if (write(c->wake, &one, sizeof(one)) < 0) {
 			/* the counter cannot overflow with one write */
 		}
@@ -703,16 +824,33 @@ void fs_control_stop(fs_control *c)
 	free(c);
 }
 
-void fs_control_default_path(const char *label, char *buf, size_t len)
-{
-	char safe[64];
-	size_t i;
 
+int fs_control_default_path(const char *label, char *buf, size_t len)
+{
+	const size_t sun_max = sizeof(((struct sockaddr_un *)0)->sun_path);
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char safe[64], pid[24];
+	size_t i, room;
+	int n;
+
+	if (len > 0)
+		buf[0] = '\0';
+	if (fs_control_default_dir(dir, sizeof(dir)) < 0)
+		return -1;
 	if (label == NULL || label[0] == '\0')
 		label = "capture";
+	/* the label is cut so that the whole path stays a socket path */
+	n = snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	room = sizeof(safe) - 1;
+	if (strlen(dir) + (size_t)n + sizeof("/-x.sock") > sun_max) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (strlen(dir) + (size_t)n + sizeof("/-.sock") + room > sun_max)
+		room = sun_max - strlen(dir) - (size_t)n - sizeof("/-.sock");
 	/* the name ends up in a path and in `flowscope-ctl list`: keep it to
 	 * characters no shell or path parser treats specially */
-	for (i = 0; i < sizeof(safe) - 1 && label[i] != '\0'; i++) {
+	for (i = 0; i < room && label[i] != '\0'; i++) {
 		char ch = label[i];
 
 		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
@@ -723,5 +861,12 @@ void fs_control_default_path(const char *label, char *buf, size_t len)
 			safe[i] = '_';
 	}
 	safe[i] = '\0';
-	snprintf(buf, len, FS_CTL_DIR "/%d-%s.sock", (int)getpid(), safe);
+	n = snprintf(buf, len, "%s/%s-%s.sock", dir, pid, safe);
+	if (n < 0 || (size_t)n >= len) {
+		if (len > 0)
+			buf[0] = '\0';
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
 }

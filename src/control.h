@@ -13,8 +13,10 @@
  *   trigger [FILTER]   trigger every tracked flow matching FILTER (all
  *                      without one); answers "triggered N"
  *
- * A slow or silent client never stalls capture: the control thread is
- * the only one that waits for it, and each connection has a deadline.
+ * A slow or silent client never stalls capture or other clients: the
+ * control thread serves up to FS_CTL_CONN_MAX connections at once in one
+ * poll loop, each under its own deadlines, and only the commands
+ * themselves run one after the other.
  */
 #ifndef FS_CONTROL_H
 #define FS_CONTROL_H
@@ -22,8 +24,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "control_dir.h"
+
 #define FS_CTL_LINE_MAX 1024
-#define FS_CTL_DIR "/run/flowscope"
+#define FS_CTL_CONN_MAX 64	/* connections served at once */
 
 struct bpf_program;
 
@@ -55,7 +59,9 @@ fs_control *fs_control_start(const char *path,
 /* Stop the thread, remove the socket. NULL is fine. */
 void fs_control_stop(fs_control *c);
 
-/* The default path: FS_CTL_DIR "/<pid>-<label>.sock". */
-void fs_control_default_path(const char *label, char *buf, size_t len);
+/* The default path: fs_control_default_dir() "/<pid>-<label>.sock",
+ * the label reduced to characters safe in a path. Returns 0, or -1 with
+ * errno ENAMETOOLONG when it does not fit into len bytes. */
+int fs_control_default_path(const char *label, char *buf, size_t len);
 
 #endif

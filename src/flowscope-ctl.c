@@ -49,7 +49,9 @@ static void usage(void)
 "options:\n"
 "  -s, --socket PATH  the capture's socket; default $FLOWSCOPE_CTL_SOCKET,\n"
 "                     else the only capture running (sockets in the\n"
-"                     directory $FLOWSCOPE_CTL_DIR, default " FS_CTL_DIR ")\n"
+"                     directory $FLOWSCOPE_CTL_DIR, default " FS_CTL_DIR "\n"
+"                     for root, $XDG_RUNTIME_DIR/flowscope for others, or\n"
+"                     /run/user/UID/flowscope, or /tmp/flowscope-UID)\n"
 "  -h, --help         this text\n"
 "\n"
 "exit status: 0 answered ok, 1 error answer or no capture, 2 usage error\n");
@@ -364,6 +366,7 @@ int main(int argc, char **argv)
 	};
 	const char *sock = NULL, *dir, *cmd;
 	char line[FS_CTL_LINE_MAX + 1];
+	char defdir[SUN_PATH_MAX];
 	char only[SUN_PATH_MAX + 256];
 	size_t len;
 	int opt, i, known = 0, live;
@@ -394,9 +397,18 @@ int main(int argc, char **argv)
 			"top, flows, trigger, help, ping)\n", cmd);
 		return usage_error();
 	}
+	/* the directory captures of this user put their sockets in, by the
+	 * rule they follow themselves */
 	dir = getenv("FLOWSCOPE_CTL_DIR");
-	if (dir == NULL || dir[0] == '\0')
-		dir = FS_CTL_DIR;
+	if (dir == NULL || dir[0] == '\0') {
+		if (fs_control_default_dir(defdir, sizeof(defdir)) < 0) {
+			fprintf(stderr, PROG ": the default socket directory is "
+				"too long for a socket path; set "
+				"FLOWSCOPE_CTL_DIR or use -s SOCKET\n");
+			return 1;
+		}
+		dir = defdir;
+	}
 
 	if (strcmp(cmd, "list") == 0) {
 		if (optind + 1 < argc) {

@@ -19,6 +19,7 @@
 
 #define PORT_BASE 1234u
 #define PORT_SPAN 1001u		/* 1234..2234 */
+#define PACE_PER_S 1000u	/* paced batches per second, at most */
 
 /* Flow f: source 10.0.(f mod 2^16), destination 10.0.(f * odd mod 2^16)
  * (a bijection, so flows stay distinct), ports spread over the range. */
@@ -124,6 +125,15 @@ void *fs_gen_feeder(void *arg)
 	uint8_t frame[9216];
 	uint64_t seq = 0, start = mono_ns();
 	uint32_t f = 0;
+	/* packets between two looks at the clock (and at feeder_stop): a
+	 * whole burst at high rates, where a look per packet would only cost,
+	 * fewer below PACE_PER_S bursts/s, down to one, so that a paced batch
+	 * never spans more than 1/PACE_PER_S s and gen_rate=5 sends one
+	 * packet every 200 ms rather than 32 every 6.4 s */
+	const unsigned step = rate == 0 || rate >= (uint64_t)FS_BURST *
+		PACE_PER_S ? FS_BURST : rate >= PACE_PER_S ?
+		(unsigned)(rate / PACE_PER_S) : 1;
+	unsigned until_pace = 0;
 	bool registered;
 
 	pthread_setname_np(pthread_self(), "fs-gen");
@@ -133,16 +143,23 @@ void *fs_gen_feeder(void *arg)
 		unsigned q = src->nq > 1 ? f % src->nq : 0;
 		struct rte_mbuf *mb;
 
-		if ((seq & (FS_BURST - 1)) == 0) {
+		if (until_pace-- == 0) {
+			until_pace = step - 1;
 			if (atomic_load_explicit(&src->feeder_stop,
 						 memory_order_relaxed))
 				goto out;
-			/* pace: never ahead of rate * elapsed time */
-			while (rate != 0 &&
-			       seq * 1000000000.0 / (double)rate >
-			       (double)(mono_ns() - start)) {
-				struct timespec ts = { 0, 20000 };
+			/* pace: never ahead of rate * elapsed time; what
+			 * was built is handed on before each wait */
+			while (rate != 0) {
+				double ahead = seq * 1000000000.0 /
+					(double)rate -
+					(double)(mono_ns() - start);
+				/* at most 10 ms at a time: stop is seen soon */
+				struct timespec ts = { 0, ahead > 1e7 ? 10000000
+						       : (long)ahead };
 
+				if (ahead <= 0)
+					break;
 				if (!flush(src, m, cnt))
 					goto out;
 				nanosleep(&ts, NULL);

@@ -524,6 +524,47 @@ START_TEST(silent_client_does_not_block)
 }
 END_TEST
 
+/* Silent clients are waited for together, not one after the other; a
+ * crowd beyond FS_CTL_CONN_MAX makes room (oldest first) and is no
+ * lockout either. */
+START_TEST(crowd_of_silent_clients)
+{
+	enum { N = FS_CTL_CONN_MAX + 36 };
+	int quiet[N];
+	char buf[64];
+	double t0;
+
+	for (int i = 0; i < 30; i++) {
+		quiet[i] = dial(path);
+		ck_assert_int_ge(quiet[i], 0);
+	}
+	usleep(100 * 1000);	/* let the server take them all */
+	t0 = now_s();
+	ck_assert_str_eq(ask("ping\n"), "ok\npong\n");
+	ck_assert_str_eq(ask("stats\n"), "ok\nreceived 42\ndropped 0\n");
+	ck_assert_msg(now_s() - t0 < 1.0, "30 silent clients delayed two "
+		      "commands by %.2f s", now_s() - t0);
+	/* all dropped once their 2 s are up, together */
+	for (int i = 0; i < 30; i++)
+		ck_assert_uint_eq(read_all(quiet[i], buf, sizeof(buf)), 0);
+	ck_assert_msg(now_s() - t0 < 3.0, "the silent clients were dropped "
+		      "after %.2f s", now_s() - t0);
+	for (int i = 0; i < 30; i++)
+		close(quiet[i]);
+
+	for (int i = 0; i < N; i++) {
+		quiet[i] = dial(path);
+		ck_assert_int_ge(quiet[i], 0);
+	}
+	t0 = now_s();
+	ck_assert_str_eq(ask("ping\n"), "ok\npong\n");
+	ck_assert_msg(now_s() - t0 < 1.0, "%d silent clients delayed a ping "
+		      "by %.2f s", N, now_s() - t0);
+	for (int i = 0; i < N; i++)
+		close(quiet[i]);
+}
+END_TEST
+
 START_TEST(non_reader_does_not_block)
 {
 	static char head[64];
@@ -784,6 +825,66 @@ START_TEST(default_path)
 	ck_assert_uint_lt(strlen(buf),
 			  sizeof(((struct sockaddr_un *)0)->sun_path));
 	ck_assert_str_eq(buf + strlen(buf) - 5, ".sock");
+}
+END_TEST
+
+/* Non-root users: $XDG_RUNTIME_DIR/flowscope (absolute only), else
+ * /run/user/UID/flowscope or /tmp/flowscope-UID; root: FS_CTL_DIR. */
+START_TEST(default_dir_per_user)
+{
+	char buf[256];
+	pid_t pid;
+	int st;
+
+	unsetenv("XDG_RUNTIME_DIR");
+	if (geteuid() == 0) {
+		ck_assert_int_eq(fs_control_default_dir(buf, sizeof(buf)), 0);
+		ck_assert_str_eq(buf, FS_CTL_DIR);
+		/* too small a buffer: an error, never a cut path */
+		ck_assert_int_eq(fs_control_default_dir(buf, 4), -1);
+		ck_assert_int_eq(errno, ENAMETOOLONG);
+		ck_assert_str_eq(buf, "");
+	} else {
+		fprintf(stderr, "default_dir_per_user: root part skipped\n");
+		return;
+	}
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		char want[128], run_user[64];
+		struct stat sb;
+
+		if (setgroups(0, NULL) < 0 || setgid(NOBODY) < 0 ||
+		    setuid(NOBODY) < 0)
+			_exit(3);
+		setenv("XDG_RUNTIME_DIR", "/run/user/somewhere", 1);
+		if (fs_control_default_dir(buf, sizeof(buf)) < 0 ||
+		    strcmp(buf, "/run/user/somewhere/flowscope") != 0)
+			_exit(4);
+		if (fs_control_default_path("gen", buf, sizeof(buf)) < 0 ||
+		    strncmp(buf, "/run/user/somewhere/flowscope/", 30) != 0)
+			_exit(5);
+		/* a relative one is no runtime directory */
+		setenv("XDG_RUNTIME_DIR", "run", 1);
+		snprintf(run_user, sizeof(run_user), "/run/user/%d", NOBODY);
+		if (lstat(run_user, &sb) == 0 && S_ISDIR(sb.st_mode) &&
+		    sb.st_uid == NOBODY)
+			snprintf(want, sizeof(want), "%s/flowscope", run_user);
+		else
+			snprintf(want, sizeof(want), "/tmp/flowscope-%d",
+				 NOBODY);
+		if (fs_control_default_dir(buf, sizeof(buf)) < 0 ||
+		    strcmp(buf, want) != 0)
+			_exit(6);
+		unsetenv("XDG_RUNTIME_DIR");
+		if (fs_control_default_dir(buf, sizeof(buf)) < 0 ||
+		    strcmp(buf, want) != 0)
+			_exit(7);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "nobody's default directory is wrong (status %d)", st);
 }
 END_TEST
 
@@ -1077,6 +1178,7 @@ static Suite *control_suite(void)
 	tcase_add_test(tc, long_lines);
 	tcase_add_test(tc, binary_bytes);
 	tcase_add_test(tc, silent_client_does_not_block);
+	tcase_add_test(tc, crowd_of_silent_clients);
 	tcase_add_test(tc, non_reader_does_not_block);
 	tcase_add_test(tc, stop_is_quick_with_silent_client);
 	tcase_add_test(tc, modes);
@@ -1086,6 +1188,7 @@ static Suite *control_suite(void)
 	tcase_add_test(tc, stop_removes_only_ours);
 	tcase_add_test(tc, directory_checks);
 	tcase_add_test(tc, default_path);
+	tcase_add_test(tc, default_dir_per_user);
 	tcase_add_test(tc, other_uid_cannot_connect);
 	tcase_add_test(tc, other_uid_refused_by_server);
 	tcase_add_test(tc, ctl_end_to_end);

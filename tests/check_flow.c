@@ -350,6 +350,8 @@ START_TEST(trigger_delivers_history_first)
 	}
 	ck_assert_uint_eq(atomic_load(&a.flows_triggered), 1);
 	ck_assert_uint_eq(atomic_load(&a.history_lost), 0);
+	/* the other four flows' 80 packets: never delivered, counted */
+	ck_assert_uint_eq(a.untriggered, 80);
 
 	/* a second marker in the same flow triggers nothing again */
 	feed(&a, l, 3, 103, 1, 2000);
@@ -357,6 +359,9 @@ START_TEST(trigger_delivers_history_first)
 	ck_assert_uint_eq(n, 1);
 	ck_assert_uint_eq(ids[0], 103);
 	ck_assert_uint_eq(atomic_load(&a.flows_triggered), 1);
+	ck_assert_uint_eq(a.untriggered, 80);
+	fs_analyzer_tick(&a, 0);
+	ck_assert_uint_eq(atomic_load(&a.not_triggered), 80);
 
 	fs_analyzer_free(&a);
 	pcap_freecode(&trig);
@@ -447,6 +452,8 @@ START_TEST(overwritten_history_is_counted)
 	 * counted lost is all of them, and the loss is real */
 	ck_assert_uint_gt(atomic_load(&a.history_lost), 0);
 	ck_assert_uint_eq(n + atomic_load(&a.history_lost), 10000);
+	/* and the other three flows are in no other counter */
+	ck_assert_uint_eq(a.untriggered, 30000);
 	for (unsigned i = 0; i < n; i++) {
 		ck_assert_uint_eq(fl[i], 3);
 		if (i > 0)	/* consecutive packets of the flow, in order */
@@ -503,9 +510,11 @@ START_TEST(control_requests)
 	ck_assert_uint_eq(top[2].pkts, 3);
 
 	struct fs_request trq = { .type = FS_REQ_TRIGGER, .filter = &f2 };
+	ck_assert_uint_eq(a.untriggered, 20);
 	fs_analyzer_call(&a, &trq, false, 1000);
 	ck_assert_uint_eq(trq.count, 1);
 	ck_assert_uint_eq(delivered(d, &c, ids, fl, flags), 4);
+	ck_assert_uint_eq(atomic_load(&a.not_triggered), 16);
 	ck_assert_uint_eq(ids[0], 20);
 	ck_assert_uint_eq(ids[3], 102);
 	/* triggering again finds nothing new */
@@ -516,6 +525,7 @@ START_TEST(control_requests)
 	fs_analyzer_call(&a, &all, false, 1000);
 	ck_assert_uint_eq(all.count, 4);
 	ck_assert_uint_eq(delivered(d, &c, ids, fl, flags), 2 + 3 + 5 + 6);
+	ck_assert_uint_eq(atomic_load(&a.not_triggered), 0);
 	fs_analyzer_free(&a);
 	pcap_freecode(&f2);
 	fs_ring_free(r);

@@ -47,7 +47,8 @@ units() {
 	build "$dir/check_ring" "$flags" tests/check_ring.c src/ring.c -- $check -lpthread &&
 	build "$dir/check_flow" "$flags" tests/check_flow.c src/flow.c src/flowkey.c \
 		src/analyzer.c src/ring.c -- $check -lpcap &&
-	build "$dir/check_control" "$flags" tests/check_control.c src/control.c -- \
+	build "$dir/check_control" "$flags" tests/check_control.c src/control.c \
+		src/control_dir.c -- \
 		$check -lpcap -lpthread || return 1
 	run check_ring "$dir/check_ring"
 	run check_flow "$dir/check_flow"
@@ -58,14 +59,16 @@ units() {
 dir=build-asan
 asan="-fsanitize=address,undefined -fno-sanitize-recover=all"
 units build-asan "$asan" || fail=$((fail + 1))
-build "$dir/check_config" "$asan" tests/check_config.c src/config.c -- $check -lpcap &&
+build "$dir/check_config" "$asan" tests/check_config.c src/config.c src/eal_args.c \
+	src/devname.c -- $check -lpcap &&
 	run check_config "$dir/check_config"
 build "$dir/check_devname" "$asan" tests/check_devname.c src/devname.c -- $check &&
 	run check_devname "$dir/check_devname"
 build "$dir/check_flowkey" "$asan" tests/check_flowkey.c src/flowkey.c -- $check -lpcap &&
 	run check_flowkey "$dir/check_flowkey"
-for t in flowkey:src/flowkey.c config:src/config.c devname:src/devname.c \
-	 control:src/control.c \
+for t in flowkey:src/flowkey.c "config:src/config.c src/eal_args.c src/devname.c" \
+	 devname:src/devname.c \
+	 "control:src/control.c src/control_dir.c" \
 	 "pcapfile:src/analyzer.c src/flow.c src/flowkey.c src/ring.c"; do
 	name=${t%%:*}
 	# shellcheck disable=SC2086
@@ -87,8 +90,9 @@ engine() {
 	dsc=$(ls libpcap-fs/work/libpcap_*.dsc 2>/dev/null | head -n 1)
 	[ -n "$dsc" ] || return 2
 	mkdir -p "$lib/obj"
-	for f in config devname ring eal source_dpdk source_file gen rx flowkey \
-		 flow analyzer dumper control capture devices; do
+	for f in config devname ring eal eal_args mem source_dpdk source_file gen \
+		 rx flowkey flow analyzer dumper control control_dir capture \
+		 devices; do
 		# shellcheck disable=SC2046
 		$CC $base $flags -fPIC $(pkg-config --cflags libdpdk) -c "src/$f.c" \
 			-o "$lib/obj/$f.o" || return 1
@@ -142,7 +146,8 @@ else
 		"ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1"; then
 		integration ASan build-asan 'AddressSanitizer|runtime error' \
 			file_replay gen errors pcap_api dpdk_port trigger_file \
-			trigger_overrun dump_dir ctl faults limits veth_live
+			trigger_overrun dump_dir ctl faults limits veth_live ctl_crowd ctl_user \
+			trigger_counts gen_rate pcap_options named
 	else
 		echo "FAIL: building the engine under ASan"; fail=$((fail + 1))
 	fi
@@ -155,7 +160,8 @@ else
 		"TSAN_OPTIONS=halt_on_error=1:exitcode=66:history_size=7:suppressions=$(pwd)/tests/tsan.supp"; then
 		integration TSan build-tsan 'ThreadSanitizer' \
 			file_replay gen errors pcap_api dpdk_port trigger_file \
-			trigger_overrun dump_dir ctl faults veth_live
+			trigger_overrun dump_dir ctl faults veth_live ctl_crowd ctl_user \
+			trigger_counts
 	else
 		echo "FAIL: building the engine under TSan"; fail=$((fail + 1))
 	fi
