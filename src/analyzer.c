@@ -356,17 +356,29 @@ static bool matches(const struct fs_flow *f, const struct bpf_program *p)
 				     (u_int)len) != 0;
 }
 
+/* ns since the epoch as a UTC date with nanoseconds, the form a person
+ * reads and date(1) parses: 2026-12-02T07:39:35.123456789Z */
+static void utc(uint64_t ns, char *buf, size_t len)
+{
+	time_t sec = (time_t)(ns / 1000000000u);
+	struct tm tm;
+	char day[32];
+
+	gmtime_r(&sec, &tm);
+	strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%09uZ", day, (unsigned)(ns % 1000000000u));
+}
+
 static void print_flow(FILE *out, const struct fs_flow *f)
 {
-	char key[160];
+	char key[160], first[48], last[48];
 
 	fs_flow_key_str(&f->key, key, sizeof(key));
+	utc(f->first_ts, first, sizeof(first));
+	utc(f->last_ts, last, sizeof(last));
 	fprintf(out, "%s packets %" PRIu64 " bytes %" PRIu64
-		" first %" PRIu64 ".%09" PRIu64 " last %" PRIu64 ".%09" PRIu64
-		"%s%s\n", key, f->pkts[0] + f->pkts[1],
-		f->bytes[0] + f->bytes[1],
-		f->first_ts / 1000000000u, f->first_ts % 1000000000u,
-		f->last_ts / 1000000000u, f->last_ts % 1000000000u,
+		" first %s last %s%s%s\n", key, f->pkts[0] + f->pkts[1],
+		f->bytes[0] + f->bytes[1], first, last,
 		f->triggered ? " triggered" : "", f->closed ? " closed" : "");
 }
 

@@ -148,6 +148,21 @@ fi
 sum=$(awk '{ s += $4 } END { print s + 0 }' "$WORK/flows.norm")
 [ "$sum" -eq 2000 ] || fail "flows: the packet counts add up to $sum, not 2000"
 
+# (the pcap driver stamps packets as they arrive: times of this run)
+check "flows: first and last times are UTC dates with nanoseconds, of this run"
+now=$(date +%s)
+awk '{ for (k = 1; k < NF; k++) if ($k == "first" || $k == "last") print $(k + 1) }' \
+	"$WORK/flows.txt" >"$WORK/times.txt"
+[ "$(grep -c . "$WORK/times.txt")" -eq $((2 * nflows)) ] ||
+	fail_log "not a first and a last time for each flow" "$WORK/flows.txt"
+while read -r when; do
+	[[ $when =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{9}Z$ ]] ||
+		fail_log "'$when' is not YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" "$WORK/flows.txt"
+	s=$(date -d "$when" +%s) || fail "date(1) cannot read '$when'"
+	[ $((now - s)) -lt 300 ] && [ $((s - now)) -lt 5 ] ||
+		fail_log "'$when' is not a time of this run" "$WORK/flows.txt"
+done <"$WORK/times.txt"
+
 check "flows udp: the $nudp UDP flows only"
 ctl "$sock" flows udp >"$WORK/flows.udp" 2>"$WORK/flows.err" ||
 	fail_log "flowscope-ctl flows udp failed" "$WORK/flows.err"
