@@ -9,6 +9,7 @@
 #include "flowscope.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pcap/pcap.h>
 #include <poll.h>
@@ -24,6 +25,7 @@
 #include "devname.h"
 #include "dumper.h"
 #include "eal.h"
+#include "privsep.h"
 #include "ring.h"
 #include "source.h"
 
@@ -52,6 +54,9 @@ struct fs_capture {
 	struct fs_analyzer *an;	/* one per lane */
 	struct bpf_program trigger;
 	fs_control *ctl;
+	char ctl_path[108];	/* sun_path's size */
+	fs_privsep *ps;		/* the privileged helper, or NULL */
+	int dump_fd;		/* dump_dir, or -1 */
 	fs_dumper *dumper;
 	struct fs_lane **dlanes;	/* the dumper's lanes */
 	unsigned nsources;
@@ -111,6 +116,12 @@ void fs_capture_close(fs_capture *c)
 	/* after the sources: the writers have stopped, the dumper writes
 	 * what they left and completes every file */
 	fs_dumper_stop(c->dumper);
+	/* after the dumper, which may still reopen files through it; it
+	 * removes the control socket if fs_control_stop could not (the
+	 * application dropped the privileges the directory needs) */
+	fs_privsep_stop(c->ps);
+	if (c->dump_fd >= 0)
+		close(c->dump_fd);
 	free(c->dlanes);
 	free(c->src);
 	if (c->an != NULL)
@@ -284,12 +295,14 @@ static const struct fs_control_ops ctl_ops = {
 	.trigger = ctl_trigger,
 };
 
-static int start_control(fs_capture *c, char *errbuf, size_t errlen)
+/* The control socket's path: the control key, or the default one named
+ * after the sources. */
+static void control_path(fs_capture *c, char *path, size_t len)
 {
-	char path[256], label[128] = "", lb[32];
+	char label[128] = "", lb[32];
 
 	if (c->cfg.control != NULL) {
-		snprintf(path, sizeof(path), "%s", c->cfg.control);
+		snprintf(path, len, "%s", c->cfg.control);
 	} else {
 		for (unsigned i = 0; i < c->nsources; i++) {
 			const char *l = fs_source_label(&c->src[i].spec, lb,
@@ -299,9 +312,13 @@ static int start_control(fs_capture *c, char *errbuf, size_t errlen)
 			snprintf(label + n, sizeof(label) - n, "%s%s",
 				 i ? "+" : "", l);
 		}
-		fs_control_default_path(label, path, sizeof(path));
+		fs_control_default_path(label, path, len);
 	}
-	c->ctl = fs_control_start(path, &ctl_ops, c, errbuf, errlen);
+}
+
+static int start_control(fs_capture *c, char *errbuf, size_t errlen)
+{
+	c->ctl = fs_control_start(c->ctl_path, &ctl_ops, c, errbuf, errlen);
 	if (c->ctl == NULL) {
 		size_t n = strlen(errbuf);
 
@@ -309,7 +326,32 @@ static int start_control(fs_capture *c, char *errbuf, size_t errlen)
 			 "control = off to run without one)");
 		return -1;
 	}
+	/* the helper removes it at the end if we no longer may */
+	(void)fs_privsep_control_bound(c->ps);
 	return 0;
+}
+
+/*
+ * A capture activated as root gets its privileged helper now, before
+ * the ring, the EAL and the threads exist: the fork then copies little
+ * (and the big mappings made later are not inherited, see mem.h). The
+ * helper needs the dump directory open and the control socket's path.
+ */
+static int start_privsep(fs_capture *c, char *errbuf, size_t errlen)
+{
+	if (c->cfg.dump_dir != NULL) {
+		c->dump_fd = open(c->cfg.dump_dir, O_RDONLY | O_DIRECTORY |
+				  O_CLOEXEC);
+		if (c->dump_fd < 0) {
+			snprintf(errbuf, errlen, "dump_dir: cannot open '%s': "
+				 "%s", c->cfg.dump_dir, strerror(errno));
+			return -1;
+		}
+	}
+	if (!c->cfg.control_off)
+		control_path(c, c->ctl_path, sizeof(c->ctl_path));
+	return fs_privsep_start(c->dump_fd, c->cfg.control_off ? NULL
+				: c->ctl_path, &c->ps, errbuf, errlen);
 }
 
 fs_capture *fs_capture_open(const char *device,
@@ -325,6 +367,7 @@ fs_capture *fs_capture_open(const char *device,
 		return NULL;
 	}
 	c->efd = -1;
+	c->dump_fd = -1;
 	fs_config_init(&c->cfg);
 	if (fs_devname_parse(device, &c->dev, errbuf, errlen) < 0)
 		goto fail;
@@ -351,6 +394,8 @@ fs_capture *fs_capture_open(const char *device,
 			 c->cfg.rx_queues, MAX_LANES);
 		goto fail;
 	}
+	if (start_privsep(c, errbuf, errlen) < 0)
+		goto fail;
 	c->ring = fs_ring_create(c->cfg.buffer, c->nlanes, caplen);
 	if (c->ring == NULL) {
 		if (errno == ENOMEM)
@@ -445,9 +490,10 @@ fs_capture *fs_capture_open(const char *device,
 			goto oom;
 		for (unsigned i = 0; i < c->nlanes; i++)
 			c->dlanes[i] = fs_ring_lane(c->dring, i);
-		c->dumper = fs_dumper_start(c->cfg.dump_dir, c->dlanes,
-					    c->nlanes, c->dump_seq, caplen,
-					    c->cfg.flow_timeout, errbuf, errlen);
+		c->dumper = fs_dumper_start(c->cfg.dump_dir, c->dump_fd, c->ps,
+					    c->dlanes, c->nlanes, c->dump_seq,
+					    caplen, c->cfg.flow_timeout, errbuf,
+					    errlen);
 		if (c->dumper == NULL)
 			goto fail;
 	}

@@ -88,7 +88,7 @@ engine() {
 	[ -n "$dsc" ] || return 2
 	mkdir -p "$lib/obj"
 	for f in config devname ring eal source_dpdk source_file gen rx flowkey \
-		 flow analyzer dumper control capture devices; do
+		 flow analyzer privsep dumper control capture devices; do
 		# shellcheck disable=SC2046
 		$CC $base $flags -fPIC $(pkg-config --cflags libdpdk) -c "src/$f.c" \
 			-o "$lib/obj/$f.o" || return 1
