@@ -111,6 +111,9 @@ void fs_capture_close(fs_capture *c)
 	if (c == NULL)
 		return;
 	fs_control_stop(c->ctl);
+	/* a socket nobody serves must not wait for the dumper to finish */
+	if (c->ctl != NULL)
+		fs_privsep_control_stopped(c->ps);
 	for (unsigned i = 0; i < c->nsources; i++)
 		fs_source_close(&c->src[i]);
 	/* after the sources: the writers have stopped, the dumper writes
@@ -200,6 +203,7 @@ static int ctl_stats(void *arg, FILE *out, char *err, size_t errlen)
 		fprintf(out, "dump_packets %" PRIu64 "\n", d.packets);
 		fprintf(out, "dump_errors %" PRIu64 "\n", d.errors);
 		fprintf(out, "dump_lost %" PRIu64 "\n", d.lost);
+		fprintf(out, "dump_reopened %" PRIu64 "\n", d.reopened);
 	}
 	return 0;
 }

@@ -45,6 +45,7 @@ enum {
 	OP_REOPEN,
 	OP_FORGET,
 	OP_BOUND,
+	OP_UNBIND,
 	OP_QUIT,
 };
 
@@ -356,6 +357,16 @@ CHILD static void close_others(int a, int b)
 			(void)syscall(SYS_close, fd);
 }
 
+/* Remove the control socket at path if it is still the one bound. */
+CHILD static void unbind(const char *path, uint64_t dev, uint64_t ino)
+{
+	struct stat st;
+
+	if (x_stat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISSOCK(st.st_mode) && same_file(&st, dev, ino))
+		(void)syscall(SYS_unlinkat, AT_FDCWD, path, 0);
+}
+
 CHILD __attribute__((noreturn))
 static void helper(int sock, int dirfd, const char *path)
 {
@@ -424,6 +435,10 @@ static void helper(int sock, int dirfd, const char *path)
 				bound = true;
 			}
 			once = true;
+		} else if (q.op == OP_UNBIND) {
+			if (bound)
+				unbind(path, cdev, cino);
+			bound = false;
 		} else if (q.op != OP_QUIT) {
 			err = EINVAL;
 		}
@@ -437,13 +452,8 @@ static void helper(int sock, int dirfd, const char *path)
 		if (n == sizeof(q) && q.op == OP_QUIT)
 			break;
 	}
-	if (bound) {
-		struct stat st;
-
-		if (x_stat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISSOCK(st.st_mode) && same_file(&st, cdev, cino))
-			(void)syscall(SYS_unlinkat, AT_FDCWD, path, 0);
-	}
+	if (bound)
+		unbind(path, cdev, cino);
 	for (;;)
 		(void)syscall(SYS_exit_group, 0);
 }
@@ -569,6 +579,16 @@ int fs_privsep_control_bound(fs_privsep *ps)
 		return -1;
 	}
 	return 0;
+}
+
+void fs_privsep_control_stopped(fs_privsep *ps)
+{
+	struct req q = { .op = OP_UNBIND };
+	struct rep r;
+	int fd;
+
+	if (ps != NULL)
+		(void)call(ps, &q, &r, &fd);
 }
 
 int fs_privsep_create(fs_privsep *ps, int dirfd, const char *name,

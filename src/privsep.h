@@ -44,6 +44,11 @@ int fs_privsep_start(int dirfd, const char *ctl_path, fs_privsep **out,
  */
 int fs_privsep_control_bound(fs_privsep *ps);
 
+/* The control socket is no longer served: the helper removes it now if
+ * it is still the file bound (the capture may lack the privileges), and
+ * not again at the end. */
+void fs_privsep_control_stopped(fs_privsep *ps);
+
 /*
  * Create the dump file name in the dump directory: owner-only (0600),
  * never over an existing file or through a symlink, with hdr (at most
