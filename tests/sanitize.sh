@@ -142,7 +142,8 @@ else
 		"ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1"; then
 		integration ASan build-asan 'AddressSanitizer|runtime error' \
 			file_replay gen errors pcap_api dpdk_port trigger_file \
-			trigger_overrun dump_dir ctl faults limits veth_live
+			trigger_overrun dump_dir ctl faults limits veth_live \
+			dump_privsep dump_many
 	else
 		echo "FAIL: building the engine under ASan"; fail=$((fail + 1))
 	fi
@@ -155,7 +156,8 @@ else
 		"TSAN_OPTIONS=halt_on_error=1:exitcode=66:history_size=7:suppressions=$(pwd)/tests/tsan.supp"; then
 		integration TSan build-tsan 'ThreadSanitizer' \
 			file_replay gen errors pcap_api dpdk_port trigger_file \
-			trigger_overrun dump_dir ctl faults veth_live
+			trigger_overrun dump_dir ctl faults veth_live \
+			dump_privsep dump_many
 	else
 		echo "FAIL: building the engine under TSan"; fail=$((fail + 1))
 	fi
