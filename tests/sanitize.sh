@@ -48,10 +48,13 @@ units() {
 	build "$dir/check_flow" "$flags" tests/check_flow.c src/flow.c src/flowkey.c \
 		src/analyzer.c src/ring.c -- $check -lpcap &&
 	build "$dir/check_control" "$flags" tests/check_control.c src/control.c -- \
-		$check -lpcap -lpthread || return 1
+		$check -lpcap -lpthread &&
+	build "$dir/check_privsep" "$flags" tests/check_privsep.c src/privsep.c -- \
+		$check -lpthread || return 1
 	run check_ring "$dir/check_ring"
 	run check_flow "$dir/check_flow"
 	FS_CTL=$(pwd)/src/flowscope-ctl run check_control "$dir/check_control"
+	run check_privsep "$dir/check_privsep"
 }
 
 # ASan + UBSan: every unit test and every fuzz corpus
@@ -75,7 +78,8 @@ for t in flowkey:src/flowkey.c config:src/config.c devname:src/devname.c \
 done
 
 # TSan: the tests with threads (ring writer against reader, control
-# server against clients, analyzer mailbox)
+# server against clients, analyzer mailbox, the helper forked from a
+# threaded process)
 units build-tsan "-fsanitize=thread" || fail=$((fail + 1))
 
 # engine DIR FLAGS RUNTIMES ENV: libflowscope built with FLAGS and linked

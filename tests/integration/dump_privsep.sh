@@ -82,6 +82,14 @@ say "  tcpdump $tpid runs as tcpdump, its helper $hpid as root, holding: $(ls "/
 # the helper holds the socket pair and dump_dir, nothing of tcpdump's
 nfd=$(ls "/proc/$hpid/fd" | grep -c .)
 [ "$nfd" -le 2 ] || fail "the helper holds $nfd descriptors: $(ls -l "/proc/$hpid/fd")"
+# it takes no signal but SIGKILL and SIGSTOP (SIGINT and SIGTERM to the
+# process group must not end it before it removed the socket)
+blk=$(awk '$1 == "SigBlk:" { print $2 }' "/proc/$hpid/status")
+for sig in HUP INT TERM USR1 CHLD PIPE; do
+	n=$(kill -l "$sig")
+	(( (16#$blk >> (n - 1)) & 1 )) || fail "the helper does not block SIG$sig (SigBlk $blk)"
+done
+say "  helper: $(grep -E '^(Seccomp|NoNewPrivs):' "/proc/$hpid/status" | tr -s '\t\n' '  ')"
 answer=$(ctl "$gsock" ping 2>&1) || fail "the control socket does not answer: $answer"
 stop_tcpdump "$out" "$pid"
 expect_ok "$BG_RC" "tcpdump after SIGINT" "$WORK/gen.stderr"
