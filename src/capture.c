@@ -9,6 +9,7 @@
 #include "flowscope.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pcap/pcap.h>
 #include <poll.h>
@@ -26,6 +27,7 @@
 #include "dumper.h"
 #include "eal.h"
 #include "mem.h"
+#include "privsep.h"
 #include "ring.h"
 #include "source.h"
 
@@ -55,6 +57,9 @@ struct fs_capture {
 	struct fs_analyzer *an;	/* one per lane */
 	struct bpf_program trigger;
 	fs_control *ctl;
+	char ctl_path[108];	/* sun_path's size */
+	fs_privsep *ps;		/* the privileged helper, or NULL */
+	int dump_fd;		/* dump_dir, or -1 */
 	fs_dumper *dumper;
 	struct fs_lane **dlanes;	/* the dumper's lanes */
 	unsigned nsources;
@@ -109,11 +114,20 @@ void fs_capture_close(fs_capture *c)
 	if (c == NULL)
 		return;
 	fs_control_stop(c->ctl);
+	/* a socket nobody serves must not wait for the dumper to finish */
+	if (c->ctl != NULL)
+		fs_privsep_control_stopped(c->ps);
 	for (unsigned i = 0; i < c->nsources; i++)
 		fs_source_close(&c->src[i]);
 	/* after the sources: the writers have stopped, the dumper writes
 	 * what they left and completes every file */
 	fs_dumper_stop(c->dumper);
+	/* after the dumper, which may still reopen files through it; it
+	 * removes the control socket if fs_control_stop could not (the
+	 * application dropped the privileges the directory needs) */
+	fs_privsep_stop(c->ps);
+	if (c->dump_fd >= 0)
+		close(c->dump_fd);
 	free(c->dlanes);
 	free(c->src);
 	if (c->an != NULL)
@@ -193,6 +207,7 @@ static int ctl_stats(void *arg, FILE *out, char *err, size_t errlen)
 		fprintf(out, "dump_packets %" PRIu64 "\n", d.packets);
 		fprintf(out, "dump_errors %" PRIu64 "\n", d.errors);
 		fprintf(out, "dump_lost %" PRIu64 "\n", d.lost);
+		fprintf(out, "dump_reopened %" PRIu64 "\n", d.reopened);
 	}
 	return 0;
 }
@@ -288,12 +303,15 @@ static const struct fs_control_ops ctl_ops = {
 	.trigger = ctl_trigger,
 };
 
-static int start_control(fs_capture *c, char *errbuf, size_t errlen)
+/* The control socket's path: the control key, or the default one named
+ * after the sources. */
+static int control_path(fs_capture *c, char *path, size_t len,
+			char *errbuf, size_t errlen)
 {
-	char path[256], label[128] = "", lb[32];
+	char label[128] = "", lb[32];
 
 	if (c->cfg.control != NULL) {
-		snprintf(path, sizeof(path), "%s", c->cfg.control);
+		snprintf(path, len, "%s", c->cfg.control);
 	} else {
 		for (unsigned i = 0; i < c->nsources; i++) {
 			const char *l = fs_source_label(&c->src[i].spec, lb,
@@ -303,7 +321,7 @@ static int start_control(fs_capture *c, char *errbuf, size_t errlen)
 			snprintf(label + n, sizeof(label) - n, "%s%s",
 				 i ? "+" : "", l);
 		}
-		if (fs_control_default_path(label, path, sizeof(path)) < 0) {
+		if (fs_control_default_path(label, path, len) < 0) {
 			char dir[256];
 
 			fs_control_default_dir(dir, sizeof(dir));
@@ -314,7 +332,12 @@ static int start_control(fs_capture *c, char *errbuf, size_t errlen)
 			return -1;
 		}
 	}
-	c->ctl = fs_control_start(path, &ctl_ops, c, errbuf, errlen);
+	return 0;
+}
+
+static int start_control(fs_capture *c, char *errbuf, size_t errlen)
+{
+	c->ctl = fs_control_start(c->ctl_path, &ctl_ops, c, errbuf, errlen);
 	if (c->ctl == NULL) {
 		size_t n = strlen(errbuf);
 
@@ -322,6 +345,8 @@ static int start_control(fs_capture *c, char *errbuf, size_t errlen)
 			 "control = off to run without one)");
 		return -1;
 	}
+	/* the helper removes it at the end if we no longer may */
+	(void)fs_privsep_control_bound(c->ps);
 	return 0;
 }
 
@@ -384,6 +409,31 @@ static int check_files(const struct fs_devname *dev, char *errbuf,
 	return 0;
 }
 
+/*
+ * A capture activated as root gets its privileged helper now, before
+ * the ring, the EAL and the threads exist: the fork then copies little
+ * (and the big mappings made later are not inherited, see mem.h). The
+ * helper needs the dump directory open and the control socket's path.
+ */
+static int start_privsep(fs_capture *c, char *errbuf, size_t errlen)
+{
+	if (c->cfg.dump_dir != NULL) {
+		c->dump_fd = open(c->cfg.dump_dir, O_RDONLY | O_DIRECTORY |
+				  O_CLOEXEC);
+		if (c->dump_fd < 0) {
+			snprintf(errbuf, errlen, "dump_dir: cannot open '%s': "
+				 "%s", c->cfg.dump_dir, strerror(errno));
+			return -1;
+		}
+	}
+	if (!c->cfg.control_off &&
+	    control_path(c, c->ctl_path, sizeof(c->ctl_path), errbuf,
+			 errlen) < 0)
+		return -1;
+	return fs_privsep_start(c->dump_fd, c->cfg.control_off ? NULL
+				: c->ctl_path, &c->ps, errbuf, errlen);
+}
+
 fs_capture *fs_capture_open(const char *device,
 			    const struct fs_open_params *params,
 			    char *errbuf, size_t errlen)
@@ -400,6 +450,7 @@ fs_capture *fs_capture_open(const char *device,
 		return NULL;
 	}
 	c->efd = -1;
+	c->dump_fd = -1;
 	fs_config_init(&c->cfg);
 	if (fs_devname_parse(device, &c->dev, errbuf, errlen) < 0)
 		goto fail;
@@ -450,7 +501,8 @@ fs_capture *fs_capture_open(const char *device,
 			 c->cfg.rx_queues, MAX_LANES);
 		goto fail;
 	}
-	if (check_memory(c, errbuf, errlen) < 0)
+	if (check_memory(c, errbuf, errlen) < 0 ||
+	    start_privsep(c, errbuf, errlen) < 0)
 		goto fail;
 	c->ring = fs_ring_create(c->cfg.buffer, c->nlanes, caplen);
 	if (c->ring == NULL) {
@@ -544,9 +596,10 @@ fs_capture *fs_capture_open(const char *device,
 			goto oom;
 		for (unsigned i = 0; i < c->nlanes; i++)
 			c->dlanes[i] = fs_ring_lane(c->dring, i);
-		c->dumper = fs_dumper_start(c->cfg.dump_dir, c->dlanes,
-					    c->nlanes, c->dump_seq, caplen,
-					    c->cfg.flow_timeout, errbuf, errlen);
+		c->dumper = fs_dumper_start(c->cfg.dump_dir, c->dump_fd, c->ps,
+					    c->dlanes, c->nlanes, c->dump_seq,
+					    caplen, c->cfg.flow_timeout, errbuf,
+					    errlen);
 		if (c->dumper == NULL)
 			goto fail;
 	}

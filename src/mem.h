@@ -44,6 +44,11 @@ static inline void *fs_map_resident(size_t len)
 		return NULL;
 	/* fewer TLB misses; a hint only */
 	(void)madvise(p, len, MADV_HUGEPAGE);
+	/* not inherited by a child (the privileged helper, privsep.c, or
+	 * one the application forks): the fork then neither copies it nor
+	 * makes each later write by the receive thread a copy-on-write
+	 * fault while the child lives */
+	(void)madvise(p, len, MADV_DONTFORK);
 	if (madvise(p, len, MADV_POPULATE_WRITE) != 0) {
 		int e = errno;
 

@@ -49,10 +49,13 @@ units() {
 		src/analyzer.c src/ring.c -- $check -lpcap &&
 	build "$dir/check_control" "$flags" tests/check_control.c src/control.c \
 		src/control_dir.c -- \
-		$check -lpcap -lpthread || return 1
+		$check -lpcap -lpthread &&
+	build "$dir/check_privsep" "$flags" tests/check_privsep.c src/privsep.c -- \
+		$check -lpthread || return 1
 	run check_ring "$dir/check_ring"
 	run check_flow "$dir/check_flow"
 	FS_CTL=$(pwd)/src/flowscope-ctl run check_control "$dir/check_control"
+	run check_privsep "$dir/check_privsep"
 }
 
 # ASan + UBSan: every unit test and every fuzz corpus
@@ -78,7 +81,8 @@ for t in flowkey:src/flowkey.c "config:src/config.c src/eal_args.c src/devname.c
 done
 
 # TSan: the tests with threads (ring writer against reader, control
-# server against clients, analyzer mailbox)
+# server against clients, analyzer mailbox, the helper forked from a
+# threaded process)
 units build-tsan "-fsanitize=thread" || fail=$((fail + 1))
 
 # engine DIR FLAGS RUNTIMES ENV: libflowscope built with FLAGS and linked
@@ -91,8 +95,8 @@ engine() {
 	[ -n "$dsc" ] || return 2
 	mkdir -p "$lib/obj"
 	for f in config devname ring eal eal_args mem source_dpdk source_file gen \
-		 rx flowkey flow analyzer dumper control control_dir capture \
-		 devices; do
+		 rx flowkey flow analyzer privsep dumper control control_dir \
+		 capture devices; do
 		# shellcheck disable=SC2046
 		$CC $base $flags -fPIC $(pkg-config --cflags libdpdk) -c "src/$f.c" \
 			-o "$lib/obj/$f.o" || return 1
@@ -147,7 +151,7 @@ else
 		integration ASan build-asan 'AddressSanitizer|runtime error' \
 			file_replay gen errors pcap_api dpdk_port trigger_file \
 			trigger_overrun dump_dir ctl faults limits veth_live ctl_crowd ctl_user \
-			trigger_counts gen_rate pcap_options named
+			trigger_counts gen_rate pcap_options named dump_privsep dump_many
 	else
 		echo "FAIL: building the engine under ASan"; fail=$((fail + 1))
 	fi
@@ -161,7 +165,7 @@ else
 		integration TSan build-tsan 'ThreadSanitizer' \
 			file_replay gen errors pcap_api dpdk_port trigger_file \
 			trigger_overrun dump_dir ctl faults veth_live ctl_crowd ctl_user \
-			trigger_counts
+			trigger_counts dump_privsep dump_many
 	else
 		echo "FAIL: building the engine under TSan"; fail=$((fail + 1))
 	fi

@@ -25,61 +25,13 @@ oracle_flows "$t" 'tcp.flags.reset == 1' "$WORK/expected.pcap"
 	fail "test bug: the oracle finds $ORACLE_COUNT packets, fs-mktrace wrote $(summary_value t rst_flow_packets)"
 expect_trigger_matches "$t" "$RST" "$flows"
 
-# dump_names FILE: the two names (either endpoint first) a dump file of
-# each flow of FILE would have, one flow per line: "NAME1 NAME2".
-dump_names() {
-	local ts proto a pa b pb rest stamp
-	"$PCAPCMP" --nano --list-flows "$1" >"$WORK/flows.txt" 2>"$WORK/flows.err" ||
-		fail_log "fs-pcapcmp --list-flows ${1##*/}" "$WORK/flows.err"
-	while read -r ts proto a pa b pb rest; do
-		stamp=$(TZ=UTC date -d "@${ts%.*}" +%Y%m%d-%H%M%S).${ts#*.}
-		a=${a//:/.}
-		b=${b//:/.}
-		echo "${stamp}_${proto}_${a}_${pa}_${b}_${pb}.pcap ${stamp}_${proto}_${b}_${pb}_${a}_${pa}.pcap"
-	done <"$WORK/flows.txt"
-}
-
-# check_dump_dir DIR: DIR holds one file per triggered flow, each right.
-check_dump_dir() {
-	local dir=$1 f name n1 n2 magic mode files=()
-	for f in "$dir"/*; do
-		[ -e "$f" ] || [ -L "$f" ] || continue
-		files+=("$f")
-	done
-	[ "${#files[@]}" -eq "$flows" ] ||
-		fail "${dir##*/} holds ${#files[@]} files, not one for each of the $flows triggered flows: $(ls -l "$dir")"
-	for f in "${files[@]}"; do
-		name=${f##*/}
-		if [ ! -f "$f" ] || [ -L "$f" ]; then
-			fail "$name is not a regular file"
-		fi
-		[[ $name =~ ^[0-9]{8}-[0-9]{6}\.[0-9]{9}_[a-z0-9]+_[0-9a-f.]+_[0-9]+_[0-9a-f.]+_[0-9]+\.pcap$ ]] ||
-			fail "$name is not named <YYYYMMDD-HHMMSS.nnnnnnnnn>_<proto>_<addrA>_<portA>_<addrB>_<portB>.pcap"
-		mode=$(stat -c %a "$f")
-		[ "$mode" = 600 ] || fail "$name has mode $mode, not 600"
-		magic=$(od -An -tx1 -N4 "$f" | tr -d ' \n')
-		case $magic in
-		4d3cb2a1 | a1b23c4d) ;;
-		*) fail "$name is not a nanosecond-precision pcap file (magic $magic)" ;;
-		esac
-		[ "$("$PCAPCMP" --count-flows "$f" 2>&1)" = 1 ] ||
-			fail "$name does not hold exactly one flow: $("$PCAPCMP" --list-flows "$f" 2>&1 | head -n 3)"
-		read -r n1 n2 < <(dump_names "$f")
-		[ "$name" = "$n1" ] || [ "$name" = "$n2" ] ||
-			fail "$name: the name should be $n1 (or $n2) after its first packet and flow"
-	done
-	# together they are the triggered flows, each in order; each file
-	# holds one flow, so each file is exactly its flow
-	expect_same --nano --per-flow "$WORK/expected.pcap" "${files[@]}"
-}
-
 check "trigger mode: tcpdump gets the $flows RST flows, dump_dir holds one file for each"
 mkdir "$WORK/dump1" || fail "mkdir failed"
 out=$WORK/trigger.pcap
 td_capture "$out" TZ=UTC FLOWSCOPE_MODE=trigger FLOWSCOPE_TRIGGER="$RST" \
 	FLOWSCOPE_DUMP_DIR="$WORK/dump1" --time-stamp-precision=nano -n -i "flowscope:file=$t"
 expect_same --nano --per-flow "$WORK/expected.pcap" "$out"
-check_dump_dir "$WORK/dump1"
+check_dump_dir "$WORK/dump1" "$flows" "$WORK/expected.pcap"
 
 check "live mode: tcpdump gets the whole trace, dump_dir holds one file per triggered flow"
 mkdir "$WORK/dump2" || fail "mkdir failed"
@@ -87,7 +39,7 @@ out=$WORK/live.pcap
 td_capture "$out" TZ=UTC FLOWSCOPE_TRIGGER="$RST" FLOWSCOPE_DUMP_DIR="$WORK/dump2" \
 	--time-stamp-precision=nano -n -i "flowscope:file=$t"
 expect_same --nano "$t" "$out"
-check_dump_dir "$WORK/dump2"
+check_dump_dir "$WORK/dump2" "$flows" "$WORK/expected.pcap"
 
 check "a dump_dir that does not exist is refused at activation, naming dump_dir"
 fs_tcpdump TZ=UTC FLOWSCOPE_MODE=trigger FLOWSCOPE_TRIGGER="$RST" \

@@ -478,3 +478,85 @@ wait_socket() {
 stat_value() {
 	awk -v k="$2" '$1 == k { print $2; exit }' "$1"
 }
+
+# ---- dump_dir files ---------------------------------------------------------
+
+# _fs_dump_names LIST: for each line of LIST (fs-pcapcmp --nano
+# --list-flows output, with or without the FILE column), the two names
+# (either endpoint first) a dump file of that flow would have, and the
+# FILE if there was one: "NAME1 NAME2 [FILE]". One date(1) for all lines.
+_fs_dump_names() {
+	local list=$1 stamp ts proto a pa b pb pk by file
+	awk '{ split($1, t, "."); print "@" t[1] }' "$list" |
+		TZ=UTC date -f - +%Y%m%d-%H%M%S >"$list.stamps" 2>"$list.err" ||
+		fail_log "date cannot convert the flows' times" "$list.err"
+	paste -d ' ' "$list.stamps" "$list" |
+	while read -r stamp ts proto a pa b pb pk by file; do
+		stamp=$stamp.${ts#*.}
+		a=${a//:/.}
+		b=${b//:/.}
+		echo "${stamp}_${proto}_${a}_${pa}_${b}_${pb}.pcap ${stamp}_${proto}_${b}_${pb}_${a}_${pa}.pcap${file:+ $file}"
+	done
+}
+
+# dump_names FILE: the two names (either endpoint first) a dump file of
+# each flow of FILE would have, one flow per line: "NAME1 NAME2".
+dump_names() {
+	"$PCAPCMP" --nano --list-flows "$1" >"$WORK/flows.txt" 2>"$WORK/flows.err" ||
+		fail_log "fs-pcapcmp --list-flows ${1##*/}" "$WORK/flows.err"
+	_fs_dump_names "$WORK/flows.txt"
+}
+
+# check_dump_dir DIR N EXPECTED: DIR holds one file for each of the N
+# triggered flows, each right: a regular file (not a symlink) of mode
+# 0600, a nanosecond-precision pcap holding exactly one flow, named
+# <first packet time YYYYMMDD-HHMMSS.nnnnnnnnn>_<proto>_<addrA>_<portA>_
+# <addrB>_<portB>.pcap after that flow and its first packet; together
+# they are EXPECTED, each flow in order. A few processes whatever N is.
+check_dump_dir() {
+	local dir=$1 n=$2 expected=$3 f name n1 n2 file magic mode files=()
+	for f in "$dir"/*; do
+		[ -e "$f" ] || [ -L "$f" ] || continue
+		files+=("$f")
+	done
+	[ "${#files[@]}" -eq "$n" ] ||
+		fail "${dir##*/} holds ${#files[@]} files, not one for each of the $n triggered flows: $(ls -l "$dir" | head -n 20)"
+	for f in "${files[@]}"; do
+		name=${f##*/}
+		if [ ! -f "$f" ] || [ -L "$f" ]; then
+			fail "$name is not a regular file"
+		fi
+		[[ $name =~ ^[0-9]{8}-[0-9]{6}\.[0-9]{9}_[a-z0-9]+_[0-9a-f.]+_[0-9]+_[0-9a-f.]+_[0-9]+\.pcap$ ]] ||
+			fail "$name is not named <YYYYMMDD-HHMMSS.nnnnnnnnn>_<proto>_<addrA>_<portA>_<addrB>_<portB>.pcap"
+		LC_ALL=C IFS= read -r -d '' -N 4 magic <"$f"
+		case $magic in
+		$'\x4d\x3c\xb2\xa1' | $'\xa1\xb2\x3c\x4d') ;;
+		*) fail "$name is not a nanosecond-precision pcap file (magic $(od -An -tx1 -N4 "$f" | tr -d ' \n'))" ;;
+		esac
+	done
+	stat -c '%a %n' -- "${files[@]}" >"$WORK/modes.txt" || fail "stat failed"
+	while read -r mode f; do
+		[ "$mode" = 600 ] || fail "${f##*/} has mode $mode, not 600"
+	done <"$WORK/modes.txt"
+	# (with one file, fs-pcapcmp does not add its name to the lines)
+	"$PCAPCMP" --count-flows "${files[@]}" >"$WORK/nflows.txt" 2>"$WORK/nflows.err" ||
+		fail_log "fs-pcapcmp --count-flows cannot read the files" "$WORK/nflows.err"
+	while read -r n1 f; do
+		f=${f:-${files[0]}}
+		[ "$n1" = 1 ] ||
+			fail "${f##*/} does not hold exactly one flow: $("$PCAPCMP" --list-flows "$f" 2>&1 | head -n 3)"
+	done <"$WORK/nflows.txt"
+	"$PCAPCMP" --nano --list-flows "${files[@]}" >"$WORK/dflows.txt" 2>"$WORK/nflows.err" ||
+		fail_log "fs-pcapcmp --list-flows cannot read the files" "$WORK/nflows.err"
+	_fs_dump_names "$WORK/dflows.txt" >"$WORK/dnames.txt"
+	while read -r n1 n2 file; do
+		file=${file:-${files[0]}}
+		name=${file##*/}
+		[ "$name" = "$n1" ] || [ "$name" = "$n2" ] ||
+			fail "$name: the name should be $n1 (or $n2) after its first packet and flow"
+	done <"$WORK/dnames.txt"
+	[ "$(grep -c . "$WORK/dnames.txt")" -eq "$n" ] ||
+		fail "fs-pcapcmp --list-flows named $(grep -c . "$WORK/dnames.txt") flows in the $n files"
+	# each file holds one flow, so each file is exactly its flow
+	expect_same --nano --per-flow "$expected" "${files[@]}"
+}

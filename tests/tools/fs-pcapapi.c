@@ -5,6 +5,10 @@
  * mode, timeouts, pcap_breakloop() from another thread, the selectable fd,
  * pcap_stats() and the end of a file= capture. Run under flowscope-run.
  *   fs-pcapapi TRACE.pcap PACKETS_IN_TRACE
+ * Or, as root, what an application that drops its privileges after
+ * pcap_activate() sees of the control socket at SOCKET (the device's
+ * control key must name it) across pcap_close() and a new capture:
+ *   fs-pcapapi --control-reopen DEVICE SOCKET
  * Prints one line per check; exit 0 when all pass.
  */
 #define _GNU_SOURCE
@@ -12,9 +16,13 @@
 #include <poll.h>
 #include <sched.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -108,6 +116,83 @@ static void *breaker(void *arg)
 	return NULL;
 }
 
+static volatile sig_atomic_t sigchld;
+
+static void on_sigchld(int sig)
+{
+	(void)sig;
+	sigchld++;
+}
+
+/* Does the control socket at path answer "ping" with "ok" and "pong"? */
+static int ping(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char buf[64];
+	size_t have = 0;
+	ssize_t n;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int ok = 0;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    write(fd, "ping\n", 5) != 5)
+		goto done;
+	while (have < sizeof(buf) - 1 &&
+	       (n = read(fd, buf + have, sizeof(buf) - 1 - have)) > 0)
+		have += (size_t)n;
+	buf[have] = '\0';
+	ok = strcmp(buf, "ok\npong\n") == 0;
+done:
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/*
+ * Twice: open dev as root, then give up the effective uid the way
+ * tcpdump does after pcap_activate() (setresuid; the saved uid lets us
+ * come back for the next round), close. The socket must be gone after
+ * each pcap_close(), the next capture's fresh socket must stay, and the
+ * application must see no SIGCHLD from flowscope's helper.
+ */
+static int control_reopen(const char *dev, const char *sock)
+{
+	struct sigaction sa = { .sa_handler = on_sigchld };
+	struct stat st;
+
+	if (geteuid() != 0) {
+		printf("SKIP: --control-reopen needs root\n");
+		return 77;
+	}
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGCHLD, &sa, NULL);
+	for (int i = 1; i <= 2; i++) {
+		pcap_t *p = open_dev(dev, 100, 0);
+
+		if (p == NULL)
+			break;
+		CHECK(ping(sock), "round %d: the control socket answers", i);
+		usleep(200000);
+		CHECK(ping(sock), "round %d: it still answers 200 ms later (no "
+		      "helper of an earlier capture removed it)", i);
+		CHECK(setresuid((uid_t)-1, 65534, (uid_t)-1) == 0 &&
+		      geteuid() == 65534, "round %d: privileges dropped "
+		      "(euid %u)", i, (unsigned)geteuid());
+		pcap_close(p);
+		CHECK(setresuid((uid_t)-1, 0, (uid_t)-1) == 0,
+		      "round %d: privileges back (to look, and for the next "
+		      "capture)", i);
+		CHECK(lstat(sock, &st) < 0 && errno == ENOENT,
+		      "round %d: after pcap_close() without privileges the "
+		      "socket is gone (%s)", i, strerror(errno));
+	}
+	CHECK(sigchld == 0, "no SIGCHLD reached the application (%d)",
+	      (int)sigchld);
+	printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	char dev[1024], dev2[1024];
@@ -115,8 +200,11 @@ int main(int argc, char **argv)
 	pcap_t *a, *b;
 	struct pcap_stat st;
 
+	if (argc == 4 && strcmp(argv[1], "--control-reopen") == 0)
+		return control_reopen(argv[2], argv[3]);
 	if (argc != 3) {
-		fprintf(stderr, "usage: fs-pcapapi TRACE.pcap PACKETS\n");
+		fprintf(stderr, "usage: fs-pcapapi TRACE.pcap PACKETS\n"
+			"       fs-pcapapi --control-reopen DEVICE SOCKET\n");
 		return 2;
 	}
 	want = atol(argv[2]);

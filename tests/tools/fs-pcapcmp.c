@@ -74,10 +74,12 @@ static void usage(FILE *f)
 "  UDP-Lite ports; other IP packets by addresses and protocol; non-IP frames\n"
 "  by MAC pair and EtherType.\n"
 "       fs-pcapcmp --count-flows A     print the number of flows in A\n"
+"       fs-pcapcmp --count-flows A A2...  one line \"N FILE\" per file\n"
 "       fs-pcapcmp --list-flows A      one line per flow, in order of first\n"
 "                  packet: FIRST_TIME PROTO ADDR_A PORT_A ADDR_B PORT_B PACKETS\n"
 "                  BYTES (A is the smaller address/port; port 0 when none;\n"
-"                  time in us, in ns with --nano)\n"
+"                  time in us, in ns with --nano); with several files, each\n"
+"                  line ends with the name of its file\n"
 "exit status: 0 same, 1 different (first difference on stderr), 2 trouble\n",
 	      f);
 }
@@ -882,8 +884,10 @@ done:
 	return rc;
 }
 
-/* --count-flows A: the number of flows; --list-flows A: one line each. */
-static int flow_summary(const struct opts *o, const char *path, bool list)
+/* --count-flows A: the number of flows (named: followed by the file's
+ * name); --list-flows A: one line each. */
+static int flow_summary(const struct opts *o, const char *path, bool list,
+			bool named)
 {
 	struct side a = { 0 };
 	struct flowtab t = { 0 };
@@ -893,7 +897,10 @@ static int flow_summary(const struct opts *o, const char *path, bool list)
 	if (load(o, path, 0, false, &a, &t) < 0)
 		goto done;
 	if (!list) {
-		printf("%zu\n", t.n);
+		if (named)
+			printf("%zu %s\n", t.n, path);
+		else
+			printf("%zu\n", t.n);
 		rc = 0;
 		goto done;
 	}
@@ -914,8 +921,9 @@ static int flow_summary(const struct opts *o, const char *path, bool list)
 		addr_str(&fl->key, fl->key.b, sb, sizeof(sb));
 		printf(o->nano ? "%" PRIu64 ".%09" PRIu64 : "%" PRIu64 ".%06" PRIu64,
 		       fl->first_sec, fl->first_frac);
-		printf(" %s %s %u %s %u %zu %zu\n", proto_name(&fl->key, pn, sizeof(pn)),
+		printf(" %s %s %u %s %u %zu %zu", proto_name(&fl->key, pn, sizeof(pn)),
 		       sa, fl->key.port_a, sb, fl->key.port_b, fl->na, fl->bytes);
+		printf(named ? " %s\n" : "\n", path);
 	}
 	rc = 0;
 done:
@@ -985,12 +993,19 @@ int main(int argc, char **argv)
 		}
 	}
 	if (o.count_flows || o.list_flows) {
-		if (argc - optind != 1 || o.subset || o.bytes_only || o.caplen || o.per_flow || o.suffix ||
+		if (argc - optind < 1 || o.subset || o.bytes_only || o.caplen || o.per_flow || o.suffix ||
 		    o.count_only || o.print_count || (o.count_flows && o.list_flows)) {
 			usage(stderr);
 			return EXIT_TROUBLE;
 		}
-		return flow_summary(&o, argv[optind], o.list_flows);
+		/* several files: one line each, so that thousands of dump
+		 * files take one run */
+		for (int i = optind; i < argc; i++) {
+			rc = flow_summary(&o, argv[i], o.list_flows, argc - optind > 1);
+			if (rc != 0)
+				return rc;
+		}
+		return 0;
 	}
 	if (o.suffix && !o.per_flow) {
 		msg("--suffix needs --per-flow");
