@@ -13,9 +13,11 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "control.h"
+#include "ctl_format.h"
 
 #define PROG "flowscope-ctl"
 #define ANSWER_TIMEOUT_S 10	/* without any progress from the capture */
@@ -30,7 +32,8 @@ static const char *const commands[] = {
 static void usage(void)
 {
 	printf(
-"usage: " PROG " [-s SOCKET] COMMAND [ARGS...]\n"
+"usage: " PROG " [-s SOCKET] [--json] COMMAND [ARGS...]\n"
+"       " PROG " [-s SOCKET] [--json] [-i SECONDS] --watch top [N]\n"
 "\n"
 "Talks to a running flowscope capture through its control socket.\n"
 "\n"
@@ -52,6 +55,11 @@ static void usage(void)
 "                     directory $FLOWSCOPE_CTL_DIR, default " FS_CTL_DIR "\n"
 "                     for root, $XDG_RUNTIME_DIR/flowscope for others, or\n"
 "                     /run/user/UID/flowscope, or /tmp/flowscope-UID)\n"
+"  -j, --json         stats, flows and top as JSON, for scripts\n"
+"  -w, --watch        top: refresh every interval (rates, drops, history\n"
+"                     depth, the busiest flows) until interrupted; with\n"
+"                     --json one JSON object per line and interval\n"
+"  -i, --interval S   seconds between refreshes (default 1)\n"
 "  -h, --help         this text\n"
 "\n"
 "exit status: 0 answered ok, 1 error answer or no capture, 2 usage error\n");
@@ -60,7 +68,8 @@ static void usage(void)
 /* A usage error: the synopsis and where the rest is, not the whole text. */
 static int usage_error(void)
 {
-	fprintf(stderr, "usage: " PROG " [-s SOCKET] COMMAND [ARGS...]\n"
+	fprintf(stderr, "usage: " PROG " [-s SOCKET] [--json] [--watch] COMMAND "
+		"[ARGS...]\n"
 		"Try '" PROG " --help' for more information.\n");
 	return 2;
 }
@@ -275,7 +284,7 @@ static int scan(const char *dir, int print, char *only, size_t onlylen)
  * "ok" to stdout (streamed, answers may be large), or the error line to
  * stderr. Returns the exit status.
  */
-static int talk(const char *path, const char *line)
+static int talk(const char *path, const char *line, FILE *out)
 {
 	char head[HEAD_MAX];
 	char buf[65536];
@@ -319,7 +328,7 @@ static int talk(const char *path, const char *line)
 				break;
 			p = nl ? nl + 1 : buf + n;
 		}
-		if (fwrite(p, 1, (size_t)(buf + n - p), stdout) !=
+		if (fwrite(p, 1, (size_t)(buf + n - p), out) !=
 		    (size_t)(buf + n - p))
 			break;
 	}
@@ -346,7 +355,7 @@ static int talk(const char *path, const char *line)
 		fprintf(stderr, PROG ": %s\n", head);
 		goto done;
 	}
-	if (fflush(stdout) != 0 || ferror(stdout)) {
+	if (fflush(out) != 0 || ferror(out)) {
 		fprintf(stderr, PROG ": writing the answer: %s\n",
 			strerror(errno));
 		goto done;
@@ -357,10 +366,134 @@ done:
 	return rc;
 }
 
+/* The answer to line in memory (malloc'd, NUL-terminated, in *text);
+ * 0, or 1 after saying why on stderr. */
+static int ask(const char *path, const char *line, char **text, size_t *len)
+{
+	FILE *mem = open_memstream(text, len);
+	int rc;
+
+	if (mem == NULL) {
+		fprintf(stderr, PROG ": %s\n", strerror(errno));
+		return 1;
+	}
+	rc = talk(path, line, mem);
+	fclose(mem);
+	if (rc != 0) {
+		free(*text);
+		*text = NULL;
+	}
+	return rc;
+}
+
+/* One command, its answer as it came or as JSON. */
+static int answer(const char *path, const char *cmd, const char *line,
+		  int json)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (!json)
+		return talk(path, line, stdout);
+	rc = ask(path, line, &text, &len);
+	if (rc == 0) {
+		fs_ctl_json(cmd, text, len, stdout);
+		putchar('\n');
+		if (fflush(stdout) != 0)
+			rc = 1;
+	}
+	free(text);
+	return rc;
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * top --watch: stats and top every interval, for a person (the screen
+ * redrawn, with packet and drop rates from the difference of two stats)
+ * or, with json, one object per line. Ends when the capture stops
+ * answering (1) or on a signal.
+ */
+static int watch(const char *path, const char *line, double interval,
+		 int json)
+{
+	double last_recv = -1, last_drop = 0, last_t = 0;
+	int tty = isatty(STDOUT_FILENO);
+
+	for (;;) {
+		char *st = NULL, *top = NULL, when[32];
+		size_t stlen = 0, toplen = 0;
+		double t, recv, drop, pps = 0, dps = 0;
+		time_t now = time(NULL);
+		struct tm tm;
+		struct timespec nap;
+
+		if (ask(path, "stats", &st, &stlen) != 0 ||
+		    ask(path, line, &top, &toplen) != 0) {
+			free(st);
+			return 1;
+		}
+		t = mono_s();
+		recv = fs_ctl_stat(st, "received");
+		drop = fs_ctl_stat(st, "dropped");
+		if (last_recv >= 0 && t > last_t) {
+			pps = (recv - last_recv) / (t - last_t);
+			dps = (drop - last_drop) / (t - last_t);
+		}
+		last_recv = recv;
+		last_drop = drop;
+		last_t = t;
+		gmtime_r(&now, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		if (json) {
+			printf("{\"time\": \"%s\", \"received_pps\": %.0f, "
+			       "\"dropped_pps\": %.0f, \"stats\": ", when, pps,
+			       dps);
+			fs_ctl_json("stats", st, stlen, stdout);
+			fputs(", \"top\": ", stdout);
+			fs_ctl_json("top", top, toplen, stdout);
+			fputs("}\n", stdout);
+		} else {
+			if (tty)
+				fputs("\033[H\033[2J", stdout);
+			printf("%s  %s\n", when, path);
+			printf("received %.0f (%.0f pkt/s)  dropped %.0f (%.0f/s)"
+			       "  nic_dropped %.0f\n", recv, pps, drop, dps,
+			       fs_ctl_stat(st, "nic_dropped"));
+			printf("history %.3f s in %.0f packets  flows %.0f "
+			       "active, %.0f triggered\n\n",
+			       fs_ctl_stat(st, "history_seconds"),
+			       fs_ctl_stat(st, "ring_packets"),
+			       fs_ctl_stat(st, "flows_active"),
+			       fs_ctl_stat(st, "flows_triggered"));
+			fputs(top, stdout);
+			if (!tty)
+				fputs("\n", stdout);
+		}
+		free(st);
+		free(top);
+		if (fflush(stdout) != 0)
+			return 1;
+		nap.tv_sec = (time_t)interval;
+		nap.tv_nsec = (long)((interval - (double)nap.tv_sec) * 1e9);
+		nanosleep(&nap, NULL);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "watch", no_argument, NULL, 'w' },
+		{ "interval", required_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -369,13 +502,30 @@ int main(int argc, char **argv)
 	char defdir[SUN_PATH_MAX];
 	char only[SUN_PATH_MAX + 256];
 	size_t len;
-	int opt, i, known = 0, live;
+	int opt, i, known = 0, live, json = 0, watching = 0;
+	double interval = 1;
+	char *end;
 
 	/* '+': options end at COMMAND, so filter words are never options */
-	while ((opt = getopt_long(argc, argv, "+s:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+s:jwi:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			sock = optarg;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		case 'w':
+			watching = 1;
+			break;
+		case 'i':
+			interval = strtod(optarg, &end);
+			if (end == optarg || *end != '\0' || !(interval >= 0.1) ||
+			    interval > 3600) {
+				fprintf(stderr, PROG ": --interval takes seconds "
+					"from 0.1 to 3600, not '%s'\n", optarg);
+				return 2;
+			}
 			break;
 		case 'h':
 			usage();
@@ -396,6 +546,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": unknown command '%s' (list, stats, "
 			"top, flows, trigger, help, ping)\n", cmd);
 		return usage_error();
+	}
+	if (json && strcmp(cmd, "stats") != 0 && strcmp(cmd, "flows") != 0 &&
+	    strcmp(cmd, "top") != 0) {
+		fprintf(stderr, PROG ": --json is for stats, flows and top\n");
+		return 2;
+	}
+	if (watching && strcmp(cmd, "top") != 0) {
+		fprintf(stderr, PROG ": --watch is for top\n");
+		return 2;
 	}
 	/* the directory captures of this user put their sockets in, by the
 	 * rule they follow themselves */
@@ -464,5 +623,7 @@ int main(int argc, char **argv)
 			return 1;
 		sock = only;
 	}
-	return talk(sock, line);
+	if (watching)
+		return watch(sock, line, interval, json);
+	return answer(sock, cmd, line, json);
 }

@@ -175,6 +175,45 @@ ctl "$sock" top 3 >"$WORK/top.txt" 2>"$WORK/top.err" || fail_log "flowscope-ctl 
 [ "$(grep -c . "$WORK/top.txt")" -le 3 ] || fail_log "top 3 prints more than 3 lines" "$WORK/top.txt"
 ctl "$sock" top >"$WORK/top.txt" 2>"$WORK/top.err" || fail_log "flowscope-ctl top failed" "$WORK/top.err"
 
+check "--json stats, flows and top: JSON that says what the text says"
+for c in stats flows top; do
+	ctl "$sock" --json "$c" >"$WORK/$c.json" 2>"$WORK/$c.jerr" ||
+		fail_log "flowscope-ctl --json $c failed" "$WORK/$c.jerr"
+done
+ctl "$sock" stats >"$WORK/stats.now" 2>/dev/null || fail "flowscope-ctl stats failed"
+python3 - "$WORK" "$nflows" >"$WORK/json.out" 2>&1 <<'EOF' || fail_log "the JSON answers are not right" "$WORK/json.out"
+import json, sys
+w, nflows = sys.argv[1], int(sys.argv[2])
+stats = json.load(open(w + "/stats.json"))
+text = dict(l.split() for l in open(w + "/stats.now") if l.strip())
+assert set(stats) == set(text), (sorted(stats), sorted(text))
+assert stats["received"] == 2000, stats
+assert isinstance(stats["history_seconds"], float), stats
+flows = json.load(open(w + "/flows.json"))
+assert len(flows) == nflows, flows
+assert sum(f["packets"] for f in flows) == 2000, flows
+for f in flows:
+    assert f["proto"] in ("tcp", "udp"), f
+    assert f["first"].endswith("Z") and f["last"].endswith("Z"), f
+    assert f["triggered"] is False and f["closed"] is False, f
+top = json.load(open(w + "/top.json"))
+assert isinstance(top, list), top
+print("ok: %d stats, %d flows, %d top" % (len(stats), len(flows), len(top)))
+EOF
+
+check "top --watch refreshes every interval; with --json one object per line"
+timeout 2.7 "$CTL" -s "$sock" --watch -i 0.5 top 3 >"$WORK/watch.txt" 2>"$WORK/watch.err"
+n=$(grep -c '^received [0-9]* (' "$WORK/watch.txt")
+[ "$n" -ge 3 ] || fail_log "top --watch refreshed $n times in 2.7 s, not at least 3" "$WORK/watch.txt" "$WORK/watch.err"
+grep -q '^history .* flows 13 active' "$WORK/watch.txt" || fail_log "no history and flows line" "$WORK/watch.txt"
+timeout 1.8 "$CTL" -s "$sock" --json --watch -i 0.5 top >"$WORK/watch.json" 2>"$WORK/watch.err"
+python3 -c '
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+assert len(lines) >= 2, lines
+assert all(l["stats"]["received"] == 2000 and isinstance(l["top"], list) for l in lines), lines
+' "$WORK/watch.json" 2>"$WORK/watch.py" || fail_log "top --json --watch is not one JSON object per line" "$WORK/watch.py" "$WORK/watch.json"
+
 # expect_refused WHAT CODES ARGS...: flowscope-ctl ARGS exits with one of
 # CODES ("1", or "1|2" where the client may call it a usage error) and a
 # message; nothing changes.
