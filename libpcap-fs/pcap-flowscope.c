@@ -11,8 +11,10 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pcap-int.h"
 #include "pcap-flowscope.h"
@@ -20,13 +22,36 @@
 
 #define BATCH 256	/* packets taken from the engine at a time */
 
+/*
+ * The end of a capture whose sources end (file=, gen_packets). A live
+ * handle has no way to say "end of file": pcap_loop() repeats read_op
+ * while it returns 0, and a negative value is an error or a break to
+ * every program (tcpdump prints a blank line, ngrep loops, arpwatch
+ * exits 1). So at the end the handle turns into an exhausted savefile:
+ * p->rfile is set to a dummy stream and next_packet_op says end of file.
+ * Then pcap_loop() returns 0, pcap_next_ex() returns PCAP_ERROR_BREAK,
+ * and pcap_dispatch() (through ended_read) PCAP_ERROR_BREAK, as for a
+ * file read to its end; poll/select users (dumpcap, argus) find the
+ * descriptor readable until that end has been reported, and quiet after
+ * it (softflowd, scapy, p0f stop spinning). Every other op stays ours.
+ */
+enum end_state {
+	LIVE = 0,
+	ENDED,		/* switched; the end not yet reported to a caller */
+	REPORTED,	/* a caller has seen the end: the descriptor is quiet */
+};
+
 struct pcap_flowscope {
 	fs_capture *cap;
 	struct fs_packet batch[BATCH];
 	unsigned pos, n;	/* undelivered part of batch */
-	int eof;		/* sources ended and all was delivered */
+	enum end_state end;
+	FILE *ended;		/* p->rfile once ended */
+	int failed;		/* an error waits to be returned */
 	uint64_t filtered;	/* rejected by the application's filter */
 };
+
+static char ended_byte;	/* what the dummy stream "holds" */
 
 static void fill_header(const pcap_t *p, const struct fs_packet *pk,
 			struct pcap_pkthdr *h)
@@ -41,11 +66,108 @@ static void fill_header(const pcap_t *p, const struct fs_packet *pk,
 	h->len = pk->wirelen;
 }
 
+/* The end has been seen by a caller: nothing will wake the descriptor
+ * again, so drain what is left in it. */
+static void report_end(pcap_t *p)
+{
+	struct pcap_flowscope *pf = p->priv;
+	uint64_t v;
+
+	pf->end = REPORTED;
+	while (read(p->fd, &v, sizeof(v)) > 0)
+		;
+}
+
+/* next_packet_op once ended: end of file (pcap_loop, pcap_next_ex). */
+static int ended_next(pcap_t *p, struct pcap_pkthdr *h, u_char **data)
+{
+	(void)h;
+	(void)data;
+	report_end(p);
+	return 0;
+}
+
+/* read_op once ended (pcap_dispatch, pcap_next): the end every time. */
+static int ended_read(pcap_t *p, int cnt, pcap_handler cb, u_char *user)
+{
+	(void)cnt;
+	(void)cb;
+	(void)user;
+	p->break_loop = 0;
+	report_end(p);
+	return PCAP_ERROR_BREAK;
+}
+
+/* Turn the handle into an exhausted savefile (see enum end_state). The
+ * stream was made at activation, so this cannot fail. */
+static void switch_to_ended(pcap_t *p)
+{
+	struct pcap_flowscope *pf = p->priv;
+
+	pf->end = ENDED;
+	p->rfile = pf->ended;
+	p->next_packet_op = ended_next;
+	p->read_op = ended_read;
+	/* darkstat prints it; argus must not see "recvfrom" first */
+	snprintf(p->errbuf, PCAP_ERRBUF_SIZE, "flowscope: the capture ended: "
+		 "every source was read and delivered");
+}
+
+/*
+ * What the call that found the end returns when it delivered nothing:
+ * pcap_next()/pcap_next_ex() get the end at once; for pcap_loop() a
+ * positive count without a callback makes its next round take the file
+ * path, which returns 0 (pcap_dispatch() callers see one empty round,
+ * then the end).
+ */
+static int end_with_nothing(pcap_t *p, pcap_handler cb)
+{
+	if (cb == p->oneshot_callback) {
+		report_end(p);
+		return PCAP_ERROR_BREAK;
+	}
+	return 1;
+}
+
+static int take_error(pcap_t *p)
+{
+	struct pcap_flowscope *pf = p->priv;
+
+	pf->failed = 0;
+	snprintf(p->errbuf, PCAP_ERRBUF_SIZE, "%s",
+		 fs_capture_error(pf->cap));
+	return PCAP_ERROR;
+}
+
+/*
+ * Once cnt packets went out and the batch is used up, look once more
+ * without waiting: if the capture has ended, say so with this batch
+ * (callers of pcap_dispatch(1) then end without an empty round).
+ */
+static void peek_end(pcap_t *p)
+{
+	struct pcap_flowscope *pf = p->priv;
+	int n;
+
+	if (pf->pos < pf->n)
+		return;
+	n = fs_capture_read(pf->cap, pf->batch, BATCH);
+	if (n == FS_EOF) {
+		switch_to_ended(p);
+	} else if (n < 0) {
+		pf->failed = 1;
+	} else {
+		pf->pos = 0;
+		pf->n = (unsigned)n;
+	}
+}
+
 /*
  * read_op: deliver up to cnt packets (all waiting ones if cnt <= 0).
  * Blocks up to the timeout unless non-blocking; returns the number of
  * packets processed, 0 when none came, PCAP_ERROR_BREAK after
- * pcap_breakloop() or when the sources ended, PCAP_ERROR on errors.
+ * pcap_breakloop(), PCAP_ERROR on errors. At the end of the capture it
+ * switches the handle to its ended state (see enum end_state).
  */
 static int pcap_flowscope_read(pcap_t *p, int cnt, pcap_handler cb,
 			       u_char *user)
@@ -63,17 +185,16 @@ static int pcap_flowscope_read(pcap_t *p, int cnt, pcap_handler cb,
 		if (pf->pos == pf->n) {
 			int n;
 
-			if (pf->eof)
-				return done ? done : PCAP_ERROR_BREAK;
+			if (pf->failed)
+				return done ? done : take_error(p);
 			n = fs_capture_read(pf->cap, pf->batch, BATCH);
 			if (n == FS_EOF) {
-				pf->eof = 1;
-				continue;
+				switch_to_ended(p);
+				return done ? done : end_with_nothing(p, cb);
 			}
 			if (n < 0) {
-				snprintf(p->errbuf, PCAP_ERRBUF_SIZE, "%s",
-					 fs_capture_error(pf->cap));
-				return PCAP_ERROR;
+				pf->failed = 1;
+				return done ? done : take_error(p);
 			}
 			pf->pos = 0;
 			pf->n = (unsigned)n;
@@ -113,8 +234,13 @@ static int pcap_flowscope_read(pcap_t *p, int cnt, pcap_handler cb,
 			if (p->break_loop)
 				return done;
 		}
-		if (done >= cnt)
+		if (done >= cnt) {
+			/* pf->batch may be refilled now: the application
+			 * is done with the packets it was handed */
+			if (cb != p->oneshot_callback)
+				peek_end(p);
 			return done;
+		}
 	}
 }
 
@@ -135,7 +261,8 @@ static void pcap_flowscope_breakloop(pcap_t *p)
 	struct pcap_flowscope *pf = p->priv;
 
 	pcap_breakloop_common(p);
-	if (pf->cap != NULL)
+	/* once the end was reported the descriptor stays quiet */
+	if (pf->cap != NULL && pf->end != REPORTED)
 		fs_capture_wake(pf->cap);
 }
 
@@ -164,6 +291,10 @@ static void pcap_flowscope_cleanup(pcap_t *p)
 
 	fs_capture_close(pf->cap);
 	pf->cap = NULL;
+	if (pf->ended != NULL)
+		fclose(pf->ended);
+	pf->ended = NULL;
+	p->rfile = NULL;
 	pcap_remove_from_pcaps_to_close(p);
 	/* the descriptor belonged to the capture and is closed with it */
 	p->fd = -1;
@@ -183,10 +314,20 @@ static int pcap_flowscope_activate(pcap_t *p)
 	params.immediate = p->opt.immediate;
 	params.timeout_ms = p->opt.timeout;
 	params.buffer_size = p->opt.buffer_size;
+	/* made now so that reaching the end cannot fail */
+	pf->ended = fmemopen(&ended_byte, 1, "r");
+	if (pf->ended == NULL) {
+		pcap_fmt_errmsg_for_errno(p->errbuf, PCAP_ERRBUF_SIZE, errno,
+					  "flowscope: fmemopen");
+		return PCAP_ERROR;
+	}
 	pf->cap = fs_capture_open(p->opt.device, &params, p->errbuf,
 				  PCAP_ERRBUF_SIZE);
-	if (pf->cap == NULL)
+	if (pf->cap == NULL) {
+		fclose(pf->ended);
+		pf->ended = NULL;
 		return PCAP_ERROR;
+	}
 
 	p->linktype = DLT_EN10MB;
 	p->fd = fs_capture_fd(pf->cap);

@@ -13,4 +13,6 @@ apt-get install -y -q --no-install-recommends \
 	patch flex bison \
 	dpdk dpdk-dev libdpdk-dev uthash-dev check libpcap-dev \
 	libbluetooth-dev libdbus-1-dev \
-	tcpdump tshark tcpreplay iproute2 python3 ca-certificates
+	tcpdump tshark tcpreplay iproute2 python3 ca-certificates \
+	ngrep p0f darkstat arpwatch softflowd tcpflow python3-scapy pmacct \
+	argus-server argus-client iftop
