@@ -90,7 +90,8 @@ engine() {
 	dsc=$(ls libpcap-fs/work/libpcap_*.dsc 2>/dev/null | head -n 1)
 	[ -n "$dsc" ] || return 2
 	mkdir -p "$lib/obj"
-	for f in config devname ring eal eal_args mem source_dpdk source_file gen \
+	for f in config devname ring eal eal_args mem source source_dpdk source_tpacket \
+		 source_file gen \
 		 rx flowkey flow analyzer dumper control control_dir capture \
 		 devices; do
 		# shellcheck disable=SC2046
