@@ -120,9 +120,11 @@ int main(int argc, char **argv)
 		/* ns per packet: CPU time over packets received (for trigger
 		 * mode, where few are delivered) or delivered */
 		printf("pps=%.0f recv_pps=%.0f ns_per_pkt=%.2f cores=%.2f "
-		       "packets=%.0f drop=%u\n", n / dt, file ? n / dt : r / dt,
+		       "packets=%.0f drop=%u ifdrop=%u\n", n / dt,
+		       file ? n / dt : r / dt,
 		       (c1 - c0) * 1e9 / (n > r ? (n > 0 ? n : 1) : r),
-		       (c1 - c0) / dt, n, st.ps_drop - st0.ps_drop);
+		       (c1 - c0) / dt, n, st.ps_drop - st0.ps_drop,
+		       st.ps_ifdrop - st0.ps_ifdrop);
 	}
 	pcap_close(p);
 	return 0;

@@ -100,6 +100,24 @@ int fs_capture_read(fs_capture *c, struct fs_packet *pkts, unsigned max);
  */
 int fs_capture_wait(fs_capture *c, int timeout_ms);
 
+/* Which of an interface's packets the application gets. */
+enum fs_direction {
+	FS_DIR_INOUT,	/* both (the default) */
+	FS_DIR_IN,	/* those it received */
+	FS_DIR_OUT,	/* those it sent */
+};
+
+/*
+ * Deliver only the packets the capture's interfaces received, only those
+ * they sent, or both (pcap_setdirection): from the next fs_capture_read()
+ * on, packets of the other direction are passed over. Flows, triggers,
+ * history and dump files still see both directions.
+ * Returns 0, or -1 with errbuf when a source other than a kernel
+ * interface cannot tell in from out; FS_DIR_INOUT always succeeds.
+ */
+int fs_capture_set_direction(fs_capture *c, enum fs_direction d,
+			     char *errbuf, size_t errlen);
+
 /* A descriptor that polls readable when fs_capture_read() has something
  * to return (or FS_EOF). Owned by the capture. */
 int fs_capture_fd(const fs_capture *c);

@@ -266,6 +266,21 @@ static void pcap_flowscope_breakloop(pcap_t *p)
 		fs_capture_wake(pf->cap);
 }
 
+/* setdirection_op: inout always; in and out when every source can tell
+ * (kernel interfaces), else an error that says which cannot. */
+static int pcap_flowscope_setdirection(pcap_t *p, pcap_direction_t d)
+{
+	struct pcap_flowscope *pf = p->priv;
+	enum fs_direction fd = d == PCAP_D_IN ? FS_DIR_IN :
+			       d == PCAP_D_OUT ? FS_DIR_OUT : FS_DIR_INOUT;
+
+	if (fs_capture_set_direction(pf->cap, fd, p->errbuf,
+				     PCAP_ERRBUF_SIZE) < 0)
+		return PCAP_ERROR;
+	p->direction = d;
+	return 0;
+}
+
 static int pcap_flowscope_getnonblock(pcap_t *p)
 {
 	return p->opt.nonblock;
@@ -335,7 +350,7 @@ static int pcap_flowscope_activate(pcap_t *p)
 	p->read_op = pcap_flowscope_read;
 	p->inject_op = pcap_flowscope_inject;
 	p->setfilter_op = install_bpf_program;
-	p->setdirection_op = NULL;
+	p->setdirection_op = pcap_flowscope_setdirection;
 	p->set_datalink_op = NULL;
 	p->getnonblock_op = pcap_flowscope_getnonblock;
 	p->setnonblock_op = pcap_flowscope_setnonblock;

@@ -102,7 +102,7 @@ static void deliver(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
 		a->wait(a->wait_arg, h->cap_len);
 	d = fs_lane_reserve(a->deliv, h->cap_len, NULL);
 	memcpy(d, h, sizeof(*h) + h->cap_len);
-	d->flags = flags;
+	d->flags = (uint8_t)((h->flags & FS_REC_OUTGOING) | flags);
 	a->delivered++;
 }
 

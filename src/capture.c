@@ -76,6 +76,8 @@ struct fs_capture {
 	_Atomic uint64_t delivered;
 	bool eof;
 	bool immediate;
+	uint8_t dir_mask;	/* FS_REC_OUTGOING: which value is delivered */
+	uint8_t dir_want;	/* (dir_mask 0: every packet) */
 	char err[256];
 };
 
@@ -439,6 +441,7 @@ fs_capture *fs_capture_open(const char *device,
 			    char *errbuf, size_t errlen)
 {
 	fs_capture *c = calloc(1, sizeof(*c));
+	struct fs_source_params sp;
 	uint32_t caplen;
 	unsigned lane = 0;
 	/* setuid, setgid or file capabilities: whoever started the program
@@ -573,13 +576,22 @@ fs_capture *fs_capture_open(const char *device,
 	c->sink.notify_arg = c;
 	c->sink.caplen = caplen;
 
-	if (fs_eal_start(c->cfg.eal, errbuf, errlen) < 0)
-		goto fail;
+	sp.caplen = caplen;
+	sp.promisc = params->promisc;
+	sp.immediate = params->immediate;
+	sp.timeout_ms = params->timeout_ms;
+	/* interfaces need no EAL: a capture of only those never starts it
+	 * (its time and memory) */
+	for (unsigned i = 0; i < c->nsources; i++)
+		if (fs_source_needs_eal(c->src[i].spec.kind)) {
+			if (fs_eal_start(c->cfg.eal, errbuf, errlen) < 0)
+				goto fail;
+			break;
+		}
 	for (unsigned i = 0; i < c->nsources; i++) {
 		struct fs_source *s = &c->src[i];
 
-		if (fs_source_open(s, &c->cfg, params->promisc, errbuf,
-				   errlen) < 0)
+		if (fs_source_open(s, &c->cfg, &sp, errbuf, errlen) < 0)
 			goto fail;
 		for (unsigned q = 0; q < s->nq; q++, lane++) {
 			s->rxq[q].lane = fs_ring_lane(c->ring, lane);
@@ -707,6 +719,20 @@ static bool anything_waiting(fs_capture *c)
 	return false;
 }
 
+/* Step over the staged records of the direction the application does
+ * not want (pcap_setdirection); true when one it wants is next. */
+static inline bool skip_unwanted(const fs_capture *c, struct reader *r)
+{
+	while (r->rd < r->wr) {
+		const struct fs_pkt_hdr *h = (const void *)(r->buf + r->rd);
+
+		if ((h->flags & c->dir_mask) == c->dir_want)
+			return true;
+		r->rd += FS_REC_SIZE(h->cap_len);
+	}
+	return false;
+}
+
 static int read_once(fs_capture *c, struct fs_packet *pkts, unsigned max)
 {
 	unsigned n = 0;
@@ -716,7 +742,7 @@ static int read_once(fs_capture *c, struct fs_packet *pkts, unsigned max)
 	if (c->nlanes == 1) {
 		struct reader *r = &c->rd[0];
 
-		while (n < max && r->rd < r->wr)
+		while (n < max && skip_unwanted(c, r))
 			take(r, &pkts[n++]);
 	} else {
 		/* merge the lanes by timestamp */
@@ -728,7 +754,7 @@ static int read_once(fs_capture *c, struct fs_packet *pkts, unsigned max)
 				struct reader *r = &c->rd[i];
 				const struct fs_pkt_hdr *h;
 
-				if (r->rd == r->wr)
+				if (!skip_unwanted(c, r))
 					continue;
 				h = (const void *)(r->buf + r->rd);
 				if (h->ts_ns < best_ts) {
@@ -812,6 +838,48 @@ int fs_capture_wait(fs_capture *c, int timeout_ms)
 	if (rc < 0)
 		return errno == EINTR ? 0 : -1;
 	return anything_waiting(c) || all_ended(c) ? 1 : 0;
+}
+
+int fs_capture_set_direction(fs_capture *c, enum fs_direction d,
+			     char *errbuf, size_t errlen)
+{
+	static const char *const what[] = {
+		[FS_SRC_DPDK] = "dpdkN", [FS_SRC_FILE] = "file=",
+		[FS_SRC_GEN] = "gen",
+	};
+	bool blind[FS_SRC_GEN + 1] = { false };
+	char list[96] = "";
+	unsigned nblind = 0, k = 0;
+
+	if (d == FS_DIR_INOUT) {
+		c->dir_mask = c->dir_want = 0;
+		return 0;
+	}
+	/* only a packet socket tells what the interface sent */
+	for (unsigned i = 0; i < c->nsources; i++)
+		if (c->src[i].spec.kind != FS_SRC_IFACE &&
+		    !blind[c->src[i].spec.kind]) {
+			blind[c->src[i].spec.kind] = true;
+			nblind++;
+		}
+	if (nblind > 0) {
+		for (unsigned kind = 0; kind <= FS_SRC_GEN; kind++) {
+			size_t n = strlen(list);
+
+			if (!blind[kind])
+				continue;
+			k++;
+			snprintf(list + n, sizeof(list) - n, "%s%s",
+				 k == 1 ? "" : k == nblind ? " and " : ", ",
+				 what[kind]);
+		}
+		snprintf(errbuf, errlen, "direction: %s sources cannot tell "
+			 "in from out (only kernel interfaces can)", list);
+		return -1;
+	}
+	c->dir_mask = FS_REC_OUTGOING;
+	c->dir_want = d == FS_DIR_OUT ? FS_REC_OUTGOING : 0;
+	return 0;
 }
 
 int fs_capture_fd(const fs_capture *c)

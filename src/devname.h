@@ -24,7 +24,7 @@
 #define FS_NAME_MAX 64
 
 enum fs_source_kind {
-	FS_SRC_IFACE,	/* kernel interface through DPDK's af_packet driver */
+	FS_SRC_IFACE,	/* kernel interface through a packet socket ring */
 	FS_SRC_DPDK,	/* dpdkN: ethdev port N probed by the EAL */
 	FS_SRC_FILE,	/* file=PATH: pcap/pcapng replay */
 	FS_SRC_GEN,	/* gen: built-in generator */

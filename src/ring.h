@@ -27,8 +27,13 @@ struct fs_pkt_hdr {
 	uint32_t wire_len;	/* length on the wire */
 	uint16_t cap_len;	/* bytes stored */
 	uint8_t source;		/* index of the source in the capture */
-	uint8_t flags;		/* reserved */
+	uint8_t flags;		/* FS_REC_* bits */
 };
+
+/* Record flag: the interface sent the packet (the packet socket's
+ * PACKET_OUTGOING); a source that cannot tell leaves it clear. Kept in
+ * every copy of the record. (Bit 0 is the analyzer's FS_REC_FIRST.) */
+#define FS_REC_OUTGOING 0x02
 
 #define FS_REC_ALIGN 8u
 #define FS_REC_SIZE(cap) \

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The receive thread of one queue: the hot path rx burst -> QQ ring.
- * It works in bursts, copies each packet once into the lane, takes no
- * lock, allocates nothing and publishes once per burst. When idle it
- * backs off to short sleeps so that it never starves the application
- * on a machine with few cores.
+ * The hot path receive queue -> QQ ring: the steps every receive thread
+ * takes with its lane (reserve, publish, analyze or hand the analysis to
+ * the reader, wake it, end), and the receive thread of a DPDK port's
+ * queue built from them. It works in bursts, copies each packet once
+ * into the lane, takes no lock, allocates nothing and publishes once per
+ * burst. When idle it backs off to short sleeps so that it never starves
+ * the application on a machine with few cores.
  */
 #define _GNU_SOURCE
 #include "source.h"
@@ -163,7 +165,7 @@ static void analyze_all(struct fs_rxq *r, uint64_t now)
  * first (waiting for the reader if it is analyzing now), so that no
  * packet goes unanalyzed and nobody reads a chunk while it is reused.
  */
-static void before_new_chunk(struct fs_rxq *r, uint32_t cap)
+void fs_rx_new_chunk(struct fs_rxq *r, uint32_t cap)
 {
 	struct fs_analyzer *an = r->an;
 
@@ -181,7 +183,7 @@ static void before_new_chunk(struct fs_rxq *r, uint32_t cap)
  * error the application sees, instead of a capture that waits forever.
  * Returns true when the source is gone.
  */
-static bool iface_gone(struct fs_source *src)
+bool fs_rx_iface_gone(struct fs_source *src)
 {
 	struct ifreq ifr;
 	int sock, rc;
@@ -207,34 +209,91 @@ static bool iface_gone(struct fs_source *src)
 	return false;
 }
 
+void fs_rx_wait_reader(struct fs_rxq *r, uint32_t cap)
+{
+	struct fs_lane *l = r->lane;
+
+	wait_for(r, l, &r->sink->reader_seq[l->index], NULL, cap, false);
+}
+
+void fs_rx_begin(struct fs_rxq *r, const char *name)
+{
+	struct fs_analyzer *an = r->an;
+
+	r->wait_main = r->src->lossless && !r->sink->trigger_mode;
+	if (r->src->lossless && an->deliv != NULL) {
+		an->wait = wait_deliv;
+		an->wait_arg = r;
+	}
+	pthread_setname_np(pthread_self(), name);
+	/* idle sleeps of a few microseconds, not the default 50 us slack */
+	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+}
+
+void fs_rx_burst_done(struct fs_rxq *r, unsigned n)
+{
+	const struct fs_sink *sk = r->sink;
+	struct fs_analyzer *an = r->an;
+	bool wake = false;
+
+	if (analyze_now(an, r->lane)) {
+		if (fs_analyzer_try(an)) {
+			analyze_all(r, 0);
+			fs_analyzer_release(an);
+		}
+	} else {
+		/* a sleeping reader is woken to take its share */
+		wake = fs_analyzer_backlog(an) >= HELP_WAKE;
+	}
+	if (!sk->trigger_mode)
+		r->unwoken += n;
+	if (sk->notify(sk->notify_arg, r->unwoken, wake))
+		r->unwoken = 0;
+}
+
+void fs_rx_idle(struct fs_rxq *r, bool clock)
+{
+	const struct fs_sink *sk = r->sink;
+
+	/* live traffic ages by the clock when idle; a file only by its
+	 * own timestamps */
+	if (fs_analyzer_try(r->an)) {
+		analyze_all(r, clock ? now_ns() : 0);
+		fs_analyzer_release(r->an);
+	}
+	/* ran dry: let a reader waiting for more have what there is */
+	if (r->unwoken > 0 && sk->notify(sk->notify_arg, r->unwoken, true))
+		r->unwoken = 0;
+}
+
+void fs_rx_end(struct fs_rxq *r)
+{
+	fs_lane_publish(r->lane);
+	fs_analyzer_hold(r->an);
+	analyze_all(r, 0);
+	fs_analyzer_release(r->an);
+	atomic_store_explicit(&r->done, true, memory_order_release);
+	r->sink->notify(r->sink->notify_arg, r->unwoken, true);
+}
+
 void *fs_rx_thread(void *arg)
 {
 	struct fs_rxq *r = arg;
 	struct fs_source *src = r->src;
-	const struct fs_sink *sk = r->sink;
 	struct fs_lane *l = r->lane;
 	struct rte_mbuf *m[FS_BURST];
 	const int ts_off = fs_eal_ts_offset();
 	const int wl_off = fs_eal_wirelen_offset();
 	const uint64_t ts_flag = fs_eal_ts_flag();
 	const bool fed = src->rings[0] != NULL;
-	const uint32_t caplen = sk->caplen;
-	struct fs_analyzer *an = r->an;
-	const bool wait_main = src->lossless && !sk->trigger_mode;
+	const uint32_t caplen = r->sink->caplen;
 	bool registered;
 	unsigned idle = 0;
 	char name[32];
 
-	if (src->lossless && an->deliv != NULL) {
-		an->wait = wait_deliv;
-		an->wait_arg = r;
-	}
-
 	snprintf(name, sizeof(name), "fs-rx%u.%u", (unsigned)r->port,
 		 (unsigned)r->queue);
-	pthread_setname_np(pthread_self(), name);
-	/* idle sleeps of a few microseconds, not the default 50 us slack */
-	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+	fs_rx_begin(r, name);
 	/* an lcore id gives this thread a mempool cache; optional */
 	registered = rte_thread_register() == 0;
 
@@ -243,31 +302,11 @@ void *fs_rx_thread(void *arg)
 							 memory_order_acquire);
 		uint16_t n = rte_eth_rx_burst(r->port, r->queue, m, FS_BURST);
 		uint64_t now = 0;
-		bool wake = false;
 
 		if (n == 0) {
 			if (ended)
 				break;
-			/* live traffic ages by the clock when idle; a file
-			 * only by its own timestamps */
-			if (fs_analyzer_try(an)) {
-				analyze_all(r, fed && src->lossless ? 0
-								    : now_ns());
-				fs_analyzer_release(an);
-			}
-			/* ran dry: let a reader waiting for more have what
-			 * there is */
-			if (r->unwoken > 0 &&
-			    sk->notify(sk->notify_arg, r->unwoken, true))
-				r->unwoken = 0;
-			/* about every 100 ms of idleness */
-			if (src->ifindex != 0 && idle % 1024 == 1023) {
-				/* queue 0 looks, every queue of it stops */
-				if (r->queue == 0 && iface_gone(src))
-					atomic_store(&src->gone, true);
-				if (atomic_load(&src->gone))
-					break;
-			}
+			fs_rx_idle(r, !(fed && src->lossless));
 			idle_wait(idle++);
 			continue;
 		}
@@ -281,13 +320,7 @@ void *fs_rx_thread(void *arg)
 
 			if (i + 1 < n)
 				rte_prefetch0(rte_pktmbuf_mtod(m[i + 1], void *));
-			if (wait_main)
-				wait_for(r, l, &sk->reader_seq[l->index], NULL,
-					 cap, false);
-			if (unlikely(l->cur_used + FS_REC_SIZE(cap) >
-				     l->data_size))
-				before_new_chunk(r, cap);
-			h = fs_lane_reserve(l, cap, NULL);
+			h = fs_rx_reserve(r, cap);
 			if (mb->ol_flags & ts_flag) {
 				uint32_t wl = *RTE_MBUF_DYNFIELD(mb, wl_off,
 								 uint32_t *);
@@ -309,26 +342,9 @@ void *fs_rx_thread(void *arg)
 		fs_lane_publish(l);
 		fs_mbufs_given(m, n);
 		rte_pktmbuf_free_bulk(m, n);
-		if (analyze_now(an, l)) {
-			if (fs_analyzer_try(an)) {
-				analyze_all(r, 0);
-				fs_analyzer_release(an);
-			}
-		} else {
-			/* a sleeping reader is woken to take its share */
-			wake = fs_analyzer_backlog(an) >= HELP_WAKE;
-		}
-		if (!sk->trigger_mode)
-			r->unwoken += n;
-		if (sk->notify(sk->notify_arg, r->unwoken, wake))
-			r->unwoken = 0;
+		fs_rx_burst_done(r, n);
 	}
-	fs_lane_publish(l);
-	fs_analyzer_hold(an);
-	analyze_all(r, 0);
-	fs_analyzer_release(an);
-	atomic_store_explicit(&r->done, true, memory_order_release);
-	sk->notify(sk->notify_arg, r->unwoken, true);
+	fs_rx_end(r);
 	if (registered)
 		rte_thread_unregister();
 	return NULL;

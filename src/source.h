@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Sources of a capture (DESIGN §1) and their receive queues. Every source
- * ends up as a DPDK ethdev port; each of its rx queues has one receive
- * thread that copies bursts into its own ring lane. file= and gen are
- * fed by a feeder thread into DPDK ring devices, the way a NIC fills its
- * rx queues.
+ * Sources of a capture (DESIGN §1) and their receive queues. A kernel
+ * interface is read through TPACKET_V3 packet socket rings, one per
+ * queue (source_tpacket.c); every other source ends up as a DPDK ethdev
+ * port (source_dpdk.c). Each rx queue has one receive thread that copies
+ * what arrives into its own ring lane through the steps of rx.c. file=
+ * and gen are fed by a feeder thread into DPDK ring devices, the way a
+ * NIC fills its rx queues.
  */
 #ifndef FS_SOURCE_H
 #define FS_SOURCE_H
@@ -45,6 +47,16 @@ struct fs_sink {
 	uint32_t caplen;		/* bytes kept per packet */
 };
 
+/* The packet socket and kernel ring of one queue of an interface. */
+struct fs_tpq {
+	int fd;			/* valid when open */
+	bool open;
+	uint8_t *map;		/* the ring, mapped; NULL: not mapped */
+	size_t map_len;
+	uint32_t block_size, nblocks;
+	uint32_t next;		/* block the receive thread reads next */
+};
+
 /* One receive queue: a thread and a lane. */
 struct fs_analyzer;
 
@@ -59,6 +71,8 @@ struct fs_rxq {
 	_Atomic bool stop;
 	_Atomic bool done;	/* the source ended and the queue is empty */
 	unsigned unwoken;	/* published since the reader was last woken */
+	bool wait_main;		/* lossless live source: wait for the reader */
+	struct fs_tpq tp;	/* IFACE */
 };
 
 struct fs_source {
@@ -76,6 +90,11 @@ struct fs_source {
 	bool lossless;		/* file=: never overrun the reader */
 	unsigned ifindex;	/* IFACE: the interface it was opened on */
 	_Atomic bool gone;	/* IFACE: it disappeared or went down */
+	bool loopback;		/* IFACE: lo, whose packets are seen twice */
+	int stop_fd;		/* IFACE: eventfd that wakes its threads to
+				 * stop; valid when stop_fd_open */
+	bool stop_fd_open;
+	_Atomic uint64_t kernel_drops;	/* IFACE: tp_drops summed so far */
 
 	/* feeder of file= and gen */
 	struct rte_ring *rings[FS_MAX_QUEUES];
@@ -88,25 +107,63 @@ struct fs_source {
 	char feeder_err[256];	/* why the source ended early, or "" */
 };
 
+/* How the application opens its sources (fs_source_open). */
+struct fs_source_params {
+	uint32_t caplen;	/* bytes kept per packet (as fs_sink.caplen) */
+	int promisc;		/* interfaces: take promiscuous mode */
+	int immediate;		/* the application wants every packet at once */
+	int timeout_ms;		/* its buffering timeout (<= 0: none) */
+};
+
 /*
- * Open src (spec, index set by the caller): create or claim its port,
- * configure nq rx queues, start it. promisc: enable promiscuous mode.
- * Returns 0 or -1 with err; on error fs_source_close() releases what
+ * The interface every kind of source offers (source.c picks the
+ * backend by kind).
+ *
+ * Open src (spec, index set by the caller) with nq rx queues: open the
+ * interface's packet sockets, or create or claim its DPDK port and start
+ * it. Returns 0 or -1 with err; on error fs_source_close() releases what
  * was set up.
  */
 int fs_source_open(struct fs_source *src, const struct fs_config *cfg,
-		   int promisc, char *err, size_t errlen);
+		   const struct fs_source_params *p, char *err, size_t errlen);
+
+/* Does a source of this kind need DPDK's EAL? (Interfaces do not.) */
+bool fs_source_needs_eal(enum fs_source_kind kind);
 
 /* Start the feeder (file=, gen) and the receive threads (lanes set by the
  * caller). Returns 0 or -1 with err. */
 int fs_source_start(struct fs_source *src, const struct fs_sink *sink,
 		    char *err, size_t errlen);
 
-/* Stop threads, stop and close the port, free its memory. Idempotent. */
+/* Stop threads, close sockets or stop and close the port, free its
+ * memory. Idempotent; fine on a source that was never opened. */
 void fs_source_close(struct fs_source *src);
 
-/* Packets the NIC or driver missed. */
+/* Packets the NIC, driver or kernel ring missed. Any thread. */
 uint64_t fs_source_ifdrop(struct fs_source *src);
+
+/* The DPDK backend (source_dpdk.c): dpdkN, file=, gen. */
+int fs_dpdk_open(struct fs_source *src, const struct fs_config *cfg,
+		 int promisc, char *err, size_t errlen);
+int fs_dpdk_start(struct fs_source *src, const struct fs_sink *sink,
+		  char *err, size_t errlen);
+void fs_dpdk_close(struct fs_source *src);
+uint64_t fs_dpdk_ifdrop(struct fs_source *src);
+
+/* The interface backend (source_tpacket.c): IFNAME through TPACKET_V3
+ * rings, without DPDK. */
+int fs_tpacket_open(struct fs_source *src, const struct fs_config *cfg,
+		    const struct fs_source_params *p, char *err,
+		    size_t errlen);
+int fs_tpacket_start(struct fs_source *src, const struct fs_sink *sink,
+		     char *err, size_t errlen);
+void fs_tpacket_close(struct fs_source *src);
+uint64_t fs_tpacket_ifdrop(struct fs_source *src);
+
+/* Start thread t running fn(arg) with every signal blocked, so that the
+ * application's signals go to its own threads. Returns 0 or an errno
+ * value. (source.c) */
+int fs_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /* Feeders (source_file.c, gen.c): open their input; run in a thread. */
 int fs_file_open(struct fs_source *src, char *err, size_t errlen);
@@ -124,7 +181,52 @@ bool fs_feed(struct fs_source *src, unsigned q, struct rte_mbuf **m,
 struct rte_mbuf *fs_mbuf_from(struct rte_mempool *pool, const void *data,
 			      uint32_t len);
 
-/* Receive thread (rx.c). */
+/* Receive thread of a DPDK port's queue (rx.c). */
 void *fs_rx_thread(void *arg);
+
+/*
+ * The steps every receive thread takes with its lane (rx.c), whatever
+ * the packets come from. A thread calls fs_rx_begin() first; per packet
+ * fs_rx_reserve() and fills the record; after each burst
+ * fs_lane_publish() and fs_rx_burst_done(); when nothing came
+ * fs_rx_idle(); and fs_rx_end() last. None of them allocates or takes a
+ * lock per packet.
+ */
+void fs_rx_begin(struct fs_rxq *r, const char *name);
+
+/* Slow paths of fs_rx_reserve. */
+void fs_rx_wait_reader(struct fs_rxq *r, uint32_t cap);
+void fs_rx_new_chunk(struct fs_rxq *r, uint32_t cap);
+
+/* Room for one record of cap bytes in the lane: a lossless source waits
+ * for its reader first, and a new chunk never gives up one the analysis
+ * has not passed. Never fails. */
+static inline struct fs_pkt_hdr *fs_rx_reserve(struct fs_rxq *r,
+					       uint32_t cap)
+{
+	struct fs_lane *l = r->lane;
+
+	if (r->wait_main)
+		fs_rx_wait_reader(r, cap);
+	if (__builtin_expect(l->cur_used + FS_REC_SIZE(cap) > l->data_size, 0))
+		fs_rx_new_chunk(r, cap);
+	return fs_lane_reserve(l, cap, NULL);
+}
+
+/* n packets were just published: analyze them here or leave them to the
+ * application's reader, and wake the reader when it is due. */
+void fs_rx_burst_done(struct fs_rxq *r, unsigned n);
+
+/* Nothing arrived: analyze what is left (aging flows by the clock when
+ * clock is set) and let a waiting reader have what there is. */
+void fs_rx_idle(struct fs_rxq *r, bool clock);
+
+/* The thread ends: publish and analyze the rest, mark the queue done,
+ * wake the reader. */
+void fs_rx_end(struct fs_rxq *r);
+
+/* Did the interface of src disappear or go down? Then feeder_err says
+ * which and true is returned. */
+bool fs_rx_iface_gone(struct fs_source *src);
 
 #endif

@@ -1,14 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Turning a source into a started DPDK port: an af_packet vdev for an
- * interface, a port the EAL probed for dpdkN, a ring device for file= and
- * gen. Also the queue set-up shared by all of them, and their teardown.
+ * Turning a source into a started DPDK port: a port the EAL probed for
+ * dpdkN, a ring device for file= and gen. Also the queue set-up shared
+ * by them, and their teardown. (Interfaces: source_tpacket.c.)
  */
 #define _GNU_SOURCE
 #include "source.h"
 
 #include <errno.h>
-#include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -48,50 +47,6 @@ static void dpdk_error(char *err, size_t errlen, const char *label,
 		 line[0] ? " (DPDK: " : "", line[0] ? line : "");
 	if (line[0] && strlen(err) + 2 < errlen)
 		strcat(err, ")");
-}
-
-struct vdev_call {
-	const char *name, *args;
-};
-
-static int call_vdev_init(void *arg)
-{
-	struct vdev_call *v = arg;
-
-	return rte_vdev_init(v->name, v->args) == 0 ? 0 : -rte_errno;
-}
-
-static int open_iface(struct fs_source *src, char *err, size_t errlen)
-{
-	const char *ifname = src->spec.arg;
-	char args[256];
-	struct vdev_call v;
-	int rc;
-
-	src->ifindex = if_nametoindex(ifname);
-	if (src->ifindex == 0) {
-		snprintf(err, errlen, "%s: no such network interface", ifname);
-		return -1;
-	}
-	fs_eal_vdev_name("net_af_packet", src->vdev, sizeof(src->vdev));
-	/* the kernel ring holds rx_slots frames per queue */
-	snprintf(args, sizeof(args),
-		 "iface=%s,qpairs=%u,blocksz=%u,framesz=%u,framecnt=%u",
-		 ifname, src->nq, 4096u, 2048u, src->cfg->rx_slots);
-	v.name = src->vdev;
-	v.args = args;
-	rc = fs_eal_call_masked(call_vdev_init, &v);
-	if (rc < 0) {
-		dpdk_error(err, errlen, ifname,
-			   "cannot open the interface through af_packet", -rc);
-		return -1;
-	}
-	src->port_owned = true;
-	if (rte_eth_dev_get_port_by_name(src->vdev, &src->port) != 0) {
-		snprintf(err, errlen, "%s: af_packet port not found", ifname);
-		return -1;
-	}
-	return 0;
 }
 
 static int open_ring(struct fs_source *src, char *err, size_t errlen)
@@ -248,8 +203,8 @@ static int setup_port(struct fs_source *src, int promisc, char *err,
 	return 0;
 }
 
-int fs_source_open(struct fs_source *src, const struct fs_config *cfg,
-		   int promisc, char *err, size_t errlen)
+int fs_dpdk_open(struct fs_source *src, const struct fs_config *cfg,
+		 int promisc, char *err, size_t errlen)
 {
 	int rc = -1;
 
@@ -259,8 +214,8 @@ int fs_source_open(struct fs_source *src, const struct fs_config *cfg,
 		src->nq = FS_MAX_QUEUES;
 	fs_eal_lock();
 	switch (src->spec.kind) {
-	case FS_SRC_IFACE:
-		rc = open_iface(src, err, errlen);
+	case FS_SRC_IFACE:	/* not ours: source_tpacket.c */
+		snprintf(err, errlen, "%s: not a DPDK source", src->spec.arg);
 		break;
 	case FS_SRC_DPDK:
 		rc = claim_dpdk(src, err, errlen);
@@ -281,30 +236,8 @@ int fs_source_open(struct fs_source *src, const struct fs_config *cfg,
 	return rc;
 }
 
-struct thread_call {
-	pthread_t *t;
-	void *(*fn)(void *);
-	void *arg;
-};
-
-static int call_create(void *arg)
-{
-	struct thread_call *tc = arg;
-
-	return pthread_create(tc->t, NULL, tc->fn, tc->arg);
-}
-
-/* Threads are created with every signal blocked so that they inherit
- * that mask: the application's signals go to its own threads. */
-static int start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
-{
-	struct thread_call tc = { t, fn, arg };
-
-	return fs_eal_call_masked(call_create, &tc);
-}
-
-int fs_source_start(struct fs_source *src, const struct fs_sink *sink,
-		    char *err, size_t errlen)
+int fs_dpdk_start(struct fs_source *src, const struct fs_sink *sink,
+		  char *err, size_t errlen)
 {
 	char lbuf[32];
 	const char *label = fs_source_label(&src->spec, lbuf, sizeof(lbuf));
@@ -317,7 +250,7 @@ int fs_source_start(struct fs_source *src, const struct fs_sink *sink,
 		r->sink = sink;
 		r->port = src->port;
 		r->queue = (uint16_t)q;
-		rc = start_thread(&r->thread, fs_rx_thread, r);
+		rc = fs_thread_start(&r->thread, fs_rx_thread, r);
 		if (rc != 0) {
 			snprintf(err, errlen, "%s: cannot start a receive "
 				 "thread: %s", label, strerror(rc));
@@ -326,8 +259,9 @@ int fs_source_start(struct fs_source *src, const struct fs_sink *sink,
 		r->started = true;
 	}
 	if (src->spec.kind == FS_SRC_FILE || src->spec.kind == FS_SRC_GEN) {
-		rc = start_thread(&src->feeder, src->spec.kind == FS_SRC_FILE ?
-				  fs_file_feeder : fs_gen_feeder, src);
+		rc = fs_thread_start(&src->feeder,
+				     src->spec.kind == FS_SRC_FILE ?
+				     fs_file_feeder : fs_gen_feeder, src);
 		if (rc != 0) {
 			snprintf(err, errlen, "%s: cannot start the feeder "
 				 "thread: %s", label, strerror(rc));
@@ -399,7 +333,7 @@ bool fs_feed(struct fs_source *src, unsigned q, struct rte_mbuf **m,
 	return true;
 }
 
-void fs_source_close(struct fs_source *src)
+void fs_dpdk_close(struct fs_source *src)
 {
 	struct rte_mbuf *m;
 
@@ -450,7 +384,7 @@ void fs_source_close(struct fs_source *src)
 	}
 }
 
-uint64_t fs_source_ifdrop(struct fs_source *src)
+uint64_t fs_dpdk_ifdrop(struct fs_source *src)
 {
 	struct rte_eth_stats st;
 

@@ -94,9 +94,9 @@ engine() {
 	dsc=$(ls libpcap-fs/work/libpcap_*.dsc 2>/dev/null | head -n 1)
 	[ -n "$dsc" ] || return 2
 	mkdir -p "$lib/obj"
-	for f in config devname ring eal eal_args mem source_dpdk source_file gen \
-		 rx flowkey flow analyzer privsep dumper control control_dir \
-		 capture devices; do
+	for f in config devname ring eal eal_args mem source source_dpdk \
+		 source_tpacket source_file gen rx flowkey flow analyzer privsep \
+		 dumper control control_dir capture devices; do
 		# shellcheck disable=SC2046
 		$CC $base $flags -fPIC $(pkg-config --cflags libdpdk) -c "src/$f.c" \
 			-o "$lib/obj/$f.o" || return 1

@@ -3,7 +3,10 @@
 # veth_live.sh: live capture on a kernel interface, flowscope:VETH, while
 # tcpreplay sends a known trace into the other end of a veth pair from a
 # private network namespace: every packet arrives, in order, byte for byte;
-# and with a BPF filter (pcap_setfilter) exactly the matching half.
+# and with a BPF filter (pcap_setfilter) exactly the matching half; VLAN
+# and QinQ tags as they were on the wire; with rx_queues = 2 every packet,
+# each flow in order; and each packet with the kernel's own timestamp, as
+# stock libpcap sees it on the same interface at the same time.
 set -u
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -52,6 +55,65 @@ live() {
 
 live all "$WORK/distinct.pcap" "$WORK/distinct.pcap" 500 udp
 live half "$WORK/ten.pcap" "$WORK/half.pcap" 250 "$half"
+
+# the receiving veth moves the (outer) tag into the packet's metadata;
+# it must come back into the frame, with its TPID
+"$MKTRACE" -o "$WORK/vlan.pcap" --packets 200 --flows 10 --vlan 100 ||
+	fail "fs-mktrace failed"
+"$MKTRACE" -o "$WORK/qinq.pcap" --packets 200 --flows 10 --vlan 200 --qinq ||
+	fail "fs-mktrace failed"
+live vlan "$WORK/vlan.pcap" "$WORK/vlan.pcap" 200 ''
+live qinq "$WORK/qinq.pcap" "$WORK/qinq.pcap" 200 ''
+
+check "rx_queues = 2: every packet, each flow in order (fanout by flow)"
+"$MKTRACE" -o "$WORK/many.pcap" --packets 2000 --flows 200 --proto mixed ||
+	fail "fs-mktrace failed"
+bg_start "$WORK/q2.stdout" "$WORK/q2.err" \
+	fs_tcpdump FLOWSCOPE_RX_QUEUES=2 -n -i "flowscope:$VETH_HOST" -c 2000 \
+	-w "$WORK/q2.pcap" 'udp or tcp'
+pid=$BG_PID
+wait_listening "$WORK/q2.err" "$pid" 30 || fail_log "tcpdump with rx_queues = 2 did not start" "$WORK/q2.err"
+ip netns exec "$NS" timeout 30 tcpreplay -q --pps=10000 -i "$VETH_NS" "$WORK/many.pcap" \
+	>"$WORK/q2.replay" 2>&1 || fail_log "tcpreplay failed" "$WORK/q2.replay"
+bg_wait "$pid" 15 || fail_log "tcpdump with rx_queues = 2 did not get 2000 packets" "$WORK/q2.err"
+expect_ok "$BG_RC" "tcpdump with rx_queues = 2" "$WORK/q2.err"
+expect_same --per-flow --bytes-only "$WORK/many.pcap" "$WORK/q2.pcap"
+
+check "per-packet kernel timestamps: 2000 packets at 20 kpps, flowscope beside stock tcpdump"
+need_tshark
+"$MKTRACE" -o "$WORK/ts.pcap" --packets 2000 --flows 100 || fail "fs-mktrace failed"
+bg_start "$WORK/ts-fs.stdout" "$WORK/ts-fs.err" \
+	fs_tcpdump -n --time-stamp-precision=nano -i "flowscope:$VETH_HOST" -c 2000 \
+	-w "$WORK/ts-fs.pcap" udp
+fpid=$BG_PID
+bg_start "$WORK/ts-stock.stdout" "$WORK/ts-stock.err" \
+	stock_run "$TCPDUMP" -Z root -n --time-stamp-precision=nano -i "$VETH_HOST" -c 2000 \
+	-w "$WORK/ts-stock.pcap" udp
+spid=$BG_PID
+wait_listening "$WORK/ts-fs.err" "$fpid" 30 || fail_log "flowscope's tcpdump did not start" "$WORK/ts-fs.err"
+wait_listening "$WORK/ts-stock.err" "$spid" 30 || fail_log "stock tcpdump did not start" "$WORK/ts-stock.err"
+ip netns exec "$NS" timeout 30 tcpreplay -q --pps=20000 -i "$VETH_NS" "$WORK/ts.pcap" \
+	>"$WORK/ts.replay" 2>&1 || fail_log "tcpreplay failed" "$WORK/ts.replay"
+bg_wait "$fpid" 15 || fail_log "flowscope's tcpdump did not get 2000 packets" "$WORK/ts-fs.err"
+bg_wait "$spid" 15 || fail_log "stock tcpdump did not get 2000 packets" "$WORK/ts-stock.err"
+for w in fs stock; do
+	stock_run "$TSHARK" -n -r "$WORK/ts-$w.pcap" -T fields -e frame.time_epoch \
+		>"$WORK/ts-$w.times" 2>"$WORK/ts-$w.tshark" ||
+		fail_log "tshark cannot read ts-$w.pcap" "$WORK/ts-$w.tshark"
+done
+nfs=$(sort -u "$WORK/ts-fs.times" | grep -c .)
+nstock=$(sort -u "$WORK/ts-stock.times" | grep -c .)
+say "  distinct timestamps: flowscope $nfs, stock libpcap $nstock (of 2000)"
+[ "$nfs" -ge $((nstock - 10)) ] ||
+	fail "flowscope gave $nfs distinct timestamps, stock libpcap $nstock"
+# the same packets in the same order: each pair at most 5 ms apart
+paste "$WORK/ts-stock.times" "$WORK/ts-fs.times" | awk '
+	NF != 2 { bad = "the captures differ in length"; exit }
+	{ d = $2 - $1; if (d < 0) d = -d; if (d > max) max = d }
+	END { if (bad != "") { print bad; exit 1 }
+	      printf "%.6f\n", max; exit (max > 0.005) }' >"$WORK/ts.max" ||
+	fail "flowscope's timestamps are up to $(cat "$WORK/ts.max") s from stock libpcap's"
+say "  largest difference to stock libpcap: $(cat "$WORK/ts.max") s"
 
 check "two processes on flowscope:$VETH_HOST at once each get every packet"
 bg_start "$WORK/p1.stdout" "$WORK/p1.err" \

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The one interface of sources (source.h): each call goes to the backend
+ * of the source's kind, packet socket rings for kernel interfaces
+ * (source_tpacket.c), DPDK ports for everything else (source_dpdk.c).
+ */
+#define _GNU_SOURCE
+#include "source.h"
+
+#include <signal.h>
+
+bool fs_source_needs_eal(enum fs_source_kind kind)
+{
+	return kind != FS_SRC_IFACE;
+}
+
+int fs_source_open(struct fs_source *src, const struct fs_config *cfg,
+		   const struct fs_source_params *p, char *err, size_t errlen)
+{
+	if (src->spec.kind == FS_SRC_IFACE)
+		return fs_tpacket_open(src, cfg, p, err, errlen);
+	return fs_dpdk_open(src, cfg, p->promisc, err, errlen);
+}
+
+int fs_source_start(struct fs_source *src, const struct fs_sink *sink,
+		    char *err, size_t errlen)
+{
+	if (src->spec.kind == FS_SRC_IFACE)
+		return fs_tpacket_start(src, sink, err, errlen);
+	return fs_dpdk_start(src, sink, err, errlen);
+}
+
+void fs_source_close(struct fs_source *src)
+{
+	if (src->spec.kind == FS_SRC_IFACE)
+		fs_tpacket_close(src);
+	else
+		fs_dpdk_close(src);
+}
+
+uint64_t fs_source_ifdrop(struct fs_source *src)
+{
+	if (src->spec.kind == FS_SRC_IFACE)
+		return fs_tpacket_ifdrop(src);
+	return fs_dpdk_ifdrop(src);
+}
+
+/* Threads are created with every signal blocked so that they inherit
+ * that mask: the application's signals go to its own threads. */
+int fs_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
