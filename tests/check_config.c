@@ -1157,10 +1157,19 @@ START_TEST(test_file_fifo)
 }
 END_TEST
 
+/* Each load starts over on c: what an earlier one kept is released. */
 static int load_secure(struct fs_config *c, const char *path,
 		       char *const envp[], char *err, size_t errlen)
 {
+	fs_config_release(c);
 	return fs_config_load_as(c, path, envp, FS_CONFIG_SECURE, err, errlen);
+}
+
+static int load_plain(struct fs_config *c, const char *path,
+		      char *const envp[], char *err, size_t errlen)
+{
+	fs_config_release(c);
+	return fs_config_load(c, path, envp, err, errlen);
 }
 
 /* A privileged program takes nothing from its environment. */
@@ -1173,6 +1182,7 @@ START_TEST(test_secure_env)
 	struct fs_config c;
 	char err[512];
 
+	fs_config_init(&c);
 	ck_assert_msg(load_secure(&c, NULL, ctl, err, sizeof(err)) == 0, "%s",
 		      err);
 	ck_assert_int_eq(load_secure(&c, NULL, eal, err, sizeof(err)), -1);
@@ -1184,7 +1194,7 @@ START_TEST(test_secure_env)
 	ck_assert_has(err, "FLOWSCOPE_BUFFER: not taken");
 	ck_assert_uint_eq(c.buffer, 256u << 20);
 	/* the same variables are taken by an ordinary program */
-	ck_assert_msg(fs_config_load(&c, NULL, buf, err, sizeof(err)) == 0,
+	ck_assert_msg(load_plain(&c, NULL, buf, err, sizeof(err)) == 0,
 		      "%s", err);
 	ck_assert_uint_eq(c.buffer, 1u << 30);
 	fs_config_release(&c);
@@ -1204,6 +1214,8 @@ START_TEST(test_secure_file)
 
 	char open_dir[200], want[400];
 
+	fs_config_init(&c);
+
 	/* a file in a directory everybody may write to */
 	snprintf(open_dir, sizeof(open_dir), "%s/open", tmpdir);
 	ck_assert_int_eq(mkdir(open_dir, 0777), 0);
@@ -1213,7 +1225,7 @@ START_TEST(test_secure_file)
 	ck_assert_ptr_nonnull(f);
 	fputs("gen_flows = 7\n", f);
 	fclose(f);
-	ck_assert_msg(fs_config_load(&c, path, NULL, err, sizeof(err)) == 0,
+	ck_assert_msg(load_plain(&c, path, NULL, err, sizeof(err)) == 0,
 		      "%s", err);
 	ck_assert_int_eq(load_secure(&c, path, NULL, err, sizeof(err)), -1);
 	ck_assert_has(err, "not taken by a privileged program");
@@ -1251,7 +1263,7 @@ START_TEST(test_secure_file)
 	f = fopen(path, "w");
 	fputs("eal = -l 0 -d /tmp/evil.so\n", f);
 	fclose(f);
-	ck_assert_msg(fs_config_load(&c, path, NULL, err, sizeof(err)) == 0,
+	ck_assert_msg(load_plain(&c, path, NULL, err, sizeof(err)) == 0,
 		      "%s", err);
 	ck_assert_int_eq(load_secure(&c, path, NULL, err, sizeof(err)), -1);
 	ck_assert_has(err, "'-d' loads a shared object");

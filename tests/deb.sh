@@ -24,7 +24,9 @@ multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 syslib=$(readlink -f "/usr/lib/$multiarch/libpcap.so.0.8")
 [ -f "$syslib" ] || fail "no system libpcap.so.0.8"
 sum_before=$(sha256sum "$syslib" | cut -d' ' -f1)
-ldd_before=$(ldd /usr/bin/tcpdump | grep libpcap)
+# the library's path only: ldd also prints a load address, new each run
+pcap_path() { ldd /usr/bin/tcpdump | awk '/libpcap/ { print $3 }'; }
+ldd_before=$(pcap_path)
 
 say "building the package (make deb)"
 rm -f flowscope_*.deb flowscope-dbgsym_*.deb
@@ -57,8 +59,8 @@ say "installed: tcpdump loads $lib and captures flowscope:gen"
 say "purging"
 apt-get purge -y -q flowscope >deb-purge.log 2>&1 ||
 	{ tail -20 deb-purge.log; fail "apt-get purge flowscope failed"; }
-[ "$(ldd /usr/bin/tcpdump | grep libpcap)" = "$ldd_before" ] ||
-	fail "after purge tcpdump loads $(ldd /usr/bin/tcpdump | grep libpcap), not the system's"
+[ "$(pcap_path)" = "$ldd_before" ] ||
+	fail "after purge tcpdump loads $(pcap_path), not the system's ($ldd_before)"
 [ "$(sha256sum "$syslib" | cut -d' ' -f1)" = "$sum_before" ] ||
 	fail "the system library $syslib changed"
 for f in /etc/ld.so.conf.d/00-flowscope.conf "/usr/lib/$multiarch/flowscope" \
