@@ -183,30 +183,55 @@ void fs_rx_new_chunk(struct fs_rxq *r, uint32_t cap)
  * error the application sees, instead of a capture that waits forever.
  * Returns true when the source is gone.
  */
-bool fs_rx_iface_gone(struct fs_source *src)
+static bool iface_vanished(const struct fs_source *src)
+{
+	return if_nametoindex(src->spec.arg) != src->ifindex;
+}
+
+/* 0: up, 1: down, -1: cannot tell (gone, or no socket). */
+static int iface_down(const struct fs_source *src)
 {
 	struct ifreq ifr;
 	int sock, rc;
-	unsigned idx = if_nametoindex(src->spec.arg);
 
-	if (idx != src->ifindex) {
-		snprintf(src->feeder_err, sizeof(src->feeder_err),
-			 "%s: the interface disappeared", src->spec.arg);
-		return true;
-	}
 	sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (sock < 0)
-		return false;
+		return -1;
 	memset(&ifr, 0, sizeof(ifr));
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", src->spec.arg);
 	rc = ioctl(sock, SIOCGIFFLAGS, &ifr);
 	close(sock);
-	if (rc == 0 && !(ifr.ifr_flags & IFF_UP)) {
-		snprintf(src->feeder_err, sizeof(src->feeder_err),
-			 "%s: the interface went down", src->spec.arg);
-		return true;
+	if (rc != 0)
+		return -1;
+	return !(ifr.ifr_flags & IFF_UP);
+}
+
+bool fs_rx_iface_gone(struct fs_source *src)
+{
+	struct timespec pause = { 0, 10 * 1000 * 1000 };
+	int i;
+
+	if (iface_vanished(src))
+		goto vanished;
+	if (iface_down(src) != 1)
+		return false;
+	/*
+	 * Deleting an interface first takes it down, and the socket reports
+	 * that step; give the removal a moment so that a deleted interface
+	 * is named as such rather than as one that went down.
+	 */
+	for (i = 0; i < 20; i++) {
+		nanosleep(&pause, NULL);
+		if (iface_vanished(src))
+			goto vanished;
 	}
-	return false;
+	snprintf(src->feeder_err, sizeof(src->feeder_err),
+		 "%s: the interface went down", src->spec.arg);
+	return true;
+vanished:
+	snprintf(src->feeder_err, sizeof(src->feeder_err),
+		 "%s: the interface disappeared", src->spec.arg);
+	return true;
 }
 
 void fs_rx_wait_reader(struct fs_rxq *r, uint32_t cap)
