@@ -30,6 +30,7 @@
 #include "privsep.h"
 #include "ring.h"
 #include "source.h"
+#include "spool.h"
 
 #define STAGE_BYTES (512u * 1024)	/* per lane; holds any record */
 #define STAGE_PKTS 4096u
@@ -68,6 +69,9 @@ struct fs_capture {
 	struct reader *rd;
 	_Atomic uint64_t *reader_seq;
 	_Atomic uint64_t *dump_seq;
+	fs_spool *spool;	/* spool_dir, or NULL */
+	_Atomic uint64_t *spool_seq;
+	_Atomic uint64_t **aseq;	/* each analyzer's chunk, for the spool */
 	struct fs_sink sink;
 	int efd;
 	_Atomic int armed;	/* the reader is idle: wake it */
@@ -121,8 +125,11 @@ void fs_capture_close(fs_capture *c)
 		fs_privsep_control_stopped(c->ps);
 	for (unsigned i = 0; i < c->nsources; i++)
 		fs_source_close(&c->src[i]);
-	/* after the sources: the writers have stopped, the dumper writes
-	 * what they left and completes every file */
+	/* after the sources: the writers have stopped, the spool and the
+	 * dumper write what they left and complete every file */
+	fs_spool_close(c->spool);
+	free(c->aseq);
+	free((void *)c->spool_seq);
 	fs_dumper_stop(c->dumper);
 	/* after the dumper, which may still reopen files through it; it
 	 * removes the control socket if fs_control_stop could not (the
@@ -150,6 +157,41 @@ void fs_capture_close(fs_capture *c)
 	fs_config_release(&c->cfg);
 	fs_devname_release(&c->dev);
 	free(c);
+}
+
+/* The spool, started before the receive threads: it follows every lane
+ * from its first chunk. */
+static int open_spool(fs_capture *c, uint32_t caplen, char *errbuf,
+		      size_t errlen)
+{
+	struct fs_spool_params p = { 0 };
+	char labels[FS_MAX_SOURCES][128];
+	const char *names[FS_MAX_SOURCES];
+
+	c->spool_seq = calloc(c->nlanes, sizeof(*c->spool_seq));
+	c->aseq = calloc(c->nlanes, sizeof(*c->aseq));
+	if (c->spool_seq == NULL || c->aseq == NULL) {
+		snprintf(errbuf, errlen, "flowscope: out of memory");
+		return -1;
+	}
+	for (unsigned i = 0; i < c->nlanes; i++)
+		c->aseq[i] = &c->an[i].aseq;
+	for (unsigned i = 0; i < c->nsources; i++)
+		names[i] = fs_source_label(&c->src[i].spec, labels[i],
+					   sizeof(labels[i]));
+	p.dir = c->cfg.spool_dir;
+	p.size = c->cfg.spool_size;
+	p.nsources = c->nsources;
+	p.source_names = names;
+	p.snaplen = caplen;
+	p.ring = c->ring;
+	p.analyzed_seq = (_Atomic uint64_t *const *)c->aseq;
+	p.spool_seq = c->spool_seq;
+	c->spool = fs_spool_open(&p, errbuf, errlen);
+	if (c->spool == NULL || fs_spool_start(c->spool, errbuf, errlen) < 0)
+		return -1;
+	c->sink.spool_seq = c->spool_seq;
+	return 0;
 }
 
 static int compile_trigger(fs_capture *c, uint32_t caplen, char *errbuf,
@@ -210,6 +252,24 @@ static int ctl_stats(void *arg, FILE *out, char *err, size_t errlen)
 		fprintf(out, "dump_errors %" PRIu64 "\n", d.errors);
 		fprintf(out, "dump_lost %" PRIu64 "\n", d.lost);
 		fprintf(out, "dump_reopened %" PRIu64 "\n", d.reopened);
+	}
+	if (c->spool != NULL) {
+		struct fs_spool_stats sp;
+
+		fs_spool_stats(c->spool, &sp);
+		fprintf(out, "spool_bytes %" PRIu64 "\n", sp.bytes);
+		fprintf(out, "spool_limit %" PRIu64 "\n", sp.limit);
+		fprintf(out, "spool_segments %" PRIu64 "\n", sp.segments);
+		fprintf(out, "spool_packets %" PRIu64 "\n", sp.packets);
+		fprintf(out, "spool_written %" PRIu64 "\n", sp.written);
+		fprintf(out, "spool_write_rate %" PRIu64 "\n", sp.write_rate);
+		fprintf(out, "spool_dropped %" PRIu64 "\n", sp.dropped);
+		fprintf(out, "spool_errors %" PRIu64 "\n", sp.errors);
+		fprintf(out, "spool_history_seconds %.3f\n",
+			sp.oldest_ts && sp.newest_ts > sp.oldest_ts ?
+			(double)(sp.newest_ts - sp.oldest_ts) / 1e9 : 0.0);
+		fprintf(out, "spool_oldest %" PRIu64 ".%09" PRIu64 "\n",
+			sp.oldest_ts / 1000000000u, sp.oldest_ts % 1000000000u);
 	}
 	return 0;
 }
@@ -571,6 +631,7 @@ fs_capture *fs_capture_open(const char *device,
 	c->immediate = params->immediate != 0;
 	c->sink.reader_seq = c->reader_seq;
 	c->sink.dump_seq = c->dump_seq;
+	c->sink.spool_seq = NULL;
 	c->sink.trigger_mode = c->cfg.mode == FS_MODE_TRIGGER;
 	c->sink.notify = notify;
 	c->sink.notify_arg = c;
@@ -615,6 +676,9 @@ fs_capture *fs_capture_open(const char *device,
 		if (c->dumper == NULL)
 			goto fail;
 	}
+	if (c->cfg.spool_dir != NULL && open_spool(c, caplen, errbuf,
+						   errlen) < 0)
+		goto fail;
 	for (unsigned i = 0; i < c->nsources; i++)
 		if (fs_source_start(&c->src[i], &c->sink, errbuf, errlen) < 0)
 			goto fail;

@@ -65,6 +65,8 @@ _Static_assert(FIELD_IS(gen_rate, uint64_t), "gen_rate");
 _Static_assert(FIELD_IS(gen_packets, uint64_t), "gen_packets");
 _Static_assert(FIELD_IS(gen_size, uint32_t), "gen_size");
 _Static_assert(FIELD_IS(source, char *), "source");
+_Static_assert(FIELD_IS(spool_dir, char *), "spool_dir");
+_Static_assert(FIELD_IS(spool_size, uint64_t), "spool_size");
 
 #define OFF(m) offsetof(struct fs_config, m)
 
@@ -120,10 +122,17 @@ static const struct fs_config_key keys[] = {
 	{ "source", FS_KEY_SOURCES, "none", 0, 0, OFF(source),
 	  "the sources of a named capture (flowscope-NAME), written as "
 	  "after flowscope: in a device name" },
+	{ "spool_dir", FS_KEY_DIR, "none", 0, 0, OFF(spool_dir),
+	  "keep the history that leaves the RAM ring on disk in this "
+	  "directory (the capturing user's own, mode 0700): pcapng segment "
+	  "files that tcpdump -r reads" },
+	{ "spool_size", FS_KEY_SIZE, "10g", 64 * MIB, 1ull << 50,
+	  OFF(spool_size),
+	  "bound on the spool's disk use; the oldest segments go first" },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
-_Static_assert(NKEYS <= 32, "given holds one bit per key");
+_Static_assert(NKEYS <= 64, "given holds one bit per key");
 
 static const struct fs_config defaults = {
 	.mode = FS_MODE_LIVE,
@@ -143,6 +152,8 @@ static const struct fs_config defaults = {
 	.gen_rate = 0,
 	.gen_packets = 0,
 	.gen_size = 64,
+	.spool_dir = NULL,
+	.spool_size = 10 * GIB,
 	.given = 0,
 };
 
@@ -165,6 +176,7 @@ void fs_config_release(struct fs_config *c)
 	free(c->control);
 	free(c->eal);
 	free(c->source);
+	free(c->spool_dir);
 	fs_config_init(c);
 }
 
@@ -421,7 +433,7 @@ int fs_config_set(struct fs_config *c, const char *key, const char *value,
 	}
 	if (set_value(c, k, value, where, err, errlen) < 0)
 		return -1;
-	c->given |= 1u << (k - keys);
+	c->given |= 1ull << (k - keys);
 	return 0;
 }
 
@@ -429,7 +441,7 @@ bool fs_config_given(const struct fs_config *c, const char *key)
 {
 	const struct fs_config_key *k = find_key(key);
 
-	return k != NULL && (c->given & (1u << (k - keys)));
+	return k != NULL && (c->given & (1ull << (k - keys)));
 }
 
 static int set_value(struct fs_config *c, const struct fs_config_key *k,

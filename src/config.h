@@ -39,7 +39,9 @@ struct fs_config {
 	uint64_t gen_packets;	/* 0: unlimited */
 	uint32_t gen_size;	/* frame bytes */
 	char *source;		/* sources of a named capture, NULL: none */
-	uint32_t given;		/* bit i: key i of the table was set */
+	char *spool_dir;	/* NULL: no spool */
+	uint64_t spool_size;	/* bytes of disk, at most */
+	uint64_t given;		/* bit i: key i of the table was set */
 };
 
 /* Kinds of value a key takes; each has one parser in config.c. */

@@ -309,6 +309,31 @@ unsigned fs_lane_read(struct fs_lane *l, struct fs_cursor *c, void *buf,
 	return count;
 }
 
+long fs_lane_copy_chunk(struct fs_lane *l, uint64_t seq, void *buf,
+			bool writer_stopped, uint64_t *first_pkt,
+			uint32_t *npkts)
+{
+	struct fs_chunk *ch = fs_lane_chunk(l, seq);
+	uint64_t head = atomic_load_explicit(&l->head, memory_order_acquire);
+	uint32_t used;
+
+	if (seq > head || (seq == head && !writer_stopped))
+		return 0;
+	if (gone(l, seq))
+		return -1;
+	/* head > seq (acquire) makes used, npkts and first_pkt final */
+	used = atomic_load_explicit(&ch->used, memory_order_acquire);
+	*npkts = atomic_load_explicit(&ch->npkts, memory_order_relaxed);
+	*first_pkt = atomic_load_explicit(&ch->first_pkt,
+					  memory_order_relaxed);
+	if (used > l->data_size)
+		return -1;
+	memcpy(buf, ch->data, used);
+	if (gone(l, seq))
+		return -1;
+	return used;
+}
+
 int fs_lane_read_at(struct fs_lane *l, struct fs_ring_pos pos, void *buf,
 		    size_t len)
 {

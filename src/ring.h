@@ -156,6 +156,18 @@ bool fs_lane_pending(struct fs_lane *l, const struct fs_cursor *c);
 int fs_lane_read_at(struct fs_lane *l, struct fs_ring_pos pos, void *buf,
 		    size_t len);
 
+/*
+ * Copy the records of chunk seq into buf (the lane's data_size bytes):
+ * a chunk the writer has closed (seq < head), or with writer_stopped
+ * also the one it was filling. *first_pkt receives the lane packet
+ * index of its first record, *npkts their number. Returns the bytes
+ * copied, 0 when the chunk is not closed yet, -1 when it was given up
+ * (before or while it was copied: the copy is then worthless).
+ */
+long fs_lane_copy_chunk(struct fs_lane *l, uint64_t seq, void *buf,
+			bool writer_stopped, uint64_t *first_pkt,
+			uint32_t *npkts);
+
 /* What a lane holds now: records, packet bytes, oldest timestamp (0 when
  * empty). Approximate while the writer runs. */
 struct fs_lane_usage {

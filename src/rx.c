@@ -169,6 +169,11 @@ void fs_rx_new_chunk(struct fs_rxq *r, uint32_t cap)
 {
 	struct fs_analyzer *an = r->an;
 
+	/* a lossless source never gives up a chunk the spool has not
+	 * written (a live one does, and the spool counts it) */
+	if (r->src->lossless && r->sink->spool_seq != NULL)
+		wait_for(r, r->lane, &r->sink->spool_seq[r->lane->index], NULL,
+			 cap, false);
 	if (!fs_lane_would_drop(r->lane, atomic_load_explicit(&an->aseq,
 				memory_order_acquire), cap))
 		return;

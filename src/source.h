@@ -37,6 +37,9 @@ struct fs_sink {
 	 * no dumper) */
 	_Atomic uint64_t *reader_seq;	/* indexed by lane */
 	_Atomic uint64_t *dump_seq;
+	/* the spool's next chunk per lane, or NULL: no spool (lossless
+	 * sources wait for it too, once per chunk) */
+	_Atomic uint64_t *spool_seq;
 	bool trigger_mode;
 	/* packets were published: n since the last wake-up the capture
 	 * accepted; now: wake a sleeping reader whatever n is (the queue ran

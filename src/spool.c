@@ -1,0 +1,868 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The spool's writer: segment files of spool blocks, the lock, recovery
+ * of a segment cut short, removal of the oldest segments (spool.h).
+ */
+#define _GNU_SOURCE
+#include "spool.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <signal.h>
+
+#include <rte_hash_crc.h>
+
+#define SEG_PREFIX "seg-"
+#define SEG_SUFFIX ".pcapng"
+#define SEG_NAME_LEN (sizeof(SEG_PREFIX) - 1 + 16 + sizeof(SEG_SUFFIX) - 1)
+#define LOCK_NAME "spool.lock"
+#define WRITE_BYTES (4u << 20)	/* one write, at most */
+#define SEG_MIN (4ull << 20)
+#define SEG_MAX (1ull << 30)
+#define IDLE_NS 2000000L	/* nothing to write: look again after */
+#define HDR_ROOM (64u << 10)	/* a segment's header, at most */
+
+/* One segment on disk, oldest first in the list. */
+struct seg {
+	uint64_t num;
+	uint64_t bytes;
+	uint64_t first_ts, last_ts;
+};
+
+struct lane_state {
+	uint64_t next_seq;	/* chunk to write next */
+	uint64_t next_pkt;	/* lane packet index expected next */
+};
+
+struct fs_spool {
+	int dfd;		/* the directory */
+	int lock_fd;
+	char dir[4096];
+	uint64_t limit, seg_size;
+	unsigned nsources;
+	char **names;
+	uint32_t snaplen;
+	fs_ring *ring;
+	unsigned nlanes;
+	_Atomic uint64_t *const *analyzed_seq;
+	_Atomic uint64_t *spool_seq;
+	struct lane_state *lanes;
+	bool direct;		/* O_DIRECT works on this file system */
+
+	/* segments: seg[0] oldest; the last one is being written when fd
+	 * is open */
+	struct seg *seg;
+	size_t nseg, segcap;
+	uint64_t next_num;
+	int fd;
+	uint64_t off;		/* of the open segment: bytes written */
+	uint64_t disk;		/* bytes of every segment */
+
+	uint8_t *hdr;		/* a segment's header, aligned */
+	uint8_t *chunk;		/* one chunk's records */
+	uint8_t *buf;		/* blocks waiting to be written, aligned */
+	size_t buf_len, buf_room;
+	uint64_t buf_pkts, buf_first_ts, buf_last_ts;
+
+	pthread_t thread;
+	bool started;
+	_Atomic bool stop;
+	pthread_mutex_t lock;	/* the fields stats reads that the thread
+				 * changes in several steps */
+
+	/* counters */
+	_Atomic uint64_t written, packets, dropped, errors;
+	_Atomic uint64_t rate;
+	uint64_t rate_t0, rate_b0;
+};
+
+/* ---- the pcapng format ---- */
+
+static inline size_t pad4(size_t n)
+{
+	return (n + 3) & ~(size_t)3;
+}
+
+static uint8_t *put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+	return p + 4;
+}
+
+static uint8_t *put16(uint8_t *p, uint16_t v)
+{
+	memcpy(p, &v, 2);
+	return p + 2;
+}
+
+/* An option: code, length, value padded to 4 bytes. */
+static uint8_t *put_opt(uint8_t *p, uint16_t code, const void *v,
+			uint16_t len)
+{
+	p = put16(p, code);
+	p = put16(p, len);
+	memcpy(p, v, len);
+	memset(p + len, 0, pad4(len) - len);
+	return p + pad4(len);
+}
+
+/* A padding block of n bytes (n >= 12, a multiple of 4). */
+static void put_pad(uint8_t *p, size_t n)
+{
+	put32(p, FS_SPOOL_BT_PAD);
+	put32(p + 4, (uint32_t)n);
+	memset(p + 8, 0, n - 12);
+	put32(p + n - 4, (uint32_t)n);
+}
+
+/* Bytes to add to len so that it ends on the alignment with room for a
+ * padding block (at least 12 bytes). */
+static size_t pad_to_align(size_t len)
+{
+	size_t n = FS_SPOOL_ALIGN - len % FS_SPOOL_ALIGN;
+
+	if (n < 12)
+		n += FS_SPOOL_ALIGN;
+	return n;
+}
+
+size_t fs_spool_format_header(uint8_t *buf, size_t room, unsigned nsources,
+			      const char *const *names, uint32_t snaplen)
+{
+	static const char app[] = "flowscope";
+	uint8_t *p = buf, *start;
+	size_t need = 64, len, n;
+	uint8_t tsresol = 9;
+
+	for (unsigned i = 0; i < nsources; i++)
+		need += 48 + pad4(strnlen(names[i], 256));
+	if (need + 2 * FS_SPOOL_ALIGN > room)
+		return 0;
+	/* section header: byte-order magic, version 1.0, unknown length */
+	start = p;
+	p = put32(p, 0x0a0d0d0au);
+	p += 4;
+	p = put32(p, 0x1a2b3c4du);
+	p = put16(p, 1);
+	p = put16(p, 0);
+	p = put32(p, 0xffffffffu);
+	p = put32(p, 0xffffffffu);
+	p = put_opt(p, 4, app, sizeof(app) - 1);	/* shb_userappl */
+	p = put32(p, 0);				/* opt_endofopt */
+	len = (size_t)(p - start) + 4;
+	put32(start + 4, (uint32_t)len);
+	p = put32(p, (uint32_t)len);
+	for (unsigned i = 0; i < nsources; i++) {
+		size_t nl = strnlen(names[i], 256);
+
+		start = p;
+		p = put32(p, 1);
+		p += 4;
+		p = put16(p, 1);		/* LINKTYPE_ETHERNET */
+		p = put16(p, 0);
+		p = put32(p, snaplen);
+		p = put_opt(p, 2, names[i], (uint16_t)nl);	/* if_name */
+		p = put_opt(p, 9, &tsresol, 1);			/* if_tsresol */
+		p = put32(p, 0);
+		len = (size_t)(p - start) + 4;
+		put32(start + 4, (uint32_t)len);
+		p = put32(p, (uint32_t)len);
+	}
+	len = (size_t)(p - buf);
+	n = pad_to_align(len);
+	put_pad(p, n);
+	return len + n;
+}
+
+size_t fs_spool_format_block(uint8_t *out, size_t room, const uint8_t *rec,
+			     size_t len, unsigned lane, uint64_t chunk_seq,
+			     uint64_t first_pkt, uint32_t npkts)
+{
+	struct fs_spool_blk h;
+	uint8_t *p = out + sizeof(h), *payload = p;
+	size_t off = 0, total, n;
+	uint32_t count = 0;
+	uint64_t first_ts = 0, last_ts = 0;
+
+	if (room < FS_SPOOL_BLOCK_ROOM(len))
+		return 0;
+	while (off < len) {
+		struct fs_pkt_hdr ph;
+		size_t sz, epb;
+
+		if (len - off < sizeof(ph))
+			return 0;
+		memcpy(&ph, rec + off, sizeof(ph));
+		sz = FS_REC_SIZE(ph.cap_len);
+		if (sz > len - off || ph.cap_len > ph.wire_len)
+			return 0;
+		epb = 32 + pad4(ph.cap_len);
+		p = put32(p, 6);
+		p = put32(p, (uint32_t)epb);
+		p = put32(p, ph.source);
+		p = put32(p, (uint32_t)(ph.ts_ns >> 32));
+		p = put32(p, (uint32_t)ph.ts_ns);
+		p = put32(p, ph.cap_len);
+		p = put32(p, ph.wire_len);
+		memcpy(p, rec + off + sizeof(ph), ph.cap_len);
+		memset(p + ph.cap_len, 0, pad4(ph.cap_len) - ph.cap_len);
+		p += pad4(ph.cap_len);
+		p = put32(p, (uint32_t)epb);
+		if (count == 0)
+			first_ts = ph.ts_ns;
+		last_ts = ph.ts_ns;
+		count++;
+		off += sz;
+	}
+	if (count != npkts)
+		return 0;
+	memset(&h, 0, sizeof(h));
+	h.type = FS_SPOOL_BT_BLOCK;
+	h.len = h.len2 = sizeof(h);
+	h.magic = FS_SPOOL_MAGIC;
+	h.lane = lane;
+	h.chunk_seq = chunk_seq;
+	h.first_pkt = first_pkt;
+	h.first_ts = first_ts;
+	h.last_ts = last_ts;
+	h.npkts = count;
+	h.payload = (uint32_t)(p - payload);
+	n = pad_to_align(sizeof(h) + h.payload);
+	total = sizeof(h) + h.payload + n;
+	h.total = (uint32_t)total;
+	h.crc = rte_hash_crc(payload, h.payload, 0);
+	h.hcrc = rte_hash_crc(&h, offsetof(struct fs_spool_blk, hcrc), 0);
+	memcpy(out, &h, sizeof(h));
+	put_pad(p, n);
+	return total;
+}
+
+size_t fs_spool_check_block(const uint8_t *buf, size_t len, bool payload)
+{
+	struct fs_spool_blk h;
+
+	if (len < sizeof(h))
+		return 0;
+	memcpy(&h, buf, sizeof(h));
+	if (h.type != FS_SPOOL_BT_BLOCK || h.len != sizeof(h) ||
+	    h.len2 != sizeof(h) || h.magic != FS_SPOOL_MAGIC ||
+	    h.hcrc != rte_hash_crc(&h, offsetof(struct fs_spool_blk, hcrc), 0))
+		return 0;
+	if (h.total % FS_SPOOL_ALIGN != 0 ||
+	    (uint64_t)sizeof(h) + h.payload + 12 > h.total)
+		return 0;
+	if (!payload)
+		return h.total;
+	if (len < h.total ||
+	    rte_hash_crc(buf + sizeof(h), h.payload, 0) != h.crc)
+		return 0;
+	return h.total;
+}
+
+/* ---- segments on disk ---- */
+
+static void seg_name(char *b, size_t n, uint64_t num)
+{
+	snprintf(b, n, SEG_PREFIX "%016" PRIx64 SEG_SUFFIX, num);
+}
+
+/* Is name a segment's? Then *num is its number. */
+static bool parse_seg_name(const char *name, uint64_t *num)
+{
+	char *end;
+
+	if (strlen(name) != SEG_NAME_LEN ||
+	    strncmp(name, SEG_PREFIX, sizeof(SEG_PREFIX) - 1) != 0 ||
+	    strcmp(name + SEG_NAME_LEN - (sizeof(SEG_SUFFIX) - 1),
+		   SEG_SUFFIX) != 0)
+		return false;
+	errno = 0;
+	*num = strtoull(name + sizeof(SEG_PREFIX) - 1, &end, 16);
+	return errno == 0 && end == name + sizeof(SEG_PREFIX) - 1 + 16;
+}
+
+static int seg_cmp(const void *a, const void *b)
+{
+	const struct seg *x = a, *y = b;
+
+	return x->num < y->num ? -1 : x->num > y->num;
+}
+
+static int seg_push(fs_spool *s, const struct seg *g)
+{
+	if (s->nseg == s->segcap) {
+		size_t cap = s->segcap ? 2 * s->segcap : 16;
+		struct seg *n = realloc(s->seg, cap * sizeof(*n));
+
+		if (n == NULL)
+			return -1;
+		s->seg = n;
+		s->segcap = cap;
+	}
+	s->seg[s->nseg++] = *g;
+	return 0;
+}
+
+/*
+ * Walk the blocks of segment fd (size bytes): the time range of the
+ * complete ones, and where the first incomplete one starts (*good).
+ * A segment's section header is skipped by its length.
+ */
+static int scan_segment(int fd, uint64_t size, uint64_t *good,
+			uint64_t *first_ts, uint64_t *last_ts)
+{
+	uint8_t hdr[8];
+	uint64_t off = 0;
+	uint8_t *blk = NULL;
+	size_t blk_room = 0;
+
+	*good = 0;
+	*first_ts = *last_ts = 0;
+	/* the header (a section header, interfaces) ends with our padding
+	 * block: find its end by walking the blocks */
+	for (;;) {
+		uint32_t bt, bl;
+
+		if (pread(fd, hdr, 8, (off_t)off) != 8)
+			return -1;
+		memcpy(&bt, hdr, 4);
+		memcpy(&bl, hdr + 4, 4);
+		if ((off == 0 && bt != 0x0a0d0d0au) || bl < 12 || bl % 4 ||
+		    off + bl > size || off + bl > HDR_ROOM)
+			return -1;
+		off += bl;
+		if (bt == FS_SPOOL_BT_PAD)
+			break;
+	}
+	*good = off;
+	while (off + sizeof(struct fs_spool_blk) <= size) {
+		struct fs_spool_blk h;
+		size_t total;
+
+		if (pread(fd, &h, sizeof(h), (off_t)off) != sizeof(h))
+			break;
+		total = fs_spool_check_block((const uint8_t *)&h, sizeof(h),
+					     false);
+		if (total == 0 || off + total > size)
+			break;
+		if (total > blk_room) {
+			uint8_t *n = realloc(blk, total);
+
+			if (n == NULL)
+				break;
+			blk = n;
+			blk_room = total;
+		}
+		if (pread(fd, blk, total, (off_t)off) != (ssize_t)total ||
+		    fs_spool_check_block(blk, total, true) == 0)
+			break;
+		if (*first_ts == 0 || h.first_ts < *first_ts)
+			*first_ts = h.first_ts;
+		if (h.last_ts > *last_ts)
+			*last_ts = h.last_ts;
+		off += total;
+		*good = off;
+	}
+	free(blk);
+	return 0;
+}
+
+/* What the directory holds already: every segment, oldest first; a
+ * segment cut short is cut back to its last complete block. */
+static int recover(fs_spool *s, char *err, size_t errlen)
+{
+	int fd = dup(s->dfd);
+	DIR *d;
+	struct dirent *e;
+
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		snprintf(err, errlen, "spool_dir: %s: %s", s->dir,
+			 strerror(errno));
+		return -1;
+	}
+	while ((e = readdir(d)) != NULL) {
+		struct seg g = { 0 };
+
+		if (parse_seg_name(e->d_name, &g.num) && seg_push(s, &g) < 0) {
+			closedir(d);
+			snprintf(err, errlen, "spool_dir: out of memory");
+			return -1;
+		}
+	}
+	closedir(d);
+	qsort(s->seg, s->nseg, sizeof(*s->seg), seg_cmp);
+	for (size_t i = 0; i < s->nseg; i++) {
+		struct seg *g = &s->seg[i];
+		char name[64];
+		struct stat st;
+		uint64_t good;
+
+		seg_name(name, sizeof(name), g->num);
+		fd = openat(s->dfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			snprintf(err, errlen, "spool_dir: %s/%s: %s", s->dir,
+				 name, fd < 0 ? strerror(errno)
+					      : "not a regular file");
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
+		/* a torn tail (killed while writing): keep what is whole;
+		 * a file whose header is not a segment's is left alone */
+		if (scan_segment(fd, (uint64_t)st.st_size, &good,
+				 &g->first_ts, &g->last_ts) < 0 ||
+		    (good < (uint64_t)st.st_size &&
+		     ftruncate(fd, (off_t)good) < 0))
+			good = (uint64_t)st.st_size;
+		close(fd);
+		g->bytes = good;
+		s->disk += good;
+		s->next_num = g->num + 1;
+	}
+	return 0;
+}
+
+static void remove_oldest(fs_spool *s)
+{
+	char name[64];
+
+	seg_name(name, sizeof(name), s->seg[0].num);
+	(void)unlinkat(s->dfd, name, 0);
+	pthread_mutex_lock(&s->lock);
+	s->disk -= s->seg[0].bytes;
+	memmove(s->seg, s->seg + 1, (s->nseg - 1) * sizeof(*s->seg));
+	s->nseg--;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* Make room for n more bytes within the limit (never the open segment). */
+static void make_room(fs_spool *s, uint64_t n)
+{
+	size_t keep = s->fd >= 0 ? 1 : 0;
+
+	while (s->nseg > keep && s->disk + n > s->limit)
+		remove_oldest(s);
+}
+
+static int write_all(fs_spool *s, const uint8_t *b, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = pwrite(s->fd, b, n, (off_t)s->off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		b += w;
+		n -= (size_t)w;
+		s->off += (uint64_t)w;
+	}
+	return 0;
+}
+
+static void close_segment(fs_spool *s)
+{
+	if (s->fd < 0)
+		return;
+	/* a write cut short leaves a tail no block starts in: cut it */
+	if (ftruncate(s->fd, (off_t)s->off) < 0) {
+		/* keeping it is harmless: recovery stops at it */
+	}
+	fdatasync(s->fd);
+	close(s->fd);
+	s->fd = -1;
+}
+
+static int open_segment(fs_spool *s)
+{
+	char name[64];
+	struct seg g = { 0 };
+	size_t n;
+	int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+
+	make_room(s, s->seg_size);
+	g.num = s->next_num;
+	seg_name(name, sizeof(name), g.num);
+	s->fd = openat(s->dfd, name, flags | (s->direct ? O_DIRECT : 0), 0600);
+	if (s->fd < 0 && s->direct && errno == EINVAL) {
+		/* tmpfs and some others: buffered writes then */
+		s->direct = false;
+		s->fd = openat(s->dfd, name, flags, 0600);
+	}
+	if (s->fd < 0)
+		return -1;
+	s->next_num++;
+	s->off = 0;
+	n = fs_spool_format_header(s->hdr, HDR_ROOM, s->nsources,
+				   (const char *const *)s->names, s->snaplen);
+	if (n == 0 || write_all(s, s->hdr, n) < 0) {
+		close(s->fd);
+		s->fd = -1;
+		(void)unlinkat(s->dfd, name, 0);
+		return -1;
+	}
+	g.bytes = n;
+	pthread_mutex_lock(&s->lock);
+	s->disk += n;
+	if (seg_push(s, &g) < 0) {
+		pthread_mutex_unlock(&s->lock);
+		close(s->fd);
+		s->fd = -1;
+		(void)unlinkat(s->dfd, name, 0);
+		return -1;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+/* Write the waiting blocks to the open segment (opening one first when
+ * needed). On failure their packets count as dropped. */
+static void flush(fs_spool *s)
+{
+	struct seg *g;
+	uint64_t start;
+
+	if (s->buf_len == 0)
+		return;
+	if (s->fd >= 0 && s->off + s->buf_len > s->seg_size)
+		close_segment(s);
+	if (s->fd < 0 && open_segment(s) < 0)
+		goto failed;
+	make_room(s, s->buf_len);
+	start = s->off;
+	if (write_all(s, s->buf, s->buf_len) < 0) {
+		/* a full disk, an I/O error: cut the segment back to where
+		 * this write began, so that the disk holds what the counters
+		 * say, and start a new one next time */
+		s->off = start;
+		close_segment(s);
+		goto failed;
+	}
+	pthread_mutex_lock(&s->lock);
+	g = &s->seg[s->nseg - 1];
+	g->bytes += s->buf_len;
+	s->disk += s->buf_len;
+	if (g->first_ts == 0)
+		g->first_ts = s->buf_first_ts;
+	if (s->buf_last_ts > g->last_ts)
+		g->last_ts = s->buf_last_ts;
+	pthread_mutex_unlock(&s->lock);
+	atomic_fetch_add(&s->written, s->buf_len);
+	atomic_fetch_add(&s->packets, s->buf_pkts);
+	goto done;
+failed:
+	atomic_fetch_add(&s->errors, 1);
+	atomic_fetch_add(&s->dropped, s->buf_pkts);
+done:
+	s->buf_len = 0;
+	s->buf_pkts = 0;
+	s->buf_first_ts = s->buf_last_ts = 0;
+}
+
+/* Write chunk seq of lane i, if it is ready. Returns 1 when it moved
+ * on, 0 when there is nothing to do yet. */
+static int spool_chunk(fs_spool *s, unsigned i, bool final)
+{
+	struct fs_lane *l = fs_ring_lane(s->ring, i);
+	struct lane_state *ls = &s->lanes[i];
+	uint64_t tail = atomic_load_explicit(&l->tail, memory_order_acquire);
+	uint64_t first;
+	uint32_t npkts;
+	long used;
+	size_t n;
+
+	if (ls->next_seq < tail)
+		ls->next_seq = tail;	/* given up unwritten: counted below */
+	if (!final && s->analyzed_seq != NULL && s->analyzed_seq[i] != NULL &&
+	    ls->next_seq >= atomic_load_explicit(s->analyzed_seq[i],
+						 memory_order_acquire))
+		return 0;
+	used = fs_lane_copy_chunk(l, ls->next_seq, s->chunk, final, &first,
+				  &npkts);
+	if (used == 0)
+		return 0;
+	if (used < 0) {
+		ls->next_seq++;
+		return 1;
+	}
+	if (first > ls->next_pkt)
+		atomic_fetch_add(&s->dropped, first - ls->next_pkt);
+	if (npkts == 0) {
+		ls->next_seq++;
+		ls->next_pkt = first;
+		goto published;
+	}
+	if (s->buf_room - s->buf_len < FS_SPOOL_BLOCK_ROOM(used))
+		flush(s);
+	n = fs_spool_format_block(s->buf + s->buf_len, s->buf_room - s->buf_len,
+				  s->chunk, (size_t)used, i, ls->next_seq,
+				  first, npkts);
+	if (n == 0) {
+		/* records that make no sense: not ours to keep */
+		atomic_fetch_add(&s->dropped, npkts);
+	} else {
+		const struct fs_spool_blk *h = (const void *)(s->buf + s->buf_len);
+
+		if (s->buf_pkts == 0)
+			s->buf_first_ts = h->first_ts;
+		if (h->last_ts > s->buf_last_ts)
+			s->buf_last_ts = h->last_ts;
+		s->buf_len += n;
+		s->buf_pkts += npkts;
+	}
+	ls->next_seq++;
+	ls->next_pkt = first + npkts;
+published:
+	atomic_store_explicit(&s->spool_seq[i], ls->next_seq,
+			      memory_order_release);
+	return 1;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+static void update_rate(fs_spool *s)
+{
+	uint64_t t = now_ns(), b = atomic_load(&s->written);
+
+	if (t - s->rate_t0 < 1000000000u)
+		return;
+	atomic_store(&s->rate, (b - s->rate_b0) * 1000000000u /
+		     (t - s->rate_t0));
+	s->rate_t0 = t;
+	s->rate_b0 = b;
+}
+
+static void *spool_thread(void *arg)
+{
+	fs_spool *s = arg;
+
+	while (!atomic_load_explicit(&s->stop, memory_order_acquire)) {
+		unsigned moved = 0;
+
+		for (unsigned i = 0; i < s->nlanes; i++)
+			while (spool_chunk(s, i, false) > 0 && ++moved < 64)
+				;
+		update_rate(s);
+		if (moved == 0) {
+			struct timespec ts = { 0, IDLE_NS };
+
+			/* nothing new: what waits goes to disk now, so
+			 * that slow traffic is not held back */
+			flush(s);
+			nanosleep(&ts, NULL);
+		}
+	}
+	return NULL;
+}
+
+/* ---- open, start, close ---- */
+
+static int check_dir(fs_spool *s, char *err, size_t errlen)
+{
+	struct stat st;
+
+	s->dfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->dfd < 0) {
+		snprintf(err, errlen, "spool_dir: %s: %s", s->dir,
+			 errno == ENOTDIR ? "not a directory" : strerror(errno));
+		return -1;
+	}
+	if (fstat(s->dfd, &st) < 0 || faccessat(s->dfd, ".", W_OK | X_OK,
+						AT_EACCESS) < 0) {
+		snprintf(err, errlen, "spool_dir: %s: cannot write there: %s",
+			 s->dir, strerror(errno));
+		return -1;
+	}
+	if (st.st_uid != geteuid()) {
+		snprintf(err, errlen, "spool_dir: %s belongs to uid %u; a "
+			 "spool must be the capturing user's own (uid %u)",
+			 s->dir, (unsigned)st.st_uid, (unsigned)geteuid());
+		return -1;
+	}
+	if (st.st_mode & 077) {
+		snprintf(err, errlen, "spool_dir: %s is open to other users "
+			 "(mode %04o); the history it keeps is private: chmod "
+			 "700 it", s->dir, (unsigned)(st.st_mode & 07777));
+		return -1;
+	}
+	s->lock_fd = openat(s->dfd, LOCK_NAME, O_RDWR | O_CREAT | O_NOFOLLOW |
+			    O_CLOEXEC, 0600);
+	if (s->lock_fd < 0) {
+		snprintf(err, errlen, "spool_dir: %s/" LOCK_NAME ": %s", s->dir,
+			 strerror(errno));
+		return -1;
+	}
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		snprintf(err, errlen, "spool_dir: %s is being written by another "
+			 "capture (its " LOCK_NAME " is held)", s->dir);
+		return -1;
+	}
+	return 0;
+}
+
+fs_spool *fs_spool_open(const struct fs_spool_params *p, char *err,
+			size_t errlen)
+{
+	fs_spool *s = calloc(1, sizeof(*s));
+	size_t chunk_data;
+
+	if (s == NULL) {
+		snprintf(err, errlen, "spool_dir: out of memory");
+		return NULL;
+	}
+	s->dfd = s->lock_fd = s->fd = -1;
+	pthread_mutex_init(&s->lock, NULL);
+	snprintf(s->dir, sizeof(s->dir), "%s", p->dir);
+	s->limit = p->size;
+	s->seg_size = p->size / 16;
+	if (s->seg_size < SEG_MIN)
+		s->seg_size = SEG_MIN;
+	if (s->seg_size > SEG_MAX)
+		s->seg_size = SEG_MAX;
+	s->seg_size -= s->seg_size % FS_SPOOL_ALIGN;
+	s->snaplen = p->snaplen;
+	s->ring = p->ring;
+	s->nlanes = fs_ring_lanes(p->ring);
+	s->analyzed_seq = p->analyzed_seq;
+	s->spool_seq = p->spool_seq;
+	s->direct = true;
+	s->nsources = p->nsources;
+	s->names = calloc(p->nsources, sizeof(*s->names));
+	s->lanes = calloc(s->nlanes, sizeof(*s->lanes));
+	if (s->names == NULL || s->lanes == NULL)
+		goto oom;
+	for (unsigned i = 0; i < p->nsources; i++)
+		if ((s->names[i] = strdup(p->source_names[i])) == NULL)
+			goto oom;
+	chunk_data = fs_ring_lane(p->ring, 0)->data_size;
+	s->chunk = malloc(chunk_data);
+	s->buf_room = WRITE_BYTES + FS_SPOOL_BLOCK_ROOM(chunk_data);
+	s->buf_room += FS_SPOOL_ALIGN - s->buf_room % FS_SPOOL_ALIGN;
+	s->buf = mmap(NULL, s->buf_room, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (s->buf == MAP_FAILED)
+		s->buf = NULL;
+	s->hdr = mmap(NULL, HDR_ROOM, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (s->hdr == MAP_FAILED)
+		s->hdr = NULL;
+	if (s->chunk == NULL || s->buf == NULL || s->hdr == NULL)
+		goto oom;
+	if (check_dir(s, err, errlen) < 0 || recover(s, err, errlen) < 0)
+		goto fail;
+	if (s->limit < s->seg_size * 2) {
+		snprintf(err, errlen, "spool_size: %" PRIu64 " bytes hold fewer "
+			 "than two segments of %" PRIu64, s->limit, s->seg_size);
+		goto fail;
+	}
+	for (unsigned i = 0; i < s->nlanes; i++)
+		atomic_store(&s->spool_seq[i], 0);
+	s->rate_t0 = now_ns();
+	return s;
+oom:
+	snprintf(err, errlen, "spool_dir: out of memory");
+fail:
+	fs_spool_close(s);
+	return NULL;
+}
+
+int fs_spool_start(fs_spool *s, char *err, size_t errlen)
+{
+	sigset_t all, old;
+	int rc;
+
+	/* the application's signals go to its own threads */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&s->thread, NULL, spool_thread, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+	if (rc != 0) {
+		snprintf(err, errlen, "spool_dir: cannot start its writer: %s",
+			 strerror(rc));
+		return -1;
+	}
+	s->started = true;
+	return 0;
+}
+
+void fs_spool_close(fs_spool *s)
+{
+	if (s == NULL)
+		return;
+	if (s->started) {
+		atomic_store(&s->stop, true);
+		pthread_join(s->thread, NULL);
+		/* the receive threads are gone: everything they published,
+		 * the chunks they were filling too */
+		for (unsigned i = 0; i < s->nlanes; i++) {
+			struct fs_lane *l = fs_ring_lane(s->ring, i);
+			uint64_t head = atomic_load(&l->head);
+
+			while (s->lanes[i].next_seq <= head &&
+			       spool_chunk(s, i, true) > 0)
+				;
+		}
+		flush(s);
+	}
+	close_segment(s);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+	if (s->dfd >= 0)
+		close(s->dfd);
+	if (s->names != NULL)
+		for (unsigned i = 0; i < s->nsources; i++)
+			free(s->names[i]);
+	free(s->names);
+	free(s->lanes);
+	free(s->chunk);
+	if (s->buf != NULL)
+		munmap(s->buf, s->buf_room);
+	if (s->hdr != NULL)
+		munmap(s->hdr, HDR_ROOM);
+	free(s->seg);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+void fs_spool_stats(fs_spool *s, struct fs_spool_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&s->lock);
+	st->bytes = s->disk;
+	st->segments = s->nseg;
+	for (size_t i = 0; i < s->nseg; i++)
+		if (s->seg[i].first_ts != 0) {
+			st->oldest_ts = s->seg[i].first_ts;
+			break;
+		}
+	if (s->nseg > 0)
+		st->newest_ts = s->seg[s->nseg - 1].last_ts;
+	pthread_mutex_unlock(&s->lock);
+	st->limit = s->limit;
+	st->written = atomic_load(&s->written);
+	st->write_rate = atomic_load(&s->rate);
+	st->packets = atomic_load(&s->packets);
+	st->dropped = atomic_load(&s->dropped);
+	st->errors = atomic_load(&s->errors);
+}

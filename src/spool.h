@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The spool: what the RAM ring gives up, kept on disk first (DESIGN §6).
+ *
+ * One thread follows every lane of the ring and writes each chunk the
+ * receive thread has closed (and the analysis has passed) as one spool
+ * block: a block header of ours, the chunk's packets as pcapng Enhanced
+ * Packet Blocks (nanosecond timestamps, one interface per source), and a
+ * padding block up to the next 4 KiB, so that blocks can be written with
+ * O_DIRECT and found again after a crash. A segment file is a pcapng
+ * section: standard tools (tcpdump -r, capinfos, Wireshark) read it and
+ * skip our blocks, whose types are of pcapng's local-use range.
+ *
+ * The receive path never waits for the spool and makes no system call
+ * for it: a chunk the ring gave up before the spool wrote it is counted
+ * (spool_dropped). Lossless sources (file=) wait for it instead, through
+ * the sink's spool_seq (rx.c).
+ *
+ * The directory holds seg-NNNNNNNNNNNNNNNN.pcapng files (NNN: hex, in
+ * order), a lock (spool.lock, held with flock while a capture writes),
+ * and nothing else of ours. Oldest segments go first to stay within
+ * spool_size. A segment the last writer did not close (it was killed)
+ * is cut back to its last complete block when the spool is opened again;
+ * everything before it stays.
+ */
+#ifndef FS_SPOOL_H
+#define FS_SPOOL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ring.h"
+
+/* pcapng block types of ours (local use: the top bit set). */
+#define FS_SPOOL_BT_BLOCK 0x80f50001u	/* block header, below */
+#define FS_SPOOL_BT_PAD 0x80f50000u	/* padding to the alignment */
+#define FS_SPOOL_MAGIC 0x31425346u	/* "FSB1" */
+#define FS_SPOOL_ALIGN 4096u
+
+/* Header of one spool block (a pcapng block of its own, host order). The
+ * EPBs of payload bytes follow it, then a padding block. */
+struct fs_spool_blk {
+	uint32_t type;		/* FS_SPOOL_BT_BLOCK */
+	uint32_t len;		/* sizeof(struct fs_spool_blk) */
+	uint32_t magic;		/* FS_SPOOL_MAGIC */
+	uint32_t lane;
+	uint64_t chunk_seq;	/* the lane's chunk it was */
+	uint64_t first_pkt;	/* lane packet index of its first packet */
+	uint64_t first_ts, last_ts;
+	uint32_t npkts;
+	uint32_t payload;	/* bytes of EPBs after this header */
+	uint32_t total;		/* bytes of the whole block, padding included */
+	uint32_t crc;		/* CRC-32C of the payload */
+	uint32_t hcrc;		/* CRC-32C of this header up to here */
+	uint32_t len2;		/* sizeof(struct fs_spool_blk) again */
+};
+
+typedef struct fs_spool fs_spool;
+
+struct fs_spool_params {
+	const char *dir;
+	uint64_t size;			/* bound on disk use */
+	unsigned nsources;
+	const char *const *source_names;	/* for the interface blocks */
+	uint32_t snaplen;
+	fs_ring *ring;
+	/* the analysis cursor's chunk per lane: only chunks before it are
+	 * written (the analyzer marks records first); NULL: no such bound */
+	_Atomic uint64_t *const *analyzed_seq;
+	/* where the spool publishes the next chunk it will write, per lane
+	 * (lossless sources wait on it) */
+	_Atomic uint64_t *spool_seq;
+};
+
+/*
+ * Open (and recover) the spool directory, take its lock. Errors name the
+ * key: "spool_dir: ..." (not a directory, missing, not writable, open for
+ * writing by another capture, open to other users). Returns NULL with
+ * err set.
+ */
+fs_spool *fs_spool_open(const struct fs_spool_params *p, char *err,
+			size_t errlen);
+
+/* Start the writing thread. Returns 0 or -1 with err. */
+int fs_spool_start(fs_spool *s, char *err, size_t errlen);
+
+/* The receive threads have stopped: write what is left, including the
+ * chunks they were filling, close the segment, stop the thread, release
+ * the lock and free s. NULL is fine. */
+void fs_spool_close(fs_spool *s);
+
+struct fs_spool_stats {
+	uint64_t bytes;			/* disk use now */
+	uint64_t limit;			/* spool_size */
+	uint64_t segments;
+	uint64_t written;		/* bytes written, ever */
+	uint64_t write_rate;		/* bytes/s over the last second */
+	uint64_t packets;		/* packets written, ever */
+	uint64_t dropped;		/* packets the ring gave up unwritten */
+	uint64_t errors;		/* failed writes (their packets are in
+					 * dropped) */
+	uint64_t oldest_ts, newest_ts;	/* ns; 0: empty */
+};
+
+/* Any thread. */
+void fs_spool_stats(fs_spool *s, struct fs_spool_stats *st);
+
+/* ---- segment format, shared with the reader and the tests ---- */
+
+/* Write the section header and one interface block per source into buf
+ * (room for at least FS_SPOOL_ALIGN bytes... see the .c), padded to
+ * FS_SPOOL_ALIGN. Returns its length, or 0 when it does not fit. */
+size_t fs_spool_format_header(uint8_t *buf, size_t room, unsigned nsources,
+			      const char *const *names, uint32_t snaplen);
+
+/*
+ * Turn the records of one chunk (rec, len bytes, as the ring lays them
+ * out) into a spool block in out (room bytes). Returns the block's total
+ * length (a multiple of FS_SPOOL_ALIGN), or 0 when it does not fit or a
+ * record makes no sense. FS_SPOOL_BLOCK_ROOM(len) is always enough.
+ */
+#define FS_SPOOL_BLOCK_ROOM(len) \
+	(2 * (size_t)(len) + sizeof(struct fs_spool_blk) + 2 * FS_SPOOL_ALIGN)
+size_t fs_spool_format_block(uint8_t *out, size_t room, const uint8_t *rec,
+			     size_t len, unsigned lane, uint64_t chunk_seq,
+			     uint64_t first_pkt, uint32_t npkts);
+
+/*
+ * Is buf (len bytes, at a block boundary) the start of a complete, intact
+ * spool block? Returns its total length or 0. Only the header is looked
+ * at when payload is false; with it, len must hold the whole block and
+ * the payload's CRC is checked too.
+ */
+size_t fs_spool_check_block(const uint8_t *buf, size_t len, bool payload);
+
+#endif
