@@ -59,7 +59,8 @@ static bool same_config(const struct fs_config *a, const struct fs_config *b)
 	       a->rx_slots == b->rx_slots && a->rx_mbufs == b->rx_mbufs &&
 	       a->gen_flows == b->gen_flows &&
 	       a->gen_rate == b->gen_rate && a->gen_packets == b->gen_packets &&
-	       a->gen_size == b->gen_size && a->source == b->source;
+	       a->gen_size == b->gen_size && a->source == b->source &&
+	       a->spool_dir == b->spool_dir && a->spool_size == b->spool_size;
 }
 
 /* fs_config_set must succeed. */
@@ -197,7 +198,7 @@ START_TEST(test_table)
 		"mode", "trigger", "buffer", "caplen", "flow_timeout",
 		"max_flows", "dump_dir", "control", "eal", "rx_queues",
 		"rx_slots", "rx_mbufs", "gen_flows", "gen_rate", "gen_packets", "gen_size",
-		"source",
+		"source", "spool_dir", "spool_size",
 	};
 	size_t n = 0;
 	const struct fs_config_key *k = fs_config_keys(&n);
@@ -253,7 +254,7 @@ START_TEST(test_table_defaults_agree)
 			      k[i].name, k[i].def);
 		checked++;
 	}
-	ck_assert_int_eq(checked, 11);
+	ck_assert_int_eq(checked, 12);
 }
 END_TEST
 
