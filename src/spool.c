@@ -24,6 +24,8 @@
 
 #include <rte_hash_crc.h>
 
+#include "spool_index.h"
+
 #define SEG_PREFIX "seg-"
 #define SEG_SUFFIX ".pcapng"
 #define SEG_NAME_LEN (sizeof(SEG_PREFIX) - 1 + 16 + sizeof(SEG_SUFFIX) - 1)
@@ -68,6 +70,9 @@ struct fs_spool {
 	uint64_t next_num;
 	int fd;
 	uint64_t off;		/* of the open segment: bytes written */
+	struct fs_spool_index idx;	/* of the open segment */
+	bool idx_bad;		/* out of memory while building it */
+	uint32_t idx_flushed;	/* its blocks already on disk */
 	uint64_t disk;		/* bytes of every segment */
 
 	uint8_t *hdr;		/* a segment's header, aligned */
@@ -278,6 +283,30 @@ static void seg_name(char *b, size_t n, uint64_t num)
 	snprintf(b, n, SEG_PREFIX "%016" PRIx64 SEG_SUFFIX, num);
 }
 
+static void idx_name(char *b, size_t n, uint64_t num)
+{
+	snprintf(b, n, SEG_PREFIX "%016" PRIx64 ".idx", num);
+}
+
+/* The index of segment num (open as fd, size bytes): kept if it is
+ * there and whole, else rebuilt from the segment and written. */
+static void ensure_index(fs_spool *s, uint64_t num, int fd, uint64_t size,
+			 bool cut)
+{
+	struct fs_spool_index x;
+	char name[64];
+
+	idx_name(name, sizeof(name), num);
+	if (!cut && fs_idx_read(&x, s->dfd, name) == 0) {
+		fs_idx_free(&x);
+		return;
+	}
+	if (fs_idx_rebuild(&x, num, fd, size) == 0) {
+		(void)fs_idx_write(&x, s->dfd, name);
+		fs_idx_free(&x);
+	}
+}
+
 /* Is name a segment's? Then *num is its number. */
 static bool parse_seg_name(const char *name, uint64_t *num)
 {
@@ -428,6 +457,9 @@ static int recover(fs_spool *s, char *err, size_t errlen)
 		    (good < (uint64_t)st.st_size &&
 		     ftruncate(fd, (off_t)good) < 0))
 			good = (uint64_t)st.st_size;
+		else
+			ensure_index(s, g->num, fd, good,
+				     good < (uint64_t)st.st_size);
 		close(fd);
 		g->bytes = good;
 		s->disk += good;
@@ -441,6 +473,8 @@ static void remove_oldest(fs_spool *s)
 	char name[64];
 
 	seg_name(name, sizeof(name), s->seg[0].num);
+	(void)unlinkat(s->dfd, name, 0);
+	idx_name(name, sizeof(name), s->seg[0].num);
 	(void)unlinkat(s->dfd, name, 0);
 	pthread_mutex_lock(&s->lock);
 	s->disk -= s->seg[0].bytes;
@@ -476,8 +510,16 @@ static int write_all(fs_spool *s, const uint8_t *b, size_t n)
 
 static void close_segment(fs_spool *s)
 {
+	char name[64];
+
 	if (s->fd < 0)
 		return;
+	/* blocks that never reached the disk are not indexed */
+	fs_idx_truncate(&s->idx, s->idx_flushed);
+	idx_name(name, sizeof(name), s->idx.h.seg_num);
+	if (s->idx_bad || fs_idx_write(&s->idx, s->dfd, name) < 0)
+		(void)unlinkat(s->dfd, name, 0);
+	fs_idx_free(&s->idx);
 	/* a write cut short leaves a tail no block starts in: cut it */
 	if (ftruncate(s->fd, (off_t)s->off) < 0) {
 		/* keeping it is harmless: recovery stops at it */
@@ -507,6 +549,9 @@ static int open_segment(fs_spool *s)
 		return -1;
 	s->next_num++;
 	s->off = 0;
+	fs_idx_init(&s->idx, g.num);
+	s->idx_flushed = 0;
+	s->idx_bad = false;
 	n = fs_spool_format_header(s->hdr, HDR_ROOM, s->nsources,
 				   (const char *const *)s->names, s->snaplen);
 	if (n == 0 || write_all(s, s->hdr, n) < 0) {
@@ -538,9 +583,8 @@ static void flush(fs_spool *s)
 
 	if (s->buf_len == 0)
 		return;
-	if (s->fd >= 0 && s->off + s->buf_len > s->seg_size)
-		close_segment(s);
-	if (s->fd < 0 && open_segment(s) < 0)
+	/* the blocks were placed for the open segment (place()) */
+	if (s->fd < 0)
 		goto failed;
 	make_room(s, s->buf_len);
 	start = s->off;
@@ -552,6 +596,7 @@ static void flush(fs_spool *s)
 		close_segment(s);
 		goto failed;
 	}
+	s->idx_flushed = s->idx.h.nblocks;
 	pthread_mutex_lock(&s->lock);
 	g = &s->seg[s->nseg - 1];
 	g->bytes += s->buf_len;
@@ -567,10 +612,44 @@ static void flush(fs_spool *s)
 failed:
 	atomic_fetch_add(&s->errors, 1);
 	atomic_fetch_add(&s->dropped, s->buf_pkts);
+	if (s->fd >= 0)
+		fs_idx_truncate(&s->idx, s->idx_flushed);
 done:
 	s->buf_len = 0;
 	s->buf_pkts = 0;
 	s->buf_first_ts = s->buf_last_ts = 0;
+}
+
+/* Index the block h just placed in the buffer (its records are still
+ * in s->chunk, used bytes). */
+static void index_block(fs_spool *s, const struct fs_spool_blk *h,
+			size_t used)
+{
+	struct fs_idx_blk b = { 0 };
+	size_t off = 0;
+
+	if (s->idx_bad)
+		return;
+	while (off < used) {
+		const struct fs_pkt_hdr *ph = (const void *)(s->chunk + off);
+
+		if (fs_idx_add_packet(&s->idx, (const uint8_t *)(ph + 1),
+				      ph->cap_len) < 0)
+			goto bad;
+		off += FS_REC_SIZE(ph->cap_len);
+	}
+	b.off = s->off + s->buf_len;
+	b.total = h->total;
+	b.npkts = h->npkts;
+	b.first_ts = h->first_ts;
+	b.last_ts = h->last_ts;
+	b.first_pkt = h->first_pkt;
+	b.lane = h->lane;
+	if (fs_idx_add_block(&s->idx, &b) == 0)
+		return;
+bad:
+	/* no index beats one that misses blocks: readers rebuild it */
+	s->idx_bad = true;
 }
 
 /* Write chunk seq of lane i, if it is ready. Returns 1 when it moved
@@ -608,14 +687,29 @@ static int spool_chunk(fs_spool *s, unsigned i, bool final)
 	}
 	if (s->buf_room - s->buf_len < FS_SPOOL_BLOCK_ROOM(used))
 		flush(s);
-	n = fs_spool_format_block(s->buf + s->buf_len, s->buf_room - s->buf_len,
-				  s->chunk, (size_t)used, i, ls->next_seq,
-				  first, npkts);
-	if (n == 0) {
-		/* records that make no sense: not ours to keep */
+	/* a block is placed for the open segment, where it will be written:
+	 * start the next one first when it might not fit */
+	if (s->fd >= 0 && s->off + s->buf_len + FS_SPOOL_BLOCK_ROOM(used) >
+	    s->seg_size) {
+		flush(s);
+		close_segment(s);
+	}
+	if (s->fd < 0 && open_segment(s) < 0) {
+		atomic_fetch_add(&s->errors, 1);
 		atomic_fetch_add(&s->dropped, npkts);
+		n = 0;
 	} else {
+		n = fs_spool_format_block(s->buf + s->buf_len,
+					  s->buf_room - s->buf_len, s->chunk,
+					  (size_t)used, i, ls->next_seq, first,
+					  npkts);
+		if (n == 0)	/* records that make no sense: not kept */
+			atomic_fetch_add(&s->dropped, npkts);
+	}
+	if (n != 0) {
 		const struct fs_spool_blk *h = (const void *)(s->buf + s->buf_len);
+
+		index_block(s, h, (size_t)used);
 
 		if (s->buf_pkts == 0)
 			s->buf_first_ts = h->first_ts;

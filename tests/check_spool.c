@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <check.h>
 #include <dirent.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
@@ -18,7 +19,9 @@
 #include <unistd.h>
 
 #include "ring.h"
+#include "flowkey.h"
 #include "spool.h"
+#include "spool_index.h"
 
 static char dir[128];
 static const char *const names[] = { "eth0", "file=/x.pcap" };
@@ -59,6 +62,14 @@ static uint16_t cap_of(uint64_t i)
 	return (uint16_t)(60 + (i * 37) % 1400);
 }
 
+static bool is_segment(const char *name)
+{
+	size_t n = strlen(name);
+
+	return strncmp(name, "seg-", 4) == 0 && n > 7 &&
+	       strcmp(name + n - 7, ".pcapng") == 0;
+}
+
 /* Read every segment of dir in order with libpcap; check that the
  * packets are first, first + 1, ... and return how many. */
 static uint64_t read_back(uint64_t first, uint64_t *segments)
@@ -75,7 +86,7 @@ static uint64_t read_back(uint64_t first, uint64_t *segments)
 		pcap_t *p;
 		int rc;
 
-		if (strncmp(e[k]->d_name, "seg-", 4) != 0) {
+		if (!is_segment(e[k]->d_name)) {
 			free(e[k]);
 			continue;
 		}
@@ -209,6 +220,95 @@ START_TEST(ring_to_disk_whole)
 }
 END_TEST
 
+/* The index written with a segment finds every packet's block by its
+ * flow and its address, and is what rebuilding from the segment gives. */
+START_TEST(index_finds_blocks)
+{
+	fs_ring *r = fs_ring_create(8u << 20, 1, 2000);
+	struct fs_lane *l = fs_ring_lane(r, 0);
+	_Atomic uint64_t seq = 0;
+	char err[256], path[256];
+	fs_spool *s = open_spool(r, 1ull << 30, &seq, err, sizeof(err));
+	struct fs_spool_index x, y;
+	uint64_t n = 5000;
+	uint8_t *bits;
+	int dfd, fd;
+	struct stat st;
+
+	ck_assert_msg(s != NULL, "%s", err);
+	ck_assert_int_eq(fs_spool_start(s, err, sizeof(err)), 0);
+	for (uint64_t i = 0; i < n; i++) {
+		/* IPv4 frames: 10.9.(i % 50).1 -> 10.8.0.1, so that the
+		 * index has addresses and flows to find */
+		struct fs_pkt_hdr *h = fs_lane_reserve(l, 60, NULL);
+		uint8_t *d = (uint8_t *)(h + 1);
+
+		memset(d, 0, 60);
+		d[12] = 0x08;
+		d[14] = 0x45;
+		d[23] = 17;
+		d[26] = 10; d[27] = 9; d[28] = (uint8_t)(i % 50); d[29] = 1;
+		d[30] = 10; d[31] = 8; d[32] = 0; d[33] = 1;
+		d[34] = 0x30; d[35] = 0x39; d[36] = 0; d[37] = 53;
+		h->ts_ns = 1000 + i;
+		h->wire_len = h->cap_len = 60;
+		h->source = 0;
+		h->flags = 0;
+		if (i % 64 == 0)
+			fs_lane_publish(l);
+	}
+	fs_lane_publish(l);
+	fs_spool_close(s);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ge(dfd, 0);
+	ck_assert_int_eq(fs_idx_read(&x, dfd, "seg-0000000000000000.idx"), 0);
+	ck_assert_uint_eq(x.h.packets, n);
+	ck_assert_uint_gt(x.h.nblocks, 1);
+	bits = calloc(x.h.nblocks / 8 + 1, 1);
+	for (unsigned host = 0; host < 50; host++) {
+		uint8_t a[16] = { 10, 9, (uint8_t)host, 1 };
+		uint32_t marked = 0;
+
+		memset(bits, 0, x.h.nblocks / 8 + 1);
+		fs_idx_mark_addr(&x, fs_idx_addr_hash(a), bits);
+		/* every block holds every one of the 50 hosts */
+		for (uint32_t b = 0; b < x.h.nblocks; b++)
+			marked += (bits[b / 8] >> (b % 8)) & 1;
+		ck_assert_uint_eq(marked, x.h.nblocks);
+	}
+	{
+		uint8_t a[16] = { 192, 0, 2, 1 };
+		uint32_t marked = 0;
+
+		memset(bits, 0, x.h.nblocks / 8 + 1);
+		fs_idx_mark_addr(&x, fs_idx_addr_hash(a), bits);
+		for (uint32_t b = 0; b < x.h.nblocks; b++)
+			marked += (bits[b / 8] >> (b % 8)) & 1;
+		ck_assert_uint_eq(marked, 0);
+	}
+	snprintf(path, sizeof(path), "%s/seg-0000000000000000.pcapng", dir);
+	fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_int_eq(fs_idx_rebuild(&y, 0, fd, (uint64_t)st.st_size), 0);
+	ck_assert_int_eq(fs_idx_write(&y, dfd, "rebuilt.idx"), 0);
+	fs_idx_free(&y);
+	ck_assert_int_eq(fs_idx_read(&y, dfd, "rebuilt.idx"), 0);
+	ck_assert_uint_eq(y.h.nblocks, x.h.nblocks);
+	ck_assert_uint_eq(y.h.nflows, x.h.nflows);
+	ck_assert_uint_eq(y.h.naddrs, x.h.naddrs);
+	ck_assert_int_eq(memcmp(y.blocks, x.blocks, x.h.nblocks * sizeof(*x.blocks)), 0);
+	ck_assert_int_eq(memcmp(y.flows, x.flows, x.h.nflows * sizeof(*x.flows)), 0);
+	ck_assert_int_eq(memcmp(y.addrs, x.addrs, x.h.naddrs * sizeof(*x.addrs)), 0);
+	close(fd);
+	close(dfd);
+	free(bits);
+	fs_idx_free(&x);
+	fs_idx_free(&y);
+	fs_ring_free(r);
+}
+END_TEST
+
 /* Chunks the ring gave up before the spool came to them are counted,
  * the rest is on disk. */
 START_TEST(given_up_chunks_counted)
@@ -297,7 +397,7 @@ START_TEST(oldest_removed_within_limit)
 	/* the first packet kept: that of the oldest segment left */
 	m = scandir(dir, &e, NULL, alphasort);
 	for (k = 0; k < m; k++) {
-		if (first == UINT64_MAX && strncmp(e[k]->d_name, "seg-", 4) == 0) {
+		if (first == UINT64_MAX && is_segment(e[k]->d_name)) {
 			char path[512], perr[PCAP_ERRBUF_SIZE];
 			struct pcap_pkthdr *ph;
 			const u_char *d;
@@ -370,6 +470,15 @@ START_TEST(torn_segment_recovered)
 	ck_assert_int_eq(stat(path, &st), 0);
 	on_disk = read_back(0, NULL);
 	ck_assert_uint_eq(on_disk, n);
+	{
+		struct fs_spool_index x;
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+
+		ck_assert_int_eq(fs_idx_read(&x, dfd, "seg-0000000000000000.idx"), 0);
+		ck_assert_uint_eq(x.h.packets, n);
+		fs_idx_free(&x);
+		close(dfd);
+	}
 	/* the tail is gone: exactly the old length again */
 	{
 		struct stat st2;
@@ -434,6 +543,7 @@ static Suite *spool_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, header_and_block_read_by_libpcap);
 	tcase_add_test(tc, ring_to_disk_whole);
+	tcase_add_test(tc, index_finds_blocks);
 	tcase_add_test(tc, given_up_chunks_counted);
 	tcase_add_test(tc, dropped_stat);
 	tcase_add_test(tc, oldest_removed_within_limit);
