@@ -462,9 +462,13 @@ static int check_files(const struct fs_devname *dev, char *errbuf,
 		       size_t errlen)
 {
 	for (size_t i = 0; i < dev->nsources; i++)
-		if (dev->sources[i].kind == FS_SRC_FILE &&
-		    access(dev->sources[i].arg, R_OK) < 0) {
-			snprintf(errbuf, errlen, "file=%.128s: %s", dev->sources[i].arg,
+		if ((dev->sources[i].kind == FS_SRC_FILE &&
+		     access(dev->sources[i].arg, R_OK) < 0) ||
+		    (dev->sources[i].kind == FS_SRC_SPOOL &&
+		     access(dev->sources[i].arg, R_OK | X_OK) < 0)) {
+			snprintf(errbuf, errlen, "%s%.128s: %s",
+				 dev->sources[i].kind == FS_SRC_FILE ?
+				 "file=" : "spool=", dev->sources[i].arg,
 				 strerror(errno));
 			return -1;
 		}
@@ -555,7 +559,8 @@ fs_capture *fs_capture_open(const char *device,
 	for (unsigned i = 0; i < c->nsources; i++) {
 		c->src[i].spec = c->dev.sources[i];
 		c->src[i].index = i;
-		c->nlanes += c->dev.sources[i].kind == FS_SRC_FILE ? 1
+		c->nlanes += c->dev.sources[i].kind == FS_SRC_FILE ||
+			c->dev.sources[i].kind == FS_SRC_SPOOL ? 1
 			: c->cfg.rx_queues;
 	}
 	if (c->nlanes > MAX_LANES) {
@@ -909,7 +914,7 @@ int fs_capture_set_direction(fs_capture *c, enum fs_direction d,
 {
 	static const char *const what[] = {
 		[FS_SRC_DPDK] = "dpdkN", [FS_SRC_FILE] = "file=",
-		[FS_SRC_GEN] = "gen",
+		[FS_SRC_SPOOL] = "spool=", [FS_SRC_GEN] = "gen",
 	};
 	bool blind[FS_SRC_GEN + 1] = { false };
 	char list[96] = "";

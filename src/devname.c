@@ -14,7 +14,7 @@
 #include <string.h>
 
 #define SYNTAX FS_DEVNAME_PREFIX "[/CONFIG_FILE]:SOURCE[:SOURCE...]"
-#define SOURCES "IFNAME, dpdkN, file=PATH or gen"
+#define SOURCES "IFNAME, dpdkN, file=PATH, spool=DIR or gen"
 
 /* The kernel's limit, without the NUL: a longer name can never exist. */
 #define IFNAME_MAX (IF_NAMESIZE - 1)
@@ -136,6 +136,7 @@ static bool same_source(const struct fs_source_spec *a,
 	switch (a->kind) {
 	case FS_SRC_IFACE:
 	case FS_SRC_FILE:
+	case FS_SRC_SPOOL:
 		return strcmp(a->arg, b->arg) == 0;
 	case FS_SRC_DPDK:
 		return a->port == b->port;
@@ -170,6 +171,13 @@ static int parse_source(const char *device, const char *tok, size_t len,
 				    "%s: 'file=' needs a path (file=PATH)",
 				    device);
 		s.kind = FS_SRC_FILE;
+		has_arg = true;
+	} else if (len >= 6 && memcmp(tok, "spool=", 6) == 0) {
+		if (len == 6)
+			return fail(err, errlen,
+				    "%s: 'spool=' needs a directory (spool=DIR)",
+				    device);
+		s.kind = FS_SRC_SPOOL;
 		has_arg = true;
 	} else if (len > 4 && memcmp(tok, "dpdk", 4) == 0 &&
 		   all_digits(tok + 4, len - 4)) {
@@ -213,7 +221,8 @@ static int parse_source(const char *device, const char *tok, size_t len,
 			    "source %zu, at most %d are taken", device, tl, tok,
 			    d->nsources + 1, FS_MAX_SOURCES);
 	if (has_arg) {
-		const char *a = s.kind == FS_SRC_FILE ? tok + 5 : tok;
+		const char *a = s.kind == FS_SRC_FILE ? tok + 5
+			: s.kind == FS_SRC_SPOOL ? tok + 6 : tok;
 
 		s.arg = strndup(a, len - (size_t)(a - tok));
 		if (!s.arg)
@@ -326,6 +335,8 @@ const char *fs_source_label(const struct fs_source_spec *s, char *buf,
 		return buf;
 	case FS_SRC_FILE:
 		return "file";
+	case FS_SRC_SPOOL:
+		return "spool";
 	case FS_SRC_GEN:
 		return "gen";
 	}

@@ -27,6 +27,7 @@ enum fs_source_kind {
 	FS_SRC_IFACE,	/* kernel interface through a packet socket ring */
 	FS_SRC_DPDK,	/* dpdkN: ethdev port N probed by the EAL */
 	FS_SRC_FILE,	/* file=PATH: pcap/pcapng replay */
+	FS_SRC_SPOOL,	/* spool=DIR: the history a spool keeps */
 	FS_SRC_GEN,	/* gen: built-in generator */
 };
 

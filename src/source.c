@@ -11,7 +11,7 @@
 
 bool fs_source_needs_eal(enum fs_source_kind kind)
 {
-	return kind != FS_SRC_IFACE;
+	return kind != FS_SRC_IFACE && kind != FS_SRC_SPOOL;
 }
 
 int fs_source_open(struct fs_source *src, const struct fs_config *cfg,
@@ -19,6 +19,8 @@ int fs_source_open(struct fs_source *src, const struct fs_config *cfg,
 {
 	if (src->spec.kind == FS_SRC_IFACE)
 		return fs_tpacket_open(src, cfg, p, err, errlen);
+	if (src->spec.kind == FS_SRC_SPOOL)
+		return fs_spoolsrc_open(src, cfg, err, errlen);
 	return fs_dpdk_open(src, cfg, p->promisc, err, errlen);
 }
 
@@ -27,6 +29,8 @@ int fs_source_start(struct fs_source *src, const struct fs_sink *sink,
 {
 	if (src->spec.kind == FS_SRC_IFACE)
 		return fs_tpacket_start(src, sink, err, errlen);
+	if (src->spec.kind == FS_SRC_SPOOL)
+		return fs_spoolsrc_start(src, sink, err, errlen);
 	return fs_dpdk_start(src, sink, err, errlen);
 }
 
@@ -34,6 +38,8 @@ void fs_source_close(struct fs_source *src)
 {
 	if (src->spec.kind == FS_SRC_IFACE)
 		fs_tpacket_close(src);
+	else if (src->spec.kind == FS_SRC_SPOOL)
+		fs_spoolsrc_close(src);
 	else
 		fs_dpdk_close(src);
 }
@@ -42,6 +48,8 @@ uint64_t fs_source_ifdrop(struct fs_source *src)
 {
 	if (src->spec.kind == FS_SRC_IFACE)
 		return fs_tpacket_ifdrop(src);
+	if (src->spec.kind == FS_SRC_SPOOL)
+		return 0;
 	return fs_dpdk_ifdrop(src);
 }
 

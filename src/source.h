@@ -98,6 +98,7 @@ struct fs_source {
 				 * stop; valid when stop_fd_open */
 	bool stop_fd_open;
 	_Atomic uint64_t kernel_drops;	/* IFACE: tp_drops summed so far */
+	struct fs_spool_reader *spool;	/* SPOOL: what it reads */
 
 	/* feeder of file= and gen */
 	struct rte_ring *rings[FS_MAX_QUEUES];
@@ -162,6 +163,14 @@ int fs_tpacket_start(struct fs_source *src, const struct fs_sink *sink,
 		     char *err, size_t errlen);
 void fs_tpacket_close(struct fs_source *src);
 uint64_t fs_tpacket_ifdrop(struct fs_source *src);
+
+/* The spool reader (source_spool.c): spool=DIR, the history a spool
+ * keeps, in time order, without DPDK. */
+int fs_spoolsrc_open(struct fs_source *src, const struct fs_config *cfg,
+		     char *err, size_t errlen);
+int fs_spoolsrc_start(struct fs_source *src, const struct fs_sink *sink,
+		      char *err, size_t errlen);
+void fs_spoolsrc_close(struct fs_source *src);
 
 /* Start thread t running fn(arg) with every signal blocked, so that the
  * application's signals go to its own threads. Returns 0 or an errno

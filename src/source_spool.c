@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * spool=DIR: the history a spool keeps (spool.h), read back through the
+ * engine like a file= source: lossless, in time order, then the end of
+ * the capture. The segments and blocks there are when the capture starts
+ * are read; a recorder may go on writing meanwhile.
+ *
+ * Each recorded lane's blocks are in packet order; lanes overlap in
+ * time, so the reader merges them: one block a lane in memory, the lane
+ * whose next packet is oldest goes first. Blocks come from each
+ * segment's index when it is there and whole, else from a walk over the
+ * segment's block headers (the segment being written has no index yet).
+ */
+#define _GNU_SOURCE
+#include "source.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "spool.h"
+#include "spool_index.h"
+
+#define MAX_LANES 256u
+#define BATCH 64u
+
+struct blkref {
+	uint32_t seg;		/* index into fds */
+	uint32_t total;
+	uint64_t off;
+};
+
+struct stream {
+	struct blkref *b;
+	size_t n, cap, next;	/* blocks; the next one to load */
+	uint8_t *buf;		/* the loaded block */
+	size_t room;
+	size_t pos, end;	/* next EPB, end of the EPBs */
+	uint64_t ts;		/* of the packet at pos, when have */
+	bool have;
+};
+
+struct fs_spool_reader {
+	int *fds;
+	size_t nseg;
+	unsigned nlanes;
+	struct stream *s;
+	uint64_t damaged;	/* blocks skipped: no longer whole */
+};
+
+static int add_ref(struct fs_spool_reader *rd, uint32_t lane, uint32_t seg,
+		   uint64_t off, uint32_t total)
+{
+	struct stream *st;
+
+	if (lane >= MAX_LANES)
+		return 0;	/* not a block of ours: skipped */
+	if (lane >= rd->nlanes) {
+		struct stream *n = realloc(rd->s, (lane + 1) * sizeof(*n));
+
+		if (n == NULL)
+			return -1;
+		memset(n + rd->nlanes, 0, (lane + 1 - rd->nlanes) * sizeof(*n));
+		rd->s = n;
+		rd->nlanes = lane + 1;
+	}
+	st = &rd->s[lane];
+	if (st->n == st->cap) {
+		size_t c = st->cap ? 2 * st->cap : 64;
+		struct blkref *b = realloc(st->b, c * sizeof(*b));
+
+		if (b == NULL)
+			return -1;
+		st->b = b;
+		st->cap = c;
+	}
+	st->b[st->n].seg = seg;
+	st->b[st->n].off = off;
+	st->b[st->n].total = total;
+	st->n++;
+	return 0;
+}
+
+/* The blocks of segment fd from its header walk (no index). */
+static int walk_blocks(struct fs_spool_reader *rd, uint32_t seg, int fd)
+{
+	struct stat st;
+	uint64_t off = 0, size;
+	uint8_t h8[8];
+
+	if (fstat(fd, &st) < 0)
+		return -1;
+	size = (uint64_t)st.st_size;
+	for (;;) {
+		uint32_t bt, bl;
+
+		if (pread(fd, h8, 8, (off_t)off) != 8)
+			return 0;	/* not even a header yet: empty */
+		memcpy(&bt, h8, 4);
+		memcpy(&bl, h8 + 4, 4);
+		if ((off == 0 && bt != 0x0a0d0d0au) || bl < 12 || bl % 4 ||
+		    off + bl > size || off + bl > (1u << 20))
+			return 0;
+		off += bl;
+		if (bt == FS_SPOOL_BT_PAD)
+			break;
+	}
+	while (off + sizeof(struct fs_spool_blk) <= size) {
+		struct fs_spool_blk h;
+		size_t total;
+
+		if (pread(fd, &h, sizeof(h), (off_t)off) != sizeof(h))
+			break;
+		total = fs_spool_check_block((const uint8_t *)&h, sizeof(h),
+					     false);
+		if (total == 0 || off + total > size)
+			break;	/* the end, or a block still being written */
+		if (add_ref(rd, h.lane, seg, off, (uint32_t)total) < 0)
+			return -1;
+		off += total;
+	}
+	return 0;
+}
+
+static int cmp_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int is_segment(const struct dirent *e)
+{
+	size_t n = strlen(e->d_name);
+
+	return n == 27 && strncmp(e->d_name, "seg-", 4) == 0 &&
+	       strcmp(e->d_name + 20, ".pcapng") == 0;
+}
+
+static void reader_free(struct fs_spool_reader *rd)
+{
+	if (rd == NULL)
+		return;
+	for (size_t i = 0; i < rd->nseg; i++)
+		if (rd->fds[i] >= 0)
+			close(rd->fds[i]);
+	free(rd->fds);
+	for (unsigned l = 0; l < rd->nlanes; l++) {
+		free(rd->s[l].b);
+		free(rd->s[l].buf);
+	}
+	free(rd->s);
+	free(rd);
+}
+
+int fs_spoolsrc_open(struct fs_source *src, const struct fs_config *cfg,
+		     char *err, size_t errlen)
+{
+	const char *dir = src->spec.arg;
+	struct fs_spool_reader *rd = calloc(1, sizeof(*rd));
+	struct dirent **e = NULL;
+	int dfd, n;
+
+	(void)cfg;
+	if (rd == NULL) {
+		snprintf(err, errlen, "spool=%.128s: out of memory", dir);
+		return -1;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		snprintf(err, errlen, "spool=%.128s: %s", dir,
+			 errno == ENOTDIR ? "not a directory" : strerror(errno));
+		free(rd);
+		return -1;
+	}
+	n = scandir(dir, &e, is_segment, cmp_name);
+	if (n < 0) {
+		snprintf(err, errlen, "spool=%.128s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	rd->fds = calloc((size_t)n + 1, sizeof(*rd->fds));
+	if (rd->fds == NULL)
+		goto oom;
+	for (int i = 0; i < n; i++) {
+		char idx[64];
+		struct fs_spool_index x;
+		int fd = openat(dfd, e[i]->d_name, O_RDONLY | O_NOFOLLOW |
+				O_CLOEXEC);
+
+		if (fd < 0) {
+			/* removed by the recorder since the listing: older
+			 * history that is gone */
+			if (errno == ENOENT)
+				continue;
+			snprintf(err, errlen, "spool=%.128s: %s: %s", dir,
+				 e[i]->d_name, strerror(errno));
+			goto fail;
+		}
+		rd->fds[rd->nseg] = fd;
+		snprintf(idx, sizeof(idx), "%.20s.idx", e[i]->d_name);
+		if (fs_idx_read(&x, dfd, idx) == 0) {
+			for (uint32_t b = 0; b < x.h.nblocks; b++)
+				if (add_ref(rd, x.blocks[b].lane,
+					    (uint32_t)rd->nseg, x.blocks[b].off,
+					    x.blocks[b].total) < 0) {
+					fs_idx_free(&x);
+					goto oom;
+				}
+			fs_idx_free(&x);
+		} else if (walk_blocks(rd, (uint32_t)rd->nseg, fd) < 0) {
+			goto oom;
+		}
+		rd->nseg++;
+	}
+	for (int i = 0; i < n; i++)
+		free(e[i]);
+	free(e);
+	close(dfd);
+	src->spool = rd;
+	src->nq = 1;
+	src->lossless = true;
+	return 0;
+oom:
+	snprintf(err, errlen, "spool=%.128s: out of memory", dir);
+fail:
+	for (int i = 0; i < n; i++)
+		free(e[i]);
+	free(e);
+	close(dfd);
+	reader_free(rd);
+	return -1;
+}
+
+/* Load the lane's next whole block; false when it has none left. */
+static bool load(struct fs_spool_reader *rd, struct stream *st)
+{
+	while (st->next < st->n) {
+		const struct blkref *b = &st->b[st->next++];
+		struct fs_spool_blk h;
+
+		if (b->total > st->room) {
+			uint8_t *n = realloc(st->buf, b->total);
+
+			if (n == NULL)
+				return false;
+			st->buf = n;
+			st->room = b->total;
+		}
+		if (pread(rd->fds[b->seg], st->buf, b->total, (off_t)b->off) !=
+		    (ssize_t)b->total ||
+		    fs_spool_check_block(st->buf, b->total, true) == 0) {
+			rd->damaged++;
+			continue;
+		}
+		memcpy(&h, st->buf, sizeof(h));
+		st->pos = sizeof(h);
+		st->end = sizeof(h) + h.payload;
+		return true;
+	}
+	return false;
+}
+
+/* Position the stream at its next packet (have, ts). */
+static void advance(struct fs_spool_reader *rd, struct stream *st)
+{
+	for (;;) {
+		if (st->pos + 32 <= st->end) {
+			uint32_t bt, bl, hi, lo, caplen;
+
+			memcpy(&bt, st->buf + st->pos, 4);
+			memcpy(&bl, st->buf + st->pos + 4, 4);
+			memcpy(&hi, st->buf + st->pos + 12, 4);
+			memcpy(&lo, st->buf + st->pos + 16, 4);
+			memcpy(&caplen, st->buf + st->pos + 20, 4);
+			if (bt == 6 && bl >= 32 && caplen <= bl - 32 &&
+			    st->pos + bl <= st->end) {
+				st->ts = (uint64_t)hi << 32 | lo;
+				st->have = true;
+				return;
+			}
+			st->pos = st->end;	/* not an EPB: the rest goes */
+		}
+		if (!load(rd, st)) {
+			st->have = false;
+			return;
+		}
+	}
+}
+
+static void *spool_thread(void *arg)
+{
+	struct fs_rxq *r = arg;
+	struct fs_source *src = r->src;
+	struct fs_spool_reader *rd = src->spool;
+	uint32_t snap = r->sink->caplen;
+	unsigned batch = 0;
+
+	fs_rx_begin(r, "fs-spool");
+	for (unsigned l = 0; l < rd->nlanes; l++)
+		advance(rd, &rd->s[l]);
+	while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
+		struct stream *best = NULL;
+		struct fs_pkt_hdr *h;
+		uint32_t caplen, len, cap;
+		const uint8_t *epb;
+
+		for (unsigned l = 0; l < rd->nlanes; l++)
+			if (rd->s[l].have && (best == NULL || rd->s[l].ts < best->ts))
+				best = &rd->s[l];
+		if (best == NULL)
+			break;
+		epb = best->buf + best->pos;
+		memcpy(&caplen, epb + 20, 4);
+		memcpy(&len, epb + 24, 4);
+		cap = caplen < snap ? caplen : snap;
+		h = fs_rx_reserve(r, cap);
+		h->ts_ns = best->ts;
+		h->wire_len = len;
+		h->cap_len = (uint16_t)cap;
+		h->source = (uint8_t)src->index;
+		h->flags = 0;
+		memcpy(h + 1, epb + 28, cap);
+		{
+			uint32_t bl;
+
+			memcpy(&bl, epb + 4, 4);
+			best->pos += bl;
+		}
+		advance(rd, best);
+		if (++batch == BATCH) {
+			fs_lane_publish(r->lane);
+			fs_rx_burst_done(r, batch);
+			batch = 0;
+		}
+	}
+	if (batch > 0) {
+		fs_lane_publish(r->lane);
+		fs_rx_burst_done(r, batch);
+	}
+	fs_rx_end(r);
+	return NULL;
+}
+
+int fs_spoolsrc_start(struct fs_source *src, const struct fs_sink *sink,
+		      char *err, size_t errlen)
+{
+	struct fs_rxq *r = &src->rxq[0];
+	int rc;
+
+	r->src = src;
+	r->sink = sink;
+	r->port = 0;
+	r->queue = 0;
+	rc = fs_thread_start(&r->thread, spool_thread, r);
+	if (rc != 0) {
+		snprintf(err, errlen, "spool=%.128s: cannot start its reader: %s",
+			 src->spec.arg, strerror(rc));
+		return -1;
+	}
+	r->started = true;
+	return 0;
+}
+
+void fs_spoolsrc_close(struct fs_source *src)
+{
+	struct fs_rxq *r = &src->rxq[0];
+
+	atomic_store(&r->stop, true);
+	if (r->started) {
+		pthread_join(r->thread, NULL);
+		r->started = false;
+	}
+	reader_free(src->spool);
+	src->spool = NULL;
+}
