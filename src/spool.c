@@ -62,6 +62,7 @@ struct fs_spool {
 	_Atomic uint64_t *spool_seq;
 	struct lane_state *lanes;
 	bool direct;		/* O_DIRECT works on this file system */
+	bool told;		/* the lack of rights was reported */
 
 	/* segments: seg[0] oldest; the last one is being written when fd
 	 * is open */
@@ -545,8 +546,18 @@ static int open_segment(fs_spool *s)
 		s->direct = false;
 		s->fd = openat(s->dfd, name, flags, 0600);
 	}
-	if (s->fd < 0)
+	if (s->fd < 0) {
+		if ((errno == EACCES || errno == EPERM) && !s->told) {
+			/* said once: every later chunk meets the same */
+			s->told = true;
+			fprintf(stderr, "flowscope: spool_dir %s: cannot create "
+				"%s: %s (did the application give up the "
+				"privileges it was started with? tcpdump -Z "
+				"root keeps them)\n", s->dir, name,
+				strerror(errno));
+		}
 		return -1;
+	}
 	s->next_num++;
 	s->off = 0;
 	fs_idx_init(&s->idx, g.num);

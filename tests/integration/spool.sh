@@ -61,6 +61,16 @@ mergecap -a -w "$WORK/s1-all.pcapng" $(segs "$d") 2>"$WORK/merge.err" ||
 expect_same --nano "$t" "$WORK/s1-all.pcapng"
 say "  $(segs "$d" | wc -l) segment(s), $(spool_count "$d") packets, identical to the trace"
 
+check "flowscope:spool=DIR gives back the trace; with a filter, what tcpdump -r gives"
+td_capture "$WORK/back.pcap" FLOWSCOPE_CONTROL=off -n -i "flowscope:spool=$d"
+expect_same "$t" "$WORK/back.pcap"
+for f in 'host 10.1.0.7' 'tcp and host 10.1.128.9 and port 30009' 'udp'; do
+	"$TCPDUMP" -n -r "$t" -w "$WORK/want.pcap" "$f" 2>/dev/null || fail "tcpdump -r $f failed"
+	td_capture "$WORK/got.pcap" FLOWSCOPE_CONTROL=off -n -i "flowscope:spool=$d" "$f"
+	expect_same "$WORK/want.pcap" "$WORK/got.pcap"
+	say "  '$f': $("$PCAPCMP" --print-count "$WORK/got.pcap") packets, as tcpdump -r gives"
+done
+
 check "segments open in tcpdump -r, capinfos and tshark; files are owner-only"
 f=$(segs "$d" | head -n 1)
 all_readable "$d"
@@ -93,6 +103,38 @@ expect_ok "$BG_RC" "tcpdump -i flowscope:gen" "$WORK/s2.err"
 n=$(spool_count "$d")
 [ "$n" = 300000 ] || fail "the spool holds $n of 300000 packets"
 say "  300000 packets on disk; during the run: $(grep -E '^spool_(packets|write_rate)' "$WORK/s2.stats" | tr '\n' ' ')"
+
+check "two receive lanes: spool=DIR merges them in time order"
+d=$(newdir s2q)
+td_capture "$WORK/s2q.pcap" FLOWSCOPE_SPOOL_DIR="$d" FLOWSCOPE_RX_QUEUES=2 \
+	FLOWSCOPE_GEN_RATE=200k FLOWSCOPE_GEN_PACKETS=100k FLOWSCOPE_CONTROL=off \
+	-n -i flowscope:gen
+td_capture "$WORK/s2q-back.pcap" FLOWSCOPE_CONTROL=off -n -i "flowscope:spool=$d"
+expect_count 100000 "$WORK/s2q-back.pcap"
+"$TCPDUMP" -n -tt --time-stamp-precision=nano -r "$WORK/s2q-back.pcap" 2>/dev/null |
+	awk '$1 ~ /^[0-9]+\.[0-9]+$/ { n++; t = $1
+		if (n > 1 && t < prev) { print "packet " n " goes back in time"; exit 1 }
+		prev = t }' ||
+	fail "spool= did not deliver in time order"
+
+check "spool=DIR while a capture still writes it; and a bad spool= path"
+d=$(newdir s2w)
+bg_start "$WORK/s2w.out" "$WORK/s2w.err" fs_tcpdump FLOWSCOPE_SPOOL_DIR="$d" \
+	FLOWSCOPE_SPOOL_SIZE=64m FLOWSCOPE_GEN_RATE=100k FLOWSCOPE_CONTROL=off \
+	-n -i flowscope:gen -w /dev/null
+pid=$BG_PID
+wait_listening "$WORK/s2w.err" "$pid" 30 || fail_log "tcpdump did not start" "$WORK/s2w.err"
+sleep 2
+td_capture "$WORK/s2w-back.pcap" FLOWSCOPE_CONTROL=off -n -i "flowscope:spool=$d"
+n=$("$PCAPCMP" --print-count "$WORK/s2w-back.pcap")
+[ "$n" -gt 10000 ] || fail "spool= read only $n packets of a running spool"
+kill -0 "$pid" 2>/dev/null || fail_log "the writing capture ended" "$WORK/s2w.err"
+kill_tree "$pid" INT
+say "  $n packets read while the spool was being written"
+fs_tcpdump FLOWSCOPE_CONTROL=off -n -i "flowscope:spool=$WORK/none" -w /dev/null >"$WORK/bad.out" 2>&1
+rc=$?
+[ "$rc" = 1 ] && grep -q "spool=$WORK/none: No such file" "$WORK/bad.out" ||
+	fail_log "spool= on a missing directory: exit $rc, no clear error" "$WORK/bad.out"
 
 check "a small spool_size recycles its oldest segments; a restart keeps and appends"
 d=$(newdir s3)
