@@ -70,6 +70,7 @@ struct fs_capture {
 	_Atomic uint64_t *reader_seq;
 	_Atomic uint64_t *dump_seq;
 	fs_spool *spool;	/* spool_dir, or NULL */
+	int spool_fd;		/* spool_dir for the privileged helper, or -1 */
 	_Atomic uint64_t *spool_seq;
 	_Atomic uint64_t **aseq;	/* each analyzer's chunk, for the spool */
 	struct fs_sink sink;
@@ -137,6 +138,8 @@ void fs_capture_close(fs_capture *c)
 	fs_privsep_stop(c->ps);
 	if (c->dump_fd >= 0)
 		close(c->dump_fd);
+	if (c->spool_fd >= 0)
+		close(c->spool_fd);
 	free(c->dlanes);
 	free(c->src);
 	if (c->an != NULL)
@@ -187,6 +190,7 @@ static int open_spool(fs_capture *c, uint32_t caplen, char *errbuf,
 	p.ring = c->ring;
 	p.analyzed_seq = (_Atomic uint64_t *const *)c->aseq;
 	p.spool_seq = c->spool_seq;
+	p.ps = c->ps;
 	c->spool = fs_spool_open(&p, errbuf, errlen);
 	if (c->spool == NULL || fs_spool_start(c->spool, errbuf, errlen) < 0)
 		return -1;
@@ -496,8 +500,20 @@ static int start_privsep(fs_capture *c, char *errbuf, size_t errlen)
 	    control_path(c, c->ctl_path, sizeof(c->ctl_path), errbuf,
 			 errlen) < 0)
 		return -1;
-	return fs_privsep_start(c->dump_fd, c->cfg.control_off ? NULL
-				: c->ctl_path, &c->ps, errbuf, errlen);
+	/* the spool's directory too: its segments come and go while the
+	 * application may have given up root */
+	if (c->cfg.spool_dir != NULL) {
+		c->spool_fd = open(c->cfg.spool_dir, O_RDONLY | O_DIRECTORY |
+				   O_CLOEXEC);
+		if (c->spool_fd < 0) {
+			snprintf(errbuf, errlen, "spool_dir: %s: %s",
+				 c->cfg.spool_dir, errno == ENOTDIR ?
+				 "not a directory" : strerror(errno));
+			return -1;
+		}
+	}
+	return fs_privsep_start(c->dump_fd, c->spool_fd, c->cfg.control_off ?
+				NULL : c->ctl_path, &c->ps, errbuf, errlen);
 }
 
 fs_capture *fs_capture_open(const char *device,
@@ -518,6 +534,7 @@ fs_capture *fs_capture_open(const char *device,
 	}
 	c->efd = -1;
 	c->dump_fd = -1;
+	c->spool_fd = -1;
 	fs_config_init(&c->cfg);
 	if (fs_devname_parse(device, &c->dev, errbuf, errlen) < 0)
 		goto fail;

@@ -50,6 +50,9 @@ enum {
 	OP_BOUND,
 	OP_UNBIND,
 	OP_QUIT,
+	OP_SPOOL_CREATE,	/* dev: 1 for O_DIRECT */
+	OP_SPOOL_UNLINK,
+	OP_SPOOL_RENAME,	/* name.tmp -> name */
 };
 
 struct req {
@@ -123,6 +126,34 @@ CHILD static bool name_ok(const char *s)
 	}
 	return n > 5 && s[n - 5] == '.' && s[n - 4] == 'p' &&
 	       s[n - 3] == 'c' && s[n - 2] == 'a' && s[n - 1] == 'p';
+}
+
+/* A spool file: seg-, 16 hex digits, then .pcapng, .idx or .idx.tmp. */
+CHILD static bool spool_name_ok(const char *s, bool tmp_only)
+{
+	static const char *const ends[] = { ".pcapng", ".idx", ".idx.tmp" };
+	size_t n = 0;
+
+	if (s[0] != 's' || s[1] != 'e' || s[2] != 'g' || s[3] != '-')
+		return false;
+	for (n = 4; n < 20; n++)
+		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+			return false;
+	for (unsigned k = tmp_only ? 2 : 0; k < 3; k++) {
+		const char *e = ends[k];
+		size_t i = 0;
+
+		while (e[i] != '\0' && s[n + i] == e[i])
+			i++;
+		if (e[i] == '\0' && s[n + i] == '\0')
+			return true;
+	}
+	return false;
+}
+
+bool fs_privsep_spool_name_ok(const char *name)
+{
+	return name != NULL && spool_name_ok(name, false);
 }
 
 bool fs_privsep_name_ok(const char *name)
@@ -340,24 +371,49 @@ CHILD static void reply(int sock, int err, int fd, const struct stat *st)
 	(void)syscall(SYS_sendmsg, sock, &m, MSG_NOSIGNAL);
 }
 
-/* Close every descriptor but a and b (a <= b). */
-CHILD static void close_others(int a, int b)
+/* Close every descriptor but the n (sorted, distinct, >= 0) in keep. */
+CHILD static void close_others(const int *keep, unsigned n)
 {
+	unsigned lo = 0;
 	long rc = 0;
 
-	if (a > 0)
-		rc = syscall(SYS_close_range, 0u, (unsigned)a - 1, 0u);
+	for (unsigned i = 0; i < n && rc == 0; i++) {
+		if ((unsigned)keep[i] > lo)
+			rc = syscall(SYS_close_range, lo,
+				     (unsigned)keep[i] - 1, 0u);
+		lo = (unsigned)keep[i] + 1;
+	}
 	if (rc == 0) {
-		if (b > a + 1)
-			(void)syscall(SYS_close_range, (unsigned)a + 1,
-				      (unsigned)b - 1, 0u);
-		(void)syscall(SYS_close_range, (unsigned)b + 1, ~0u, 0u);
+		(void)syscall(SYS_close_range, lo, ~0u, 0u);
 		return;
 	}
 	/* kernels before 5.9 */
-	for (int fd = 0; fd < 65536; fd++)
-		if (fd != a && fd != b)
+	for (int fd = 0; fd < 65536; fd++) {
+		bool kept = false;
+
+		for (unsigned i = 0; i < n; i++)
+			kept |= fd == keep[i];
+		if (!kept)
 			(void)syscall(SYS_close, fd);
+	}
+}
+
+/* Rename name.tmp to name in dirfd. */
+CHILD static int spool_rename(int dirfd, const char *name)
+{
+	char to[FS_PS_NAME_MAX + 1];
+	size_t n = 0;
+
+	while (name[n] != '\0')
+		n++;
+	if (n < 5 || n - 4 > FS_PS_NAME_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (size_t i = 0; i < n - 4; i++)
+		to[i] = name[i];
+	to[n - 4] = '\0';
+	return (int)syscall(SYS_renameat2, dirfd, name, dirfd, to, 0u);
 }
 
 /* Remove the control socket at path if it is still the one bound. */
@@ -401,6 +457,7 @@ CHILD static void confine(void)
 		ALLOW(SYS_recvfrom), ALLOW(SYS_sendmsg), ALLOW(SYS_openat),
 		ALLOW(SYS_newfstatat), ALLOW(SYS_fchmod), ALLOW(SYS_write),
 		ALLOW(SYS_unlinkat), ALLOW(SYS_close), ALLOW(SYS_mmap),
+		ALLOW(SYS_renameat2),
 		ALLOW(SYS_munmap), ALLOW(SYS_exit_group), ALLOW(SYS_exit),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
 	};
@@ -415,8 +472,10 @@ CHILD static void confine(void)
 }
 
 CHILD __attribute__((noreturn))
-static void helper(int sock, int dirfd, const char *path)
+static void helper(int sock, int dirfd, int spoolfd, const char *path)
 {
+	int keep[3];
+	unsigned nkeep = 0;
 	struct table t = { 0 };
 	uint64_t cdev = 0, cino = 0, all = ~0ull;
 	bool bound = false, once = false;
@@ -424,11 +483,19 @@ static void helper(int sock, int dirfd, const char *path)
 	/* also the two signals glibc keeps out of pthread_sigmask(): their
 	 * handlers are glibc's, meant for the threads of the application */
 	(void)syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, sizeof(all));
-	if (dirfd < 0)
-		dirfd = sock;	/* nothing else to keep */
-	close_others(sock < dirfd ? sock : dirfd, sock < dirfd ? dirfd : sock);
-	if (dirfd == sock)
-		dirfd = -1;
+	keep[nkeep++] = sock;
+	if (dirfd >= 0)
+		keep[nkeep++] = dirfd;
+	if (spoolfd >= 0)
+		keep[nkeep++] = spoolfd;
+	for (unsigned i = 1; i < nkeep; i++)	/* sort three */
+		for (unsigned j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			int x = keep[j];
+
+			keep[j] = keep[j - 1];
+			keep[j - 1] = x;
+		}
+	close_others(keep, nkeep);
 	(void)syscall(SYS_chdir, "/");
 	(void)syscall(SYS_prctl, PR_SET_NAME, "fs-privsep", 0, 0, 0);
 	confine();
@@ -490,6 +557,26 @@ static void helper(int sock, int dirfd, const char *path)
 			if (bound)
 				unbind(path, cdev, cino);
 			bound = false;
+		} else if (q.op == OP_SPOOL_CREATE) {
+			if (spoolfd < 0 || !spool_name_ok(q.name, false))
+				err = EINVAL;
+			else if ((fd = x_openat(spoolfd, q.name, O_WRONLY |
+					O_CREAT | O_EXCL | O_NOFOLLOW |
+					O_NOCTTY | O_CLOEXEC |
+					(q.dev == 1 ? O_DIRECT : 0), 0600)) < 0)
+				err = errno;
+			else if (x_fstat(fd, &st) < 0)
+				err = errno;
+		} else if (q.op == OP_SPOOL_UNLINK) {
+			if (spoolfd < 0 || !spool_name_ok(q.name, false))
+				err = EINVAL;
+			else if (syscall(SYS_unlinkat, spoolfd, q.name, 0) < 0)
+				err = errno;
+		} else if (q.op == OP_SPOOL_RENAME) {
+			if (spoolfd < 0 || !spool_name_ok(q.name, true))
+				err = EINVAL;
+			else if (spool_rename(spoolfd, q.name) < 0)
+				err = errno;
 		} else if (q.op != OP_QUIT) {
 			err = EINVAL;
 		}
@@ -511,8 +598,8 @@ static void helper(int sock, int dirfd, const char *path)
 
 /* ---- the capture's side ---- */
 
-int fs_privsep_start(int dirfd, const char *ctl_path, fs_privsep **out,
-		     char *err, size_t errlen)
+int fs_privsep_start(int dirfd, int spoolfd, const char *ctl_path,
+		     fs_privsep **out, char *err, size_t errlen)
 {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)] = "";
 	fs_privsep *ps;
@@ -522,7 +609,7 @@ int fs_privsep_start(int dirfd, const char *ctl_path, fs_privsep **out,
 	int e;
 
 	*out = NULL;
-	if (geteuid() != 0 || (dirfd < 0 && ctl_path == NULL))
+	if (geteuid() != 0 || (dirfd < 0 && spoolfd < 0 && ctl_path == NULL))
 		return 0;
 	if (ctl_path != NULL) {
 		if (ctl_path[0] != '/' || strlen(ctl_path) >= sizeof(path)) {
@@ -552,7 +639,7 @@ int fs_privsep_start(int dirfd, const char *ctl_path, fs_privsep **out,
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pid = syscall(SYS_clone, 0ul, 0ul, 0ul, 0ul, 0ul);
 	if (pid == 0)
-		helper(sv[1], dirfd, path);
+		helper(sv[1], dirfd, spoolfd, path);
 	e = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	close(sv[1]);
@@ -727,4 +814,91 @@ void fs_privsep_stop(fs_privsep *ps)
 		;
 	pthread_mutex_destroy(&ps->lock);
 	free(ps);
+}
+
+/* ---- the spool's files ---- */
+
+static int spool_call(fs_privsep *ps, uint32_t op, const char *name,
+		      uint64_t arg, int *fd)
+{
+	struct req q = { .op = op, .dev = arg };
+	struct rep r;
+	int rc;
+
+	if (strlen(name) > FS_PS_NAME_MAX)
+		return EINVAL;
+	memcpy(q.name, name, strlen(name) + 1);
+	rc = call(ps, &q, &r, fd);
+	if (rc != 0 && *fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+	return rc;
+}
+
+int fs_privsep_spool_create(fs_privsep *ps, int spoolfd, const char *name,
+			    bool direct)
+{
+	int fd = -1, rc;
+
+	if (!fs_privsep_spool_name_ok(name)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (ps == NULL)
+		return openat(spoolfd, name, O_WRONLY | O_CREAT | O_EXCL |
+			      O_NOFOLLOW | O_NOCTTY | O_CLOEXEC |
+			      (direct ? O_DIRECT : 0), 0600);
+	rc = spool_call(ps, OP_SPOOL_CREATE, name, direct ? 1 : 0, &fd);
+	if (rc != 0) {
+		errno = rc;
+		return -1;
+	}
+	return fd;
+}
+
+int fs_privsep_spool_unlink(fs_privsep *ps, int spoolfd, const char *name)
+{
+	int fd = -1, rc;
+
+	if (!fs_privsep_spool_name_ok(name)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (ps == NULL)
+		return unlinkat(spoolfd, name, 0);
+	rc = spool_call(ps, OP_SPOOL_UNLINK, name, 0, &fd);
+	if (fd >= 0)
+		close(fd);
+	if (rc != 0) {
+		errno = rc;
+		return -1;
+	}
+	return 0;
+}
+
+int fs_privsep_spool_commit(fs_privsep *ps, int spoolfd, const char *tmp)
+{
+	int fd = -1, rc;
+	size_t n = strlen(tmp);
+	char to[FS_PS_NAME_MAX + 1];
+
+	if (n < 5 || n > FS_PS_NAME_MAX || strcmp(tmp + n - 4, ".tmp") != 0 ||
+	    !fs_privsep_spool_name_ok(tmp)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (ps == NULL) {
+		memcpy(to, tmp, n - 4);
+		to[n - 4] = '\0';
+		return renameat(spoolfd, tmp, spoolfd, to);
+	}
+	rc = spool_call(ps, OP_SPOOL_RENAME, tmp, 0, &fd);
+	if (fd >= 0)
+		close(fd);
+	if (rc != 0) {
+		errno = rc;
+		return -1;
+	}
+	return 0;
 }

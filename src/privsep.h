@@ -7,7 +7,8 @@
  * activated as root forks a tiny helper process for that; otherwise the
  * same calls act directly with the process's own credentials.
  *
- * The helper holds nothing but the dump directory and one socket pair to
+ * The helper holds nothing but the dump directory, the spool directory
+ * (creating, removing and renaming its segment and index files) and one socket pair to
  * its capture; it does only what is listed here, with checked names, and
  * ends when the capture closes or its process dies (removing the control
  * socket if it is still the one the capture bound).
@@ -33,8 +34,8 @@ typedef struct fs_privsep fs_privsep;
  * below take NULL and then act directly. Returns 0, or -1 with err (the
  * socket pair or the fork failed).
  */
-int fs_privsep_start(int dirfd, const char *ctl_path, fs_privsep **out,
-		     char *err, size_t errlen);
+int fs_privsep_start(int dirfd, int spoolfd, const char *ctl_path,
+		     fs_privsep **out, char *err, size_t errlen);
 
 /*
  * The control socket now exists at ctl_path: the helper records which
@@ -90,5 +91,20 @@ void fs_privsep_stop(fs_privsep *ps);
 /* Is name a dump file name the helper accepts: 1 to FS_PS_NAME_MAX bytes
  * of [A-Za-z0-9._-], not starting with '.', no "..", ending in ".pcap". */
 bool fs_privsep_name_ok(const char *name);
+
+/*
+ * The spool's files, in spoolfd (the spool directory, given to
+ * fs_privsep_start): names are seg-, 16 hex digits and .pcapng, .idx or
+ * .idx.tmp (fs_privsep_spool_name_ok). create makes a new owner-only
+ * file (never over an existing one or through a symlink; O_DIRECT when
+ * direct) and returns a write-only descriptor; unlink removes one;
+ * commit renames NAME.idx.tmp to NAME.idx. Through the helper when ps is
+ * one, else directly. -1 with errno on failure (EINVAL for a bad name).
+ */
+bool fs_privsep_spool_name_ok(const char *name);
+int fs_privsep_spool_create(fs_privsep *ps, int spoolfd, const char *name,
+			    bool direct);
+int fs_privsep_spool_unlink(fs_privsep *ps, int spoolfd, const char *name);
+int fs_privsep_spool_commit(fs_privsep *ps, int spoolfd, const char *tmp);
 
 #endif

@@ -50,6 +50,7 @@ struct lane_state {
 
 struct fs_spool {
 	int dfd;		/* the directory */
+	fs_privsep *ps;		/* creates and removes files, or NULL */
 	int lock_fd;
 	char dir[4096];
 	uint64_t limit, seg_size;
@@ -289,6 +290,28 @@ static void idx_name(char *b, size_t n, uint64_t num)
 	snprintf(b, n, SEG_PREFIX "%016" PRIx64 ".idx", num);
 }
 
+/* Write x as seg-N.idx: through seg-N.idx.tmp and a rename, so that a
+ * reader never sees half an index; none at all when that fails. */
+static void write_index(fs_spool *s, struct fs_spool_index *x)
+{
+	char name[64], tmp[80];
+	int fd;
+
+	idx_name(name, sizeof(name), x->h.seg_num);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
+	(void)fs_privsep_spool_unlink(s->ps, s->dfd, tmp);
+	fd = fs_privsep_spool_create(s->ps, s->dfd, tmp, false);
+	if (fd >= 0 && fs_idx_write_fd(x, fd) == 0) {
+		close(fd);
+		if (fs_privsep_spool_commit(s->ps, s->dfd, tmp) == 0)
+			return;
+	} else if (fd >= 0) {
+		close(fd);
+	}
+	(void)fs_privsep_spool_unlink(s->ps, s->dfd, tmp);
+	(void)fs_privsep_spool_unlink(s->ps, s->dfd, name);
+}
+
 /* The index of segment num (open as fd, size bytes): kept if it is
  * there and whole, else rebuilt from the segment and written. */
 static void ensure_index(fs_spool *s, uint64_t num, int fd, uint64_t size,
@@ -303,7 +326,7 @@ static void ensure_index(fs_spool *s, uint64_t num, int fd, uint64_t size,
 		return;
 	}
 	if (fs_idx_rebuild(&x, num, fd, size) == 0) {
-		(void)fs_idx_write(&x, s->dfd, name);
+		write_index(s, &x);
 		fs_idx_free(&x);
 	}
 }
@@ -474,9 +497,9 @@ static void remove_oldest(fs_spool *s)
 	char name[64];
 
 	seg_name(name, sizeof(name), s->seg[0].num);
-	(void)unlinkat(s->dfd, name, 0);
+	(void)fs_privsep_spool_unlink(s->ps, s->dfd, name);
 	idx_name(name, sizeof(name), s->seg[0].num);
-	(void)unlinkat(s->dfd, name, 0);
+	(void)fs_privsep_spool_unlink(s->ps, s->dfd, name);
 	pthread_mutex_lock(&s->lock);
 	s->disk -= s->seg[0].bytes;
 	memmove(s->seg, s->seg + 1, (s->nseg - 1) * sizeof(*s->seg));
@@ -518,8 +541,10 @@ static void close_segment(fs_spool *s)
 	/* blocks that never reached the disk are not indexed */
 	fs_idx_truncate(&s->idx, s->idx_flushed);
 	idx_name(name, sizeof(name), s->idx.h.seg_num);
-	if (s->idx_bad || fs_idx_write(&s->idx, s->dfd, name) < 0)
-		(void)unlinkat(s->dfd, name, 0);
+	if (s->idx_bad)
+		(void)fs_privsep_spool_unlink(s->ps, s->dfd, name);
+	else
+		write_index(s, &s->idx);
 	fs_idx_free(&s->idx);
 	/* a write cut short leaves a tail no block starts in: cut it */
 	if (ftruncate(s->fd, (off_t)s->off) < 0) {
@@ -535,16 +560,15 @@ static int open_segment(fs_spool *s)
 	char name[64];
 	struct seg g = { 0 };
 	size_t n;
-	int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
 
 	make_room(s, s->seg_size);
 	g.num = s->next_num;
 	seg_name(name, sizeof(name), g.num);
-	s->fd = openat(s->dfd, name, flags | (s->direct ? O_DIRECT : 0), 0600);
+	s->fd = fs_privsep_spool_create(s->ps, s->dfd, name, s->direct);
 	if (s->fd < 0 && s->direct && errno == EINVAL) {
 		/* tmpfs and some others: buffered writes then */
 		s->direct = false;
-		s->fd = openat(s->dfd, name, flags, 0600);
+		s->fd = fs_privsep_spool_create(s->ps, s->dfd, name, false);
 	}
 	if (s->fd < 0) {
 		if ((errno == EACCES || errno == EPERM) && !s->told) {
@@ -568,7 +592,7 @@ static int open_segment(fs_spool *s)
 	if (n == 0 || write_all(s, s->hdr, n) < 0) {
 		close(s->fd);
 		s->fd = -1;
-		(void)unlinkat(s->dfd, name, 0);
+		(void)fs_privsep_spool_unlink(s->ps, s->dfd, name);
 		return -1;
 	}
 	g.bytes = n;
@@ -578,7 +602,7 @@ static int open_segment(fs_spool *s)
 		pthread_mutex_unlock(&s->lock);
 		close(s->fd);
 		s->fd = -1;
-		(void)unlinkat(s->dfd, name, 0);
+		(void)fs_privsep_spool_unlink(s->ps, s->dfd, name);
 		return -1;
 	}
 	pthread_mutex_unlock(&s->lock);
@@ -836,6 +860,7 @@ fs_spool *fs_spool_open(const struct fs_spool_params *p, char *err,
 		return NULL;
 	}
 	s->dfd = s->lock_fd = s->fd = -1;
+	s->ps = p->ps;
 	pthread_mutex_init(&s->lock, NULL);
 	snprintf(s->dir, sizeof(s->dir), "%s", p->dir);
 	s->limit = p->size;

@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "privsep.h"
 #include "ring.h"
 
 /* pcapng block types of ours (local use: the top bit set). */
@@ -72,6 +73,9 @@ struct fs_spool_params {
 	/* where the spool publishes the next chunk it will write, per lane
 	 * (lossless sources wait on it) */
 	_Atomic uint64_t *spool_seq;
+	/* creates and removes the spool's files once the application has
+	 * given up root; NULL: the process does it itself */
+	fs_privsep *ps;
 };
 
 /*

@@ -209,24 +209,31 @@ static int write_full(int fd, const void *p, size_t n)
 	return 0;
 }
 
+int fs_idx_write_fd(struct fs_spool_index *x, int fd)
+{
+	qsort(x->flows, x->h.nflows, sizeof(*x->flows), cmp_ent);
+	qsort(x->addrs, x->h.naddrs, sizeof(*x->addrs), cmp_ent);
+	x->h.crc = body_crc(x);
+	if (write_full(fd, &x->h, sizeof(x->h)) < 0 ||
+	    write_full(fd, x->blocks, x->h.nblocks * sizeof(*x->blocks)) < 0 ||
+	    write_full(fd, x->flows, x->h.nflows * sizeof(*x->flows)) < 0 ||
+	    write_full(fd, x->addrs, x->h.naddrs * sizeof(*x->addrs)) < 0 ||
+	    fdatasync(fd) < 0)
+		return -1;
+	return 0;
+}
+
 int fs_idx_write(struct fs_spool_index *x, int dfd, const char *name)
 {
 	char tmp[128];
 	int fd, e;
 
-	qsort(x->flows, x->h.nflows, sizeof(*x->flows), cmp_ent);
-	qsort(x->addrs, x->h.naddrs, sizeof(*x->addrs), cmp_ent);
-	x->h.crc = body_crc(x);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
 		    O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -1;
-	if (write_full(fd, &x->h, sizeof(x->h)) < 0 ||
-	    write_full(fd, x->blocks, x->h.nblocks * sizeof(*x->blocks)) < 0 ||
-	    write_full(fd, x->flows, x->h.nflows * sizeof(*x->flows)) < 0 ||
-	    write_full(fd, x->addrs, x->h.naddrs * sizeof(*x->addrs)) < 0 ||
-	    fdatasync(fd) < 0) {
+	if (fs_idx_write_fd(x, fd) < 0) {
 		e = errno;
 		close(fd);
 		unlinkat(dfd, tmp, 0);

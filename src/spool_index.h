@@ -77,6 +77,10 @@ int fs_idx_add_block(struct fs_spool_index *x, const struct fs_idx_blk *b);
 /* Forget every block from nblocks on (and their entries). */
 void fs_idx_truncate(struct fs_spool_index *x, uint32_t nblocks);
 
+/* Write x (sorting its entries first) to fd, then fdatasync it.
+ * Returns 0 or -1 with errno. */
+int fs_idx_write_fd(struct fs_spool_index *x, int fd);
+
 /* Write x as name (in directory dfd) through name.tmp and a rename.
  * Sorts the entries first. Returns 0 or -1 with errno. */
 int fs_idx_write(struct fs_spool_index *x, int dfd, const char *name);

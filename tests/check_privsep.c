@@ -58,7 +58,7 @@ static fs_privsep *start(const char *ctl)
 	char err[256] = "";
 	fs_privsep *ps = NULL;
 
-	ck_assert_msg(fs_privsep_start(dfd, ctl, &ps, err, sizeof(err)) == 0,
+	ck_assert_msg(fs_privsep_start(dfd, -1, ctl, &ps, err, sizeof(err)) == 0,
 		      "%s", err);
 	ck_assert(geteuid() == 0 ? ps != NULL : ps == NULL);
 	return ps;

@@ -136,6 +136,28 @@ rc=$?
 [ "$rc" = 1 ] && grep -q "spool=$WORK/none: No such file" "$WORK/bad.out" ||
 	fail_log "spool= on a missing directory: exit $rc, no clear error" "$WORK/bad.out"
 
+check "tcpdump that gives up root (no -Z root): the spool goes on through the helper"
+if [ "$(id -u)" = 0 ] && id tcpdump >/dev/null 2>&1; then
+	d=$(newdir s2z)
+	fs_run FLOWSCOPE_SPOOL_DIR="$d" FLOWSCOPE_SPOOL_SIZE=64m \
+		FLOWSCOPE_GEN_RATE=400k FLOWSCOPE_GEN_PACKETS=1200k FLOWSCOPE_CONTROL=off \
+		"$TCPDUMP" -n -i flowscope:gen -w "$WORK/s2z.pcap" >"$WORK/s2z.out" 2>&1
+	expect_ok $? "tcpdump -i flowscope:gen (dropping root)" "$WORK/s2z.out"
+	grep -q 'cannot create' "$WORK/s2z.out" &&
+		fail_log "the spool could not create its files" "$WORK/s2z.out"
+	first=$(segs "$d" | head -n 1)
+	[ "${first##*/}" != seg-0000000000000000.pcapng ] ||
+		fail "no segment was removed after the privileges were dropped"
+	[ -e "${first%.pcapng}.idx" ] || fail "${first##*/} has no index"
+	[ "$(stat -c %U "$first")" = root ] || fail "${first##*/} is not root's"
+	td_capture "$WORK/s2z-back.pcap" FLOWSCOPE_CONTROL=off -n -i "flowscope:spool=$d"
+	n=$("$PCAPCMP" --print-count "$WORK/s2z-back.pcap")
+	[ "$n" = "$(spool_count "$d")" ] || fail "spool= read $n packets, the segments hold $(spool_count "$d")"
+	say "  segments created, indexed and recycled as user tcpdump; $n packets read back"
+else
+	say "  (not root, or no user tcpdump: skipped)"
+fi
+
 check "a small spool_size recycles its oldest segments; a restart keeps and appends"
 d=$(newdir s3)
 td_capture "$WORK/s3.pcap" FLOWSCOPE_SPOOL_DIR="$d" FLOWSCOPE_SPOOL_SIZE=64m \
