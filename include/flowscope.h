@@ -60,6 +60,9 @@ struct fs_stats {
 				 * never delivered; 0 in live mode. recv =
 				 * delivered + drop + not_triggered once
 				 * everything received was analyzed */
+	uint64_t cut_packets;	/* past their flow's cutoff: received and
+				 * delivered live, never kept as history */
+	uint64_t cut_bytes;
 };
 
 /* Returned by fs_capture_read() once every source has ended and all was

@@ -120,7 +120,8 @@ static bool intact(struct fs_lane *l, struct fs_ring_pos pos)
  */
 static void trigger_flow(struct fs_analyzer *a, struct fs_flow *f)
 {
-	uint64_t total = f->pkts[0] + f->pkts[1];
+	/* packets past the cutoff were never history: not lost either */
+	uint64_t total = f->pkts[0] + f->pkts[1] - f->cut_pkts;
 	uint64_t newest = a->acur.pkt;	/* packets analyzed so far */
 	uint64_t *ks = NULL, n = 0, k = f->last_pkt, got = 0;
 	uint8_t flags = FS_REC_FIRST;
@@ -129,7 +130,7 @@ static void trigger_flow(struct fs_analyzer *a, struct fs_flow *f)
 	a->table.triggered++;
 	/* each of the flow's packets so far was counted untriggered; now
 	 * it is delivered or counted lost below */
-	a->untriggered -= total;
+	a->untriggered -= f->pkts[0] + f->pkts[1];
 	atomic_store_explicit(&a->flows_triggered, a->table.triggered,
 			      memory_order_relaxed);
 	if (a->deliv == NULL)
@@ -203,6 +204,7 @@ static void analyze(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
 	struct fs_pkt_info info = *pinfo;
 	struct fs_hist *e = &a->hist[k & a->hist_mask];
 	struct fs_flow *f;
+	int matched = 0;	/* the trigger was run and matched */
 
 	if (unlikely(info.frag_tag != 0))
 		fs_frag_fixup(a->frags, &info, h->ts_ns);
@@ -217,6 +219,31 @@ static void analyze(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
 		a->untriggered++;
 		return;
 	}
+	/* past the cutoff (the flow kept cutoff bytes already, and no
+	 * trigger lifted it): still tracked and delivered live, but never
+	 * history, so not linked into the flow's chain. A packet that
+	 * triggers its flow lifts the cutoff from itself on. */
+	if (unlikely(a->cutoff != 0) && !f->triggered &&
+	    f->bytes[0] + f->bytes[1] >= a->cutoff) {
+		if (a->trigger.bf_insns != NULL &&
+		    bpf_filter(a->trigger.bf_insns, data, h->wire_len,
+			       h->cap_len) != 0) {
+			matched = 1;
+		} else {
+			fs_flow_update(&a->table, f, &info, h->ts_ns,
+				       h->wire_len);
+			f->cut_pkts++;
+			f->cut_bytes += h->wire_len;
+			__atomic_or_fetch(&((struct fs_pkt_hdr *)h)->flags,
+					  FS_REC_CUT, __ATOMIC_RELAXED);
+			atomic_fetch_add_explicit(&a->cut_packets, 1,
+						  memory_order_relaxed);
+			atomic_fetch_add_explicit(&a->cut_bytes, h->wire_len,
+						  memory_order_relaxed);
+			a->untriggered++;
+			return;
+		}
+	}
 	if ((f->pkts[0] | f->pkts[1]) != 0 && k - f->last_pkt <= a->hist_mask)
 		e->back = (uint32_t)(k - f->last_pkt);
 	f->last_pkt = k;
@@ -227,9 +254,9 @@ static void analyze(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
 		return;
 	}
 	a->untriggered++;
-	if (a->trigger.bf_insns != NULL &&
-	    bpf_filter(a->trigger.bf_insns, data, h->wire_len,
-		       h->cap_len) != 0)
+	if (matched || (a->trigger.bf_insns != NULL &&
+			bpf_filter(a->trigger.bf_insns, data, h->wire_len,
+				   h->cap_len) != 0))
 		trigger_flow(a, f);
 }
 
@@ -369,16 +396,19 @@ static void utc(uint64_t ns, char *buf, size_t len)
 	snprintf(buf, len, "%s.%09uZ", day, (unsigned)(ns % 1000000000u));
 }
 
-static void print_flow(FILE *out, const struct fs_flow *f)
+static void print_flow(FILE *out, const struct fs_flow *f, uint64_t cutoff)
 {
 	char key[160], first[48], last[48];
 
 	fs_flow_key_str(&f->key, key, sizeof(key));
 	utc(f->first_ts, first, sizeof(first));
 	utc(f->last_ts, last, sizeof(last));
-	fprintf(out, "%s packets %" PRIu64 " bytes %" PRIu64
-		" first %s last %s%s%s\n", key, f->pkts[0] + f->pkts[1],
-		f->bytes[0] + f->bytes[1], first, last,
+	fprintf(out, "%s packets %" PRIu64 " bytes %" PRIu64,
+		key, f->pkts[0] + f->pkts[1], f->bytes[0] + f->bytes[1]);
+	if (cutoff != 0)
+		fprintf(out, " cut_packets %" PRIu64 " cut_bytes %" PRIu64,
+			f->cut_pkts, f->cut_bytes);
+	fprintf(out, " first %s last %s%s%s\n", first, last,
 		f->triggered ? " triggered" : "", f->closed ? " closed" : "");
 }
 
@@ -412,7 +442,7 @@ static void serve(struct fs_analyzer *a, struct fs_request *r)
 		switch (r->type) {
 		case FS_REQ_FLOWS:
 			if (matches(f, r->filter)) {
-				print_flow(r->out, f);
+				print_flow(r->out, f, a->cutoff);
 				r->count++;
 			}
 			break;

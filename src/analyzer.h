@@ -80,6 +80,7 @@ struct fs_analyzer {
 	size_t hist_len;		/* bytes mapped */
 	struct bpf_program trigger;	/* bf_insns NULL: none */
 	uint64_t now;			/* newest packet time */
+	uint64_t cutoff;		/* bytes of history a flow keeps, 0: all */
 	uint32_t snap;			/* largest record data */
 	uint8_t *scratch;		/* one record, for history copies */
 	/* waits before a delivery copy would overrun a lossless reader */
@@ -106,6 +107,7 @@ struct fs_analyzer {
 	/* counters other threads read */
 	_Atomic uint64_t flows_active, flows_triggered, flows_ended;
 	_Atomic uint64_t history_lost, untracked_packets;
+	_Atomic uint64_t cut_packets, cut_bytes;	/* past the cutoff */
 	_Atomic uint64_t not_triggered;	/* untriggered, as of the last tick */
 };
 

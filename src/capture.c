@@ -247,6 +247,8 @@ static int ctl_stats(void *arg, FILE *out, char *err, size_t errlen)
 	fprintf(out, "untracked_packets %" PRIu64 "\n", s.untracked_packets);
 	fprintf(out, "history_lost %" PRIu64 "\n", s.history_lost);
 	fprintf(out, "not_triggered %" PRIu64 "\n", s.not_triggered);
+	fprintf(out, "cut_packets %" PRIu64 "\n", s.cut_packets);
+	fprintf(out, "cut_bytes %" PRIu64 "\n", s.cut_bytes);
 	if (c->dumper != NULL) {
 		struct fs_dumper_stats d;
 
@@ -634,6 +636,7 @@ fs_capture *fs_capture_open(const char *device,
 				     c->cfg.max_flows, c->cfg.flow_timeout,
 				     &c->trigger, caplen, errbuf, errlen) < 0)
 			goto fail;
+		c->an[i].cutoff = c->cfg.cutoff;
 		atomic_store(&c->dump_seq[i], UINT64_MAX);
 		c->rd[i].lane = c->cfg.mode == FS_MODE_TRIGGER ? deliv
 							       : main_lane;
@@ -1019,6 +1022,10 @@ void fs_capture_stats(fs_capture *c, struct fs_stats *s)
 			&c->an[i].untracked_packets, memory_order_relaxed);
 		s->not_triggered += atomic_load_explicit(
 			&c->an[i].not_triggered, memory_order_relaxed);
+		s->cut_packets += atomic_load_explicit(&c->an[i].cut_packets,
+						       memory_order_relaxed);
+		s->cut_bytes += atomic_load_explicit(&c->an[i].cut_bytes,
+						     memory_order_relaxed);
 	}
 	/* in live mode every packet is delivered, triggered or not */
 	if (c->cfg.mode != FS_MODE_TRIGGER)

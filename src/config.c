@@ -67,6 +67,7 @@ _Static_assert(FIELD_IS(gen_size, uint32_t), "gen_size");
 _Static_assert(FIELD_IS(source, char *), "source");
 _Static_assert(FIELD_IS(spool_dir, char *), "spool_dir");
 _Static_assert(FIELD_IS(spool_size, uint64_t), "spool_size");
+_Static_assert(FIELD_IS(cutoff, uint64_t), "cutoff");
 
 #define OFF(m) offsetof(struct fs_config, m)
 
@@ -129,6 +130,9 @@ static const struct fs_config_key keys[] = {
 	{ "spool_size", FS_KEY_SIZE, "10g", 64 * MIB, 1ull << 50,
 	  OFF(spool_size),
 	  "bound on the spool's disk use; the oldest segments go first" },
+	{ "cutoff", FS_KEY_SIZE, "0", 0, 1ull << 50, OFF(cutoff),
+	  "bytes of each flow (both directions) kept as history, 0: all; "
+	  "a trigger lifts its flow's cutoff from then on" },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -154,6 +158,7 @@ static const struct fs_config defaults = {
 	.gen_size = 64,
 	.spool_dir = NULL,
 	.spool_size = 10 * GIB,
+	.cutoff = 0,
 	.given = 0,
 };
 

@@ -41,6 +41,7 @@ struct fs_config {
 	char *source;		/* sources of a named capture, NULL: none */
 	char *spool_dir;	/* NULL: no spool */
 	uint64_t spool_size;	/* bytes of disk, at most */
+	uint64_t cutoff;	/* history bytes per flow, 0: no bound */
 	uint64_t given;		/* bit i: key i of the table was set */
 };
 

@@ -30,6 +30,7 @@ struct fs_flow {
 	uint64_t first_ts, last_ts;
 	uint64_t list_ts;	/* last_ts when it was put at its list's tail */
 	uint64_t pkts[2], bytes[2];
+	uint64_t cut_pkts, cut_bytes;	/* past the cutoff, not kept */
 	uint64_t last_pkt;	/* lane packet number of its newest packet */
 	/* top: counters of second ep and of the second before */
 	uint32_t ep;

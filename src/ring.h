@@ -34,6 +34,9 @@ struct fs_pkt_hdr {
  * PACKET_OUTGOING); a source that cannot tell leaves it clear. Kept in
  * every copy of the record. (Bit 0 is the analyzer's FS_REC_FIRST.) */
 #define FS_REC_OUTGOING 0x02
+/* Record flag: past its flow's cutoff (the analyzer sets it in place):
+ * delivered live, never kept as history (spool, triggers). */
+#define FS_REC_CUT 0x04
 
 #define FS_REC_ALIGN 8u
 #define FS_REC_SIZE(cap) \

@@ -200,7 +200,7 @@ size_t fs_spool_format_block(uint8_t *out, size_t room, const uint8_t *rec,
 	struct fs_spool_blk h;
 	uint8_t *p = out + sizeof(h), *payload = p;
 	size_t off = 0, total, n;
-	uint32_t count = 0;
+	uint32_t count = 0, skipped = 0;
 	uint64_t first_ts = 0, last_ts = 0;
 
 	if (room < FS_SPOOL_BLOCK_ROOM(len))
@@ -215,6 +215,12 @@ size_t fs_spool_format_block(uint8_t *out, size_t room, const uint8_t *rec,
 		sz = FS_REC_SIZE(ph.cap_len);
 		if (sz > len - off || ph.cap_len > ph.wire_len)
 			return 0;
+		if (ph.flags & FS_REC_CUT) {
+			/* past its flow's cutoff: not history */
+			off += sz;
+			skipped++;
+			continue;
+		}
 		epb = 32 + pad4(ph.cap_len);
 		p = put32(p, 6);
 		p = put32(p, (uint32_t)epb);
@@ -233,7 +239,7 @@ size_t fs_spool_format_block(uint8_t *out, size_t room, const uint8_t *rec,
 		count++;
 		off += sz;
 	}
-	if (count != npkts)
+	if (count + skipped != npkts)
 		return 0;
 	memset(&h, 0, sizeof(h));
 	h.type = FS_SPOOL_BT_BLOCK;
@@ -668,7 +674,8 @@ static void index_block(fs_spool *s, const struct fs_spool_blk *h,
 	while (off < used) {
 		const struct fs_pkt_hdr *ph = (const void *)(s->chunk + off);
 
-		if (fs_idx_add_packet(&s->idx, (const uint8_t *)(ph + 1),
+		if (!(ph->flags & FS_REC_CUT) &&
+		    fs_idx_add_packet(&s->idx, (const uint8_t *)(ph + 1),
 				      ph->cap_len) < 0)
 			goto bad;
 		off += FS_REC_SIZE(ph->cap_len);
@@ -741,6 +748,10 @@ static int spool_chunk(fs_spool *s, unsigned i, bool final)
 		if (n == 0)	/* records that make no sense: not kept */
 			atomic_fetch_add(&s->dropped, npkts);
 	}
+	/* a chunk of only packets past their cutoff leaves nothing */
+	if (n != 0 && ((const struct fs_spool_blk *)(s->buf + s->buf_len))->npkts
+	    == 0)
+		n = 0;
 	if (n != 0) {
 		const struct fs_spool_blk *h = (const void *)(s->buf + s->buf_len);
 
@@ -751,7 +762,7 @@ static int spool_chunk(fs_spool *s, unsigned i, bool final)
 		if (h->last_ts > s->buf_last_ts)
 			s->buf_last_ts = h->last_ts;
 		s->buf_len += n;
-		s->buf_pkts += npkts;
+		s->buf_pkts += h->npkts;
 	}
 	ls->next_seq++;
 	ls->next_pkt = first + npkts;

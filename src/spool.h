@@ -48,9 +48,11 @@ struct fs_spool_blk {
 	uint32_t magic;		/* FS_SPOOL_MAGIC */
 	uint32_t lane;
 	uint64_t chunk_seq;	/* the lane's chunk it was */
-	uint64_t first_pkt;	/* lane packet index of its first packet */
+	uint64_t first_pkt;	/* lane packet index of the chunk's first
+				 * record (packets past their flow's cutoff
+				 * are left out, so the block's may be later) */
 	uint64_t first_ts, last_ts;
-	uint32_t npkts;
+	uint32_t npkts;		/* EPBs in the block */
 	uint32_t payload;	/* bytes of EPBs after this header */
 	uint32_t total;		/* bytes of the whole block, padding included */
 	uint32_t crc;		/* CRC-32C of the payload */

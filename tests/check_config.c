@@ -60,7 +60,8 @@ static bool same_config(const struct fs_config *a, const struct fs_config *b)
 	       a->gen_flows == b->gen_flows &&
 	       a->gen_rate == b->gen_rate && a->gen_packets == b->gen_packets &&
 	       a->gen_size == b->gen_size && a->source == b->source &&
-	       a->spool_dir == b->spool_dir && a->spool_size == b->spool_size;
+	       a->spool_dir == b->spool_dir && a->spool_size == b->spool_size &&
+	       a->cutoff == b->cutoff;
 }
 
 /* fs_config_set must succeed. */
@@ -198,7 +199,7 @@ START_TEST(test_table)
 		"mode", "trigger", "buffer", "caplen", "flow_timeout",
 		"max_flows", "dump_dir", "control", "eal", "rx_queues",
 		"rx_slots", "rx_mbufs", "gen_flows", "gen_rate", "gen_packets", "gen_size",
-		"source", "spool_dir", "spool_size",
+		"source", "spool_dir", "spool_size", "cutoff",
 	};
 	size_t n = 0;
 	const struct fs_config_key *k = fs_config_keys(&n);
@@ -254,7 +255,7 @@ START_TEST(test_table_defaults_agree)
 			      k[i].name, k[i].def);
 		checked++;
 	}
-	ck_assert_int_eq(checked, 12);
+	ck_assert_int_eq(checked, 13);
 }
 END_TEST
 
