@@ -167,3 +167,6 @@ echo "| frame bytes | ring efficiency (packet bytes / ring bytes used) | history
 echo "|---:|---:|---:|"
 eff 64
 eff 1500
+
+# the spool's rows (also on their own: bash bench/spool.sh)
+BENCH_SECONDS=$secs bash "$top/bench/spool.sh"
