@@ -463,7 +463,8 @@ static int recover(fs_spool *s, char *err, size_t errlen)
 		}
 	}
 	closedir(d);
-	qsort(s->seg, s->nseg, sizeof(*s->seg), seg_cmp);
+	if (s->nseg > 1)
+		qsort(s->seg, s->nseg, sizeof(*s->seg), seg_cmp);
 	for (size_t i = 0; i < s->nseg; i++) {
 		struct seg *g = &s->seg[i];
 		char name[64];

@@ -99,6 +99,8 @@ static size_t uniq(uint32_t *v, size_t n)
 {
 	size_t k = 0;
 
+	if (n < 2)
+		return n;
 	qsort(v, n, sizeof(*v), cmp_u32);
 	for (size_t i = 0; i < n; i++)
 		if (k == 0 || v[k - 1] != v[i])
@@ -211,8 +213,10 @@ static int write_full(int fd, const void *p, size_t n)
 
 int fs_idx_write_fd(struct fs_spool_index *x, int fd)
 {
-	qsort(x->flows, x->h.nflows, sizeof(*x->flows), cmp_ent);
-	qsort(x->addrs, x->h.naddrs, sizeof(*x->addrs), cmp_ent);
+	if (x->h.nflows > 1)
+		qsort(x->flows, x->h.nflows, sizeof(*x->flows), cmp_ent);
+	if (x->h.naddrs > 1)
+		qsort(x->addrs, x->h.naddrs, sizeof(*x->addrs), cmp_ent);
 	x->h.crc = body_crc(x);
 	if (write_full(fd, &x->h, sizeof(x->h)) < 0 ||
 	    write_full(fd, x->blocks, x->h.nblocks * sizeof(*x->blocks)) < 0 ||

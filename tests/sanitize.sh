@@ -51,11 +51,17 @@ units() {
 		src/control_dir.c -- \
 		$check -lpcap -lpthread &&
 	build "$dir/check_privsep" "$flags" tests/check_privsep.c src/privsep.c -- \
-		$check -lpthread || return 1
+		$check -lpthread &&
+	# shellcheck disable=SC2046
+	build "$dir/check_spool" "$flags $(pkg-config --cflags libdpdk)" \
+		tests/check_spool.c src/spool.c src/spool_index.c src/ring.c \
+		src/flowkey.c src/privsep.c -- $check -lpcap -lpthread \
+		$(pkg-config --libs libdpdk) || return 1
 	run check_ring "$dir/check_ring"
 	run check_flow "$dir/check_flow"
 	FS_CTL=$(pwd)/src/flowscope-ctl run check_control "$dir/check_control"
 	run check_privsep "$dir/check_privsep"
+	run check_spool "$dir/check_spool"
 }
 
 # ASan + UBSan: every unit test and every fuzz corpus
@@ -96,7 +102,8 @@ engine() {
 	mkdir -p "$lib/obj"
 	for f in config devname ring eal eal_args mem source source_dpdk \
 		 source_tpacket source_file gen rx flowkey flow analyzer privsep \
-		 dumper control control_dir capture devices; do
+		 dumper spool spool_index source_spool control control_dir \
+		 capture devices; do
 		# shellcheck disable=SC2046
 		$CC $base $flags -fPIC $(pkg-config --cflags libdpdk) -c "src/$f.c" \
 			-o "$lib/obj/$f.o" || return 1
@@ -151,7 +158,8 @@ else
 		integration ASan build-asan 'AddressSanitizer|runtime error' \
 			file_replay gen errors pcap_api dpdk_port trigger_file \
 			trigger_overrun dump_dir ctl faults limits veth_live ctl_crowd ctl_user \
-			trigger_counts gen_rate pcap_options named dump_privsep dump_many
+			trigger_counts gen_rate pcap_options named dump_privsep dump_many \
+			spool cutoff
 	else
 		echo "FAIL: building the engine under ASan"; fail=$((fail + 1))
 	fi
@@ -165,7 +173,7 @@ else
 		integration TSan build-tsan 'ThreadSanitizer' \
 			file_replay gen errors pcap_api dpdk_port trigger_file \
 			trigger_overrun dump_dir ctl faults veth_live ctl_crowd ctl_user \
-			trigger_counts dump_privsep dump_many
+			trigger_counts dump_privsep dump_many spool cutoff
 	else
 		echo "FAIL: building the engine under TSan"; fail=$((fail + 1))
 	fi
