@@ -31,6 +31,7 @@
 #include "ring.h"
 #include "source.h"
 #include "spool.h"
+#include "timewin.h"
 
 #define STAGE_BYTES (512u * 1024)	/* per lane; holds any record */
 #define STAGE_PKTS 4096u
@@ -71,6 +72,7 @@ struct fs_capture {
 	_Atomic uint64_t *dump_seq;
 	fs_spool *spool;	/* spool_dir, or NULL */
 	int spool_fd;		/* spool_dir for the privileged helper, or -1 */
+	uint64_t win_lo, win_hi;	/* since/until, resolved */
 	_Atomic uint64_t *spool_seq;
 	_Atomic uint64_t **aseq;	/* each analyzer's chunk, for the spool */
 	struct fs_sink sink;
@@ -481,6 +483,47 @@ static int check_files(const struct fs_devname *dev, char *errbuf,
 	return 0;
 }
 
+/* since/until, now: relative times count back from the activation. Only
+ * sources with a past take them. */
+static int resolve_window(fs_capture *c, char *errbuf, size_t errlen)
+{
+	uint64_t now = fs_time_now(), lo = 0, hi = UINT64_MAX;
+	const char *key = c->cfg.since ? "since" : "until";
+	char why[256];
+
+	if (c->cfg.since == NULL && c->cfg.until == NULL)
+		return 0;
+	for (size_t i = 0; i < c->dev.nsources; i++)
+		if (c->dev.sources[i].kind != FS_SRC_FILE &&
+		    c->dev.sources[i].kind != FS_SRC_SPOOL) {
+			char b[64];
+
+			snprintf(errbuf, errlen, "%s: only file= and spool= "
+				 "sources have a past to choose from; %s is "
+				 "live", key, fs_source_label(&c->dev.sources[i],
+							     b, sizeof(b)));
+			return -1;
+		}
+	if (c->cfg.since != NULL &&
+	    fs_time_parse(c->cfg.since, now, &lo, why, sizeof(why)) < 0) {
+		snprintf(errbuf, errlen, "since: %s", why);
+		return -1;
+	}
+	if (c->cfg.until != NULL &&
+	    fs_time_parse(c->cfg.until, now, &hi, why, sizeof(why)) < 0) {
+		snprintf(errbuf, errlen, "until: %s", why);
+		return -1;
+	}
+	if (lo >= hi) {
+		snprintf(errbuf, errlen, "until: %s is not after since %s",
+			 c->cfg.until, c->cfg.since);
+		return -1;
+	}
+	c->win_lo = lo;
+	c->win_hi = hi;
+	return 0;
+}
+
 /*
  * A capture activated as root gets its privileged helper now, before
  * the ring, the EAL and the threads exist: the fork then copies little
@@ -537,6 +580,7 @@ fs_capture *fs_capture_open(const char *device,
 	c->efd = -1;
 	c->dump_fd = -1;
 	c->spool_fd = -1;
+	c->win_hi = UINT64_MAX;
 	fs_config_init(&c->cfg);
 	if (fs_devname_parse(device, &c->dev, errbuf, errlen) < 0)
 		goto fail;
@@ -561,6 +605,8 @@ fs_capture *fs_capture_open(const char *device,
 	}
 	if (secure && check_files(&c->dev, errbuf, errlen) < 0)
 		goto fail;
+	if (resolve_window(c, errbuf, errlen) < 0)
+		goto fail;
 	/* pcap_set_buffer_size() (tcpdump -B) sizes the ring when buffer
 	 * was not configured. Sizes up to libpcap's own default, which
 	 * programs such as dumpcap pass unasked, keep the ring's default. */
@@ -578,6 +624,8 @@ fs_capture *fs_capture_open(const char *device,
 	for (unsigned i = 0; i < c->nsources; i++) {
 		c->src[i].spec = c->dev.sources[i];
 		c->src[i].index = i;
+		c->src[i].win_lo = c->win_lo;
+		c->src[i].win_hi = c->win_hi;
 		c->nlanes += c->dev.sources[i].kind == FS_SRC_FILE ||
 			c->dev.sources[i].kind == FS_SRC_SPOOL ? 1
 			: c->cfg.rx_queues;

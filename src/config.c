@@ -5,6 +5,7 @@
  * Nothing here prints or exits: every failure is -1 and a text in err.
  */
 #include "config.h"
+#include "timewin.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -68,6 +69,8 @@ _Static_assert(FIELD_IS(source, char *), "source");
 _Static_assert(FIELD_IS(spool_dir, char *), "spool_dir");
 _Static_assert(FIELD_IS(spool_size, uint64_t), "spool_size");
 _Static_assert(FIELD_IS(cutoff, uint64_t), "cutoff");
+_Static_assert(FIELD_IS(since, char *), "since");
+_Static_assert(FIELD_IS(until, char *), "until");
 
 #define OFF(m) offsetof(struct fs_config, m)
 
@@ -133,6 +136,11 @@ static const struct fs_config_key keys[] = {
 	{ "cutoff", FS_KEY_SIZE, "0", 0, 1ull << 50, OFF(cutoff),
 	  "bytes of each flow (both directions) kept as history, 0: all; "
 	  "a trigger lifts its flow's cutoff from then on" },
+	{ "since", FS_KEY_TIME, "none", 0, 0, OFF(since),
+	  "start of the time window a file= or spool= capture delivers: "
+	  "ISO 8601 UTC, epoch seconds, or before now (-10m)" },
+	{ "until", FS_KEY_TIME, "none", 0, 0, OFF(until),
+	  "end of that window (packets before it are delivered)" },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -182,6 +190,8 @@ void fs_config_release(struct fs_config *c)
 	free(c->eal);
 	free(c->source);
 	free(c->spool_dir);
+	free(c->since);
+	free(c->until);
 	fs_config_init(c);
 }
 
@@ -325,6 +335,10 @@ static void describe(const struct fs_config_key *k, char *buf, size_t len)
 	case FS_KEY_SOURCES:
 		snprintf(buf, len, "sources as in a device name, e.g. "
 			 "eth0:eth1");
+		break;
+	case FS_KEY_TIME:
+		snprintf(buf, len, "an ISO 8601 UTC time, epoch seconds or a "
+			 "time before now such as -10m");
 		break;
 	case FS_KEY_STRING:
 	default:
@@ -583,9 +597,22 @@ static int set_value(struct fs_config *c, const struct fs_config_key *k,
 
 	case FS_KEY_STRING:
 		break;
+
+	case FS_KEY_TIME: {
+		/* checked now; relative times are taken from now again when
+		 * the capture is activated */
+		char why[256];
+		uint64_t ns;
+
+		if (fs_time_parse(value, fs_time_now(), &ns, why,
+				  sizeof(why)) < 0)
+			return fail(err, errlen, where, "%s: %s", k->name, why);
+		break;
+	}
 	}
 
-	/* FILTER, DIR, EAL, SOURCES and STRING keep the text as given. */
+	/* FILTER, DIR, EAL, SOURCES, STRING and TIME keep the text as
+	 * given. */
 	if (replace_string((char **)field, value) < 0)
 		return fail(err, errlen, where, "%s: out of memory", k->name);
 	return 0;

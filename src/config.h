@@ -42,6 +42,8 @@ struct fs_config {
 	char *spool_dir;	/* NULL: no spool */
 	uint64_t spool_size;	/* bytes of disk, at most */
 	uint64_t cutoff;	/* history bytes per flow, 0: no bound */
+	char *since, *until;	/* the window's ends as written, or NULL;
+				 * resolved when the capture is activated */
 	uint64_t given;		/* bit i: key i of the table was set */
 };
 
@@ -57,6 +59,7 @@ enum fs_key_type {
 	FS_KEY_EAL,	/* EAL arguments, split like sh; see eal_args.h */
 	FS_KEY_SOURCES,	/* sources as in a device name: eth0:file=x.pcap */
 	FS_KEY_STRING,	/* free text */
+	FS_KEY_TIME,	/* a time, absolute or before now (timewin.h) */
 };
 
 /* One row of the key table: the parser, env lookup, docs and errors

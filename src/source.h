@@ -99,6 +99,8 @@ struct fs_source {
 	bool stop_fd_open;
 	_Atomic uint64_t kernel_drops;	/* IFACE: tp_drops summed so far */
 	struct fs_spool_reader *spool;	/* SPOOL: what it reads */
+	/* FILE, SPOOL: what is delivered, win_lo <= ts < win_hi (ns) */
+	uint64_t win_lo, win_hi;
 
 	/* feeder of file= and gen */
 	struct rte_ring *rings[FS_MAX_QUEUES];

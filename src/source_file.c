@@ -75,6 +75,15 @@ void *fs_file_feeder(void *arg)
 					 pcap_geterr(src->file));
 			break;
 		}
+		{
+			uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000000u +
+				      (uint64_t)h->ts.tv_usec;
+
+			/* outside since/until: not delivered, not counted
+			 * (a file need not be in time order, so read on) */
+			if (ts < src->win_lo || ts >= src->win_hi)
+				continue;
+		}
 		/* the ring device gives mbufs back as the rx thread frees
 		 * them: an empty pool only means waiting */
 		while ((mb = fs_mbuf_from(src->pool, data, h->caplen)) == NULL) {

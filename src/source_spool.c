@@ -34,6 +34,7 @@ struct blkref {
 	uint32_t seg;		/* index into fds */
 	uint32_t total;
 	uint64_t off;
+	uint64_t first_ts, last_ts;
 };
 
 struct stream {
@@ -55,7 +56,8 @@ struct fs_spool_reader {
 };
 
 static int add_ref(struct fs_spool_reader *rd, uint32_t lane, uint32_t seg,
-		   uint64_t off, uint32_t total)
+		   uint64_t off, uint32_t total, uint64_t first_ts,
+		   uint64_t last_ts)
 {
 	struct stream *st;
 
@@ -83,6 +85,8 @@ static int add_ref(struct fs_spool_reader *rd, uint32_t lane, uint32_t seg,
 	st->b[st->n].seg = seg;
 	st->b[st->n].off = off;
 	st->b[st->n].total = total;
+	st->b[st->n].first_ts = first_ts;
+	st->b[st->n].last_ts = last_ts;
 	st->n++;
 	return 0;
 }
@@ -121,7 +125,8 @@ static int walk_blocks(struct fs_spool_reader *rd, uint32_t seg, int fd)
 					     false);
 		if (total == 0 || off + total > size)
 			break;	/* the end, or a block still being written */
-		if (add_ref(rd, h.lane, seg, off, (uint32_t)total) < 0)
+		if (add_ref(rd, h.lane, seg, off, (uint32_t)total, h.first_ts,
+			    h.last_ts) < 0)
 			return -1;
 		off += total;
 	}
@@ -206,7 +211,8 @@ int fs_spoolsrc_open(struct fs_source *src, const struct fs_config *cfg,
 			for (uint32_t b = 0; b < x.h.nblocks; b++)
 				if (add_ref(rd, x.blocks[b].lane,
 					    (uint32_t)rd->nseg, x.blocks[b].off,
-					    x.blocks[b].total) < 0) {
+					    x.blocks[b].total, x.blocks[b].first_ts,
+					    x.blocks[b].last_ts) < 0) {
 					fs_idx_free(&x);
 					goto oom;
 				}
@@ -235,13 +241,17 @@ fail:
 	return -1;
 }
 
-/* Load the lane's next whole block; false when it has none left. */
-static bool load(struct fs_spool_reader *rd, struct stream *st)
+/* Load the lane's next whole block that can hold a packet of the
+ * window [lo, hi); false when it has none left. */
+static bool load(struct fs_spool_reader *rd, struct stream *st, uint64_t lo,
+		 uint64_t hi)
 {
 	while (st->next < st->n) {
 		const struct blkref *b = &st->b[st->next++];
 		struct fs_spool_blk h;
 
+		if (b->last_ts < lo || b->first_ts >= hi)
+			continue;	/* not read at all */
 		if (b->total > st->room) {
 			uint8_t *n = realloc(st->buf, b->total);
 
@@ -265,26 +275,32 @@ static bool load(struct fs_spool_reader *rd, struct stream *st)
 }
 
 /* Position the stream at its next packet (have, ts). */
-static void advance(struct fs_spool_reader *rd, struct stream *st)
+static void advance(struct fs_spool_reader *rd, struct stream *st,
+		    uint64_t lo, uint64_t hi)
 {
 	for (;;) {
 		if (st->pos + 32 <= st->end) {
-			uint32_t bt, bl, hi, lo, caplen;
+			uint32_t bt, bl, th, tl, caplen;
 
 			memcpy(&bt, st->buf + st->pos, 4);
 			memcpy(&bl, st->buf + st->pos + 4, 4);
-			memcpy(&hi, st->buf + st->pos + 12, 4);
-			memcpy(&lo, st->buf + st->pos + 16, 4);
+			memcpy(&th, st->buf + st->pos + 12, 4);
+			memcpy(&tl, st->buf + st->pos + 16, 4);
 			memcpy(&caplen, st->buf + st->pos + 20, 4);
 			if (bt == 6 && bl >= 32 && caplen <= bl - 32 &&
 			    st->pos + bl <= st->end) {
-				st->ts = (uint64_t)hi << 32 | lo;
+				st->ts = (uint64_t)th << 32 | tl;
+				/* outside the window: on to the next */
+				if (st->ts < lo || st->ts >= hi) {
+					st->pos += bl;
+					continue;
+				}
 				st->have = true;
 				return;
 			}
 			st->pos = st->end;	/* not an EPB: the rest goes */
 		}
-		if (!load(rd, st)) {
+		if (!load(rd, st, lo, hi)) {
 			st->have = false;
 			return;
 		}
@@ -301,7 +317,7 @@ static void *spool_thread(void *arg)
 
 	fs_rx_begin(r, "fs-spool");
 	for (unsigned l = 0; l < rd->nlanes; l++)
-		advance(rd, &rd->s[l]);
+		advance(rd, &rd->s[l], src->win_lo, src->win_hi);
 	while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
 		struct stream *best = NULL;
 		struct fs_pkt_hdr *h;
@@ -330,7 +346,7 @@ static void *spool_thread(void *arg)
 			memcpy(&bl, epb + 4, 4);
 			best->pos += bl;
 		}
-		advance(rd, best);
+		advance(rd, best, src->win_lo, src->win_hi);
 		if (++batch == BATCH) {
 			fs_lane_publish(r->lane);
 			fs_rx_burst_done(r, batch);

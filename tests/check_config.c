@@ -61,7 +61,8 @@ static bool same_config(const struct fs_config *a, const struct fs_config *b)
 	       a->gen_rate == b->gen_rate && a->gen_packets == b->gen_packets &&
 	       a->gen_size == b->gen_size && a->source == b->source &&
 	       a->spool_dir == b->spool_dir && a->spool_size == b->spool_size &&
-	       a->cutoff == b->cutoff;
+	       a->cutoff == b->cutoff && a->since == b->since &&
+	       a->until == b->until;
 }
 
 /* fs_config_set must succeed. */
@@ -199,7 +200,7 @@ START_TEST(test_table)
 		"mode", "trigger", "buffer", "caplen", "flow_timeout",
 		"max_flows", "dump_dir", "control", "eal", "rx_queues",
 		"rx_slots", "rx_mbufs", "gen_flows", "gen_rate", "gen_packets", "gen_size",
-		"source", "spool_dir", "spool_size", "cutoff",
+		"source", "spool_dir", "spool_size", "cutoff", "since", "until",
 	};
 	size_t n = 0;
 	const struct fs_config_key *k = fs_config_keys(&n);

@@ -68,14 +68,14 @@ units() {
 dir=build-asan
 asan="-fsanitize=address,undefined -fno-sanitize-recover=all"
 units build-asan "$asan" || fail=$((fail + 1))
-build "$dir/check_config" "$asan" tests/check_config.c src/config.c src/eal_args.c \
+build "$dir/check_config" "$asan" tests/check_config.c src/config.c src/eal_args.c src/timewin.c \
 	src/devname.c -- $check -lpcap &&
 	run check_config "$dir/check_config"
 build "$dir/check_devname" "$asan" tests/check_devname.c src/devname.c -- $check &&
 	run check_devname "$dir/check_devname"
 build "$dir/check_flowkey" "$asan" tests/check_flowkey.c src/flowkey.c -- $check -lpcap &&
 	run check_flowkey "$dir/check_flowkey"
-for t in flowkey:src/flowkey.c "config:src/config.c src/eal_args.c src/devname.c" \
+for t in flowkey:src/flowkey.c "config:src/config.c src/eal_args.c src/devname.c src/timewin.c" \
 	 devname:src/devname.c \
 	 "control:src/control.c src/control_dir.c" \
 	 "pcapfile:src/analyzer.c src/flow.c src/flowkey.c src/ring.c"; do
@@ -102,7 +102,7 @@ engine() {
 	mkdir -p "$lib/obj"
 	for f in config devname ring eal eal_args mem source source_dpdk \
 		 source_tpacket source_file gen rx flowkey flow analyzer privsep \
-		 dumper spool spool_index source_spool control control_dir \
+		 dumper spool spool_index source_spool timewin control control_dir \
 		 capture devices; do
 		# shellcheck disable=SC2046
 		$CC $base $flags -fPIC $(pkg-config --cflags libdpdk) -c "src/$f.c" \
