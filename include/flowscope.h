@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -26,7 +27,19 @@ struct fs_open_params {
 	int timeout_ms;		/* the application's buffering timeout */
 	int buffer_size;	/* pcap_set_buffer_size() (tcpdump -B), bytes;
 				 * 0: not set */
+	unsigned flags;		/* FS_OPEN_* bits, 0: an application reads */
 };
+
+/*
+ * fs_capture_open() flag: no application reads this capture (a recorder
+ * such as flowscope-record). The ring, flow tracking, triggers, dump_dir
+ * and the control socket work as usual, but nothing is staged for a
+ * reader: no source waits for one (a file= replay goes as fast as the
+ * analysis and dump_dir allow), no drop is counted against one, and in
+ * trigger mode without dump_dir triggered flows are only marked.
+ * fs_capture_read() then never returns packets; see there.
+ */
+#define FS_OPEN_NO_READER (1U << 0)
 
 /* One delivered packet. data stays valid until the next fs_capture_read()
  * or fs_capture_close() on the same handle. */
@@ -91,7 +104,10 @@ fs_capture *fs_capture_open(const char *device,
  * Take up to max packets, oldest first, without waiting.
  * Returns the count (0: nothing waiting now), FS_EOF when every source
  * ended and everything was delivered, or -1 on a capture error (text from
- * fs_capture_error()).
+ * fs_capture_error()). A capture opened with FS_OPEN_NO_READER returns
+ * no packets (pkts may be NULL): 0 while its sources run, FS_EOF once
+ * all ended, -1 when one failed; fs_capture_fd() polls readable when
+ * that changes.
  */
 int fs_capture_read(fs_capture *c, struct fs_packet *pkts, unsigned max);
 
@@ -130,6 +146,29 @@ void fs_capture_wake(fs_capture *c);
 
 /* Fill s with the capture's counters. */
 void fs_capture_stats(fs_capture *c, struct fs_stats *s);
+
+/*
+ * Write the counters to out as "name value" lines, one per line: the
+ * answer of the control socket's stats command (received, dropped, ...,
+ * and dump_* with dump_dir). Returns 0, or -1 when out failed.
+ */
+int fs_capture_write_stats(fs_capture *c, FILE *out);
+
+/*
+ * What the capture runs with, for a program's own messages, as one line
+ * in buf: its sources, mode, trigger, buffer, dump_dir and control
+ * socket ("control off" without one).
+ */
+void fs_capture_describe(const fs_capture *c, char *buf, size_t len);
+
+/*
+ * Stop receiving: close the control socket, stop the sources and let
+ * the dumper write what is left and complete every file. The counters
+ * stay readable (fs_capture_stats, fs_capture_write_stats), now final,
+ * until fs_capture_close(); nothing else may be called in between.
+ * Idempotent; fs_capture_close() does it too.
+ */
+void fs_capture_stop(fs_capture *c);
 
 /* Text of the last capture error. */
 const char *fs_capture_error(const fs_capture *c);

@@ -329,6 +329,7 @@ static int pcap_flowscope_activate(pcap_t *p)
 	params.immediate = p->opt.immediate;
 	params.timeout_ms = p->opt.timeout;
 	params.buffer_size = p->opt.buffer_size;
+	params.flags = 0;
 	/* made now so that reaching the end cannot fail */
 	pf->ended = fmemopen(&ended_byte, 1, "r");
 	if (pf->ended == NULL) {

@@ -3,7 +3,9 @@
  * A capture: configuration, the QQ ring, the sources and their receive
  * threads, and the one reader that hands packets to the application.
  * The reader copies records out of the ring lane by lane (each lane has
- * a staging buffer) and merges the lanes by timestamp.
+ * a staging buffer) and merges the lanes by timestamp. A capture opened
+ * with FS_OPEN_NO_READER (a recorder) has no reader: everything else
+ * runs, nothing is staged, waited for or counted for delivery.
  */
 #define _GNU_SOURCE
 #include "flowscope.h"
@@ -70,7 +72,9 @@ struct fs_capture {
 	struct reader *rd;
 	_Atomic uint64_t *reader_seq;
 	_Atomic uint64_t *dump_seq;
-	fs_spool *spool;	/* spool_dir, or NULL */
+	fs_spool *spool;	/* spool_dir, or NULL (also once stopped) */
+	struct fs_spool_stats spool_last;	/* its counters when it stopped */
+	bool spooled;		/* there was a spool: spool_last holds them */
 	int spool_fd;		/* spool_dir for the privileged helper, or -1 */
 	uint64_t win_lo, win_hi;	/* since/until, resolved */
 	_Atomic uint64_t *spool_seq;
@@ -83,6 +87,13 @@ struct fs_capture {
 	_Atomic uint64_t delivered;
 	bool eof;
 	bool immediate;
+	bool reader;		/* an application reads (no FS_OPEN_NO_READER) */
+	/* fs_capture_stop ran: the sources are closed, ifdrop_last is what
+	 * they missed in all */
+	bool stopped;
+	uint64_t ifdrop_last;
+	bool dumped;		/* dump_last holds the dumper's final counts */
+	struct fs_dumper_stats dump_last;
 	uint8_t dir_mask;	/* FS_REC_OUTGOING: which value is delivered */
 	uint8_t dir_want;	/* (dir_mask 0: every packet) */
 	char err[256];
@@ -118,7 +129,28 @@ static bool notify(void *arg, unsigned n, bool now)
 	return true;
 }
 
-void fs_capture_close(fs_capture *c)
+/* Without a reader nobody waits for packets: the receive threads have
+ * nothing to wake (their counts start over at once). */
+static bool notify_none(void *arg, unsigned n, bool now)
+{
+	(void)arg;
+	(void)n;
+	(void)now;
+	return true;
+}
+
+/* Without a reader, the end of each receive queue makes the descriptor
+ * readable, so that a recorder learns that its sources ended or one
+ * failed (fs_capture_read says which) without polling. */
+static void queue_ended(void *arg)
+{
+	struct fs_capture *c = arg;
+	uint64_t one = 1;
+
+	(void)!write(c->efd, &one, sizeof(one));
+}
+
+void fs_capture_stop(fs_capture *c)
 {
 	if (c == NULL)
 		return;
@@ -126,18 +158,39 @@ void fs_capture_close(fs_capture *c)
 	/* a socket nobody serves must not wait for the dumper to finish */
 	if (c->ctl != NULL)
 		fs_privsep_control_stopped(c->ps);
-	for (unsigned i = 0; i < c->nsources; i++)
+	c->ctl = NULL;
+	/* what the NIC missed is only known while the source is open */
+	for (unsigned i = 0; c->src != NULL && !c->stopped &&
+	     i < c->nsources; i++) {
+		c->ifdrop_last += fs_source_ifdrop(&c->src[i]);
 		fs_source_close(&c->src[i]);
+	}
+	c->stopped = true;
 	/* after the sources: the writers have stopped, the spool and the
 	 * dumper write what they left and complete every file */
-	fs_spool_close(c->spool);
-	free(c->aseq);
-	free((void *)c->spool_seq);
-	fs_dumper_stop(c->dumper);
+	if (c->spool != NULL) {
+		fs_spool_stats(c->spool, &c->spool_last);
+		fs_spool_close(c->spool);
+		c->spool = NULL;
+		c->spooled = true;
+	}
+	if (c->dumper != NULL) {
+		fs_dumper_stop(c->dumper, &c->dump_last);
+		c->dumper = NULL;
+		c->dumped = true;
+	}
 	/* after the dumper, which may still reopen files through it; it
 	 * removes the control socket if fs_control_stop could not (the
 	 * application dropped the privileges the directory needs) */
 	fs_privsep_stop(c->ps);
+	c->ps = NULL;
+}
+
+void fs_capture_close(fs_capture *c)
+{
+	if (c == NULL)
+		return;
+	fs_capture_stop(c);
 	if (c->dump_fd >= 0)
 		close(c->dump_fd);
 	if (c->spool_fd >= 0)
@@ -227,13 +280,12 @@ static bool lane_alive(fs_capture *c, unsigned i)
 	       !atomic_load_explicit(&c->rd[i].rxq->done, memory_order_acquire);
 }
 
-static int ctl_stats(void *arg, FILE *out, char *err, size_t errlen)
+int fs_capture_write_stats(fs_capture *c, FILE *out)
 {
-	fs_capture *c = arg;
 	struct fs_stats s;
+	struct fs_dumper_stats d;
+	bool dumps = c->dumper != NULL || c->dumped;
 
-	(void)err;
-	(void)errlen;
 	fs_capture_stats(c, &s);
 	fprintf(out, "received %" PRIu64 "\n", s.recv);
 	fprintf(out, "dropped %" PRIu64 "\n", s.drop);
@@ -251,20 +303,22 @@ static int ctl_stats(void *arg, FILE *out, char *err, size_t errlen)
 	fprintf(out, "not_triggered %" PRIu64 "\n", s.not_triggered);
 	fprintf(out, "cut_packets %" PRIu64 "\n", s.cut_packets);
 	fprintf(out, "cut_bytes %" PRIu64 "\n", s.cut_bytes);
-	if (c->dumper != NULL) {
-		struct fs_dumper_stats d;
-
-		fs_dumper_stats(c->dumper, &d);
+	if (dumps) {
+		if (c->dumper != NULL)
+			fs_dumper_stats(c->dumper, &d);
+		else
+			d = c->dump_last;
 		fprintf(out, "dump_files %" PRIu64 "\n", d.files);
 		fprintf(out, "dump_packets %" PRIu64 "\n", d.packets);
 		fprintf(out, "dump_errors %" PRIu64 "\n", d.errors);
 		fprintf(out, "dump_lost %" PRIu64 "\n", d.lost);
 		fprintf(out, "dump_reopened %" PRIu64 "\n", d.reopened);
 	}
-	if (c->spool != NULL) {
-		struct fs_spool_stats sp;
+	if (c->spool != NULL || c->spooled) {
+		struct fs_spool_stats sp = c->spool_last;
 
-		fs_spool_stats(c->spool, &sp);
+		if (c->spool != NULL)
+			fs_spool_stats(c->spool, &sp);
 		fprintf(out, "spool_bytes %" PRIu64 "\n", sp.bytes);
 		fprintf(out, "spool_limit %" PRIu64 "\n", sp.limit);
 		fprintf(out, "spool_segments %" PRIu64 "\n", sp.segments);
@@ -279,7 +333,55 @@ static int ctl_stats(void *arg, FILE *out, char *err, size_t errlen)
 		fprintf(out, "spool_oldest %" PRIu64 ".%09" PRIu64 "\n",
 			sp.oldest_ts / 1000000000u, sp.oldest_ts % 1000000000u);
 	}
+	return ferror(out) ? -1 : 0;
+}
+
+static int ctl_stats(void *arg, FILE *out, char *err, size_t errlen)
+{
+	(void)err;
+	(void)errlen;
+	/* the server sees a failed stream itself */
+	(void)fs_capture_write_stats(arg, out);
 	return 0;
+}
+
+void fs_capture_describe(const fs_capture *c, char *buf, size_t len)
+{
+	FILE *f = fmemopen(buf, len, "w");
+	char mem[32], lb[32];
+
+	if (len > 0)
+		buf[0] = '\0';
+	if (f == NULL)
+		return;
+	/* the text is cut at len - 1 bytes when longer */
+	setvbuf(f, NULL, _IONBF, 0);
+	fprintf(f, "source%s ", c->nsources > 1 ? "s" : "");
+	for (unsigned i = 0; i < c->nsources; i++) {
+		const struct fs_source_spec *sp = &c->src[i].spec;
+
+		if (i > 0)
+			fputc(':', f);
+		if (sp->kind == FS_SRC_FILE)
+			fprintf(f, "file=%s", sp->arg);
+		else
+			fputs(fs_source_label(sp, lb, sizeof(lb)), f);
+	}
+	if (c->dev.config_path != NULL)
+		fprintf(f, ", config %s", c->dev.config_path);
+	fprintf(f, ", mode %s", c->cfg.mode == FS_MODE_TRIGGER ? "trigger" :
+		"live");
+	if (c->cfg.trigger != NULL)
+		fprintf(f, ", trigger '%s'", c->cfg.trigger);
+	fs_mem_fmt(fs_ring_capacity(c->ring), mem, sizeof(mem));
+	fprintf(f, ", buffer %s", mem);
+	if (c->cfg.dump_dir != NULL)
+		fprintf(f, ", dump_dir %s", c->cfg.dump_dir);
+	if (c->cfg.control_off)
+		fputs(", control off", f);
+	else
+		fprintf(f, ", control %s", c->ctl_path);
+	fclose(f);
 }
 
 static int ctl_each_lane(fs_capture *c, struct fs_request *r, char *err,
@@ -430,9 +532,13 @@ static uint64_t delivery_bytes(const fs_capture *c)
 	return dbytes;
 }
 
+/* Are there delivery lanes? For the application in trigger mode, for
+ * the dumper with dump_dir; a recorder without dump_dir only marks the
+ * flows a trigger selects. */
 static bool delivers(const fs_capture *c)
 {
-	return c->cfg.mode == FS_MODE_TRIGGER || c->cfg.dump_dir != NULL;
+	return (c->cfg.mode == FS_MODE_TRIGGER && c->reader) ||
+		c->cfg.dump_dir != NULL;
 }
 
 /*
@@ -581,6 +687,7 @@ fs_capture *fs_capture_open(const char *device,
 	c->dump_fd = -1;
 	c->spool_fd = -1;
 	c->win_hi = UINT64_MAX;
+	c->reader = !(params->flags & FS_OPEN_NO_READER);
 	fs_config_init(&c->cfg);
 	if (fs_devname_parse(device, &c->dev, errbuf, errlen) < 0)
 		goto fail;
@@ -686,6 +793,8 @@ fs_capture *fs_capture_open(const char *device,
 			goto fail;
 		c->an[i].cutoff = c->cfg.cutoff;
 		atomic_store(&c->dump_seq[i], UINT64_MAX);
+		if (!c->reader)
+			continue;	/* only rd[i].rxq is used */
 		c->rd[i].lane = c->cfg.mode == FS_MODE_TRIGGER ? deliv
 							       : main_lane;
 		c->rd[i].buf = malloc(STAGE_BYTES);
@@ -706,7 +815,9 @@ fs_capture *fs_capture_open(const char *device,
 	c->sink.dump_seq = c->dump_seq;
 	c->sink.spool_seq = NULL;
 	c->sink.trigger_mode = c->cfg.mode == FS_MODE_TRIGGER;
-	c->sink.notify = notify;
+	c->sink.reader = c->reader;
+	c->sink.notify = c->reader ? notify : notify_none;
+	c->sink.ended = c->reader ? NULL : queue_ended;
 	c->sink.notify_arg = c;
 	c->sink.caplen = caplen;
 
@@ -908,6 +1019,38 @@ static int read_once(fs_capture *c, struct fs_packet *pkts, unsigned max)
 	return (int)n;
 }
 
+/* A source that failed (damaged file, interface gone) fails the capture:
+ * its reason becomes the capture's error, once. */
+static bool source_failed(fs_capture *c)
+{
+	for (unsigned i = 0; i < c->nsources; i++)
+		if (source_ended(&c->src[i]) && c->src[i].feeder_err[0] != '\0') {
+			snprintf(c->err, sizeof(c->err), "%s",
+				 c->src[i].feeder_err);
+			c->src[i].feeder_err[0] = '\0';
+			return true;
+		}
+	return false;
+}
+
+/* fs_capture_read without a reader: only how the sources are doing. */
+static int read_none(fs_capture *c)
+{
+	uint64_t v;
+
+	while (read(c->efd, &v, sizeof(v)) > 0)
+		;
+	if (source_failed(c))
+		return -1;
+	if (all_ended(c)) {
+		c->eof = true;
+		v = 1;
+		(void)!write(c->efd, &v, sizeof(v));
+		return FS_EOF;
+	}
+	return 0;
+}
+
 int fs_capture_read(fs_capture *c, struct fs_packet *pkts, unsigned max)
 {
 	uint64_t v;
@@ -915,6 +1058,8 @@ int fs_capture_read(fs_capture *c, struct fs_packet *pkts, unsigned max)
 
 	if (c->eof)
 		return FS_EOF;
+	if (!c->reader)
+		return read_none(c);
 	n = read_once(c, pkts, max);
 	if (n > 0)
 		return n;
@@ -939,15 +1084,10 @@ int fs_capture_read(fs_capture *c, struct fs_packet *pkts, unsigned max)
 		atomic_store(&c->armed, 0);
 		return read_once(c, pkts, max);
 	}
-	/* a source that failed (damaged file, interface gone) fails the
-	 * capture once what it delivered was read */
-	for (unsigned i = 0; i < c->nsources; i++)
-		if (source_ended(&c->src[i]) && c->src[i].feeder_err[0] != '\0') {
-			snprintf(c->err, sizeof(c->err), "%s",
-				 c->src[i].feeder_err);
-			c->src[i].feeder_err[0] = '\0';
-			return -1;
-		}
+	/* a source that failed fails the capture once what it delivered
+	 * was read */
+	if (source_failed(c))
+		return -1;
 	if (all_ended(c) && !anything_waiting(c)) {
 		c->eof = true;
 		/* keep the descriptor readable: the next read says EOF */
@@ -963,6 +1103,15 @@ int fs_capture_wait(fs_capture *c, int timeout_ms)
 	struct pollfd pfd = { .fd = c->efd, .events = POLLIN };
 	int rc;
 
+	if (!c->reader) {
+		/* readable when a receive queue ended (queue_ended) */
+		if (c->eof)
+			return 1;
+		rc = poll(&pfd, 1, timeout_ms);
+		if (rc < 0)
+			return errno == EINTR ? 0 : -1;
+		return rc > 0 ? 1 : 0;
+	}
 	if (c->eof || anything_waiting(c))
 		return 1;
 	atomic_store(&c->armed, 1);
@@ -1054,8 +1203,11 @@ void fs_capture_stats(fs_capture *c, struct fs_stats *s)
 		if (u.newest_ts > newest)
 			newest = u.newest_ts;
 	}
-	for (unsigned i = 0; i < c->nsources; i++)
-		s->ifdrop += fs_source_ifdrop(&c->src[i]);
+	if (c->stopped)
+		s->ifdrop = c->ifdrop_last;
+	else
+		for (unsigned i = 0; i < c->nsources; i++)
+			s->ifdrop += fs_source_ifdrop(&c->src[i]);
 	s->drop = atomic_load_explicit(&c->lost, memory_order_relaxed);
 	for (unsigned i = 0; i < c->nlanes; i++) {
 		s->history_lost += atomic_load_explicit(&c->an[i].history_lost,

@@ -508,7 +508,7 @@ static void *run(void *arg)
 	return NULL;
 }
 
-void fs_dumper_stop(fs_dumper *d)
+void fs_dumper_stop(fs_dumper *d, struct fs_dumper_stats *last)
 {
 	struct dfile *f, *tmp;
 
@@ -523,6 +523,8 @@ void fs_dumper_stop(fs_dumper *d)
 	HASH_ITER(hh, d->files, f, tmp)
 		close_file(d, f);
 	report_pending(d, true);
+	if (last != NULL)
+		fs_dumper_stats(d, last);
 	free(d->cur);
 	free(d->buf);
 	free(d->dir);
@@ -596,7 +598,7 @@ fs_dumper *fs_dumper_start(const char *dir, int dirfd, fs_privsep *ps,
 	d->started = true;
 	return d;
 fail:
-	fs_dumper_stop(d);
+	fs_dumper_stop(d, NULL);
 	return NULL;
 }
 

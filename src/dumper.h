@@ -35,10 +35,12 @@ fs_dumper *fs_dumper_start(const char *dir, int dirfd, fs_privsep *ps,
 			   _Atomic uint64_t *seq, uint32_t snap,
 			   uint32_t timeout_s, char *err, size_t errlen);
 
+struct fs_dumper_stats;
+
 /* Write what is left in the lanes (their writers have stopped), close
  * every file and stop; errors not reported yet get their line on stderr.
- * NULL is fine. */
-void fs_dumper_stop(fs_dumper *d);
+ * The final counters go to last (NULL: not wanted). NULL d is fine. */
+void fs_dumper_stop(fs_dumper *d, struct fs_dumper_stats *last);
 
 struct fs_dumper_stats {
 	uint64_t files;		/* files created */

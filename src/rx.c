@@ -121,8 +121,8 @@ static void wait_deliv(void *arg, uint32_t cap)
 	const struct fs_sink *sk = r->sink;
 	unsigned i = r->lane->index;
 
-	wait_for(r, r->an->deliv, sk->trigger_mode ? &sk->reader_seq[i] : NULL,
-		 &sk->dump_seq[i], cap, true);
+	wait_for(r, r->an->deliv, sk->trigger_mode && sk->reader ?
+		 &sk->reader_seq[i] : NULL, &sk->dump_seq[i], cap, true);
 }
 
 /*
@@ -250,7 +250,10 @@ void fs_rx_begin(struct fs_rxq *r, const char *name)
 {
 	struct fs_analyzer *an = r->an;
 
-	r->wait_main = r->src->lossless && !r->sink->trigger_mode;
+	/* a lossless source waits for the application's reader of the
+	 * main lane (live mode); without one there is nobody to wait for */
+	r->wait_main = r->src->lossless && !r->sink->trigger_mode &&
+		r->sink->reader;
 	if (r->src->lossless && an->deliv != NULL) {
 		an->wait = wait_deliv;
 		an->wait_arg = r;
@@ -304,6 +307,8 @@ void fs_rx_end(struct fs_rxq *r)
 	fs_analyzer_release(r->an);
 	atomic_store_explicit(&r->done, true, memory_order_release);
 	r->sink->notify(r->sink->notify_arg, r->unwoken, true);
+	if (r->sink->ended != NULL)
+		r->sink->ended(r->sink->notify_arg);
 }
 
 void *fs_rx_thread(void *arg)

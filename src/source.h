@@ -41,12 +41,18 @@ struct fs_sink {
 	 * sources wait for it too, once per chunk) */
 	_Atomic uint64_t *spool_seq;
 	bool trigger_mode;
+	/* an application reads (false: FS_OPEN_NO_READER): only then is
+	 * reader_seq waited for */
+	bool reader;
 	/* packets were published: n since the last wake-up the capture
 	 * accepted; now: wake a sleeping reader whatever n is (the queue ran
 	 * dry, or analysis waits for it). Returns true when the count starts
 	 * over (the reader was woken or is awake anyway). */
 	bool (*notify)(void *arg, unsigned n, bool now);
 	void *notify_arg;
+	/* a receive queue ended (after its last notify); NULL: nothing to
+	 * do beyond notify */
+	void (*ended)(void *arg);
 	uint32_t caplen;		/* bytes kept per packet */
 };
 

@@ -3,8 +3,9 @@
 # deb.sh: the Debian package (make deb) takes over the system's libpcap
 # and gives it back. Installed: `ldd /usr/bin/tcpdump` names flowscope's
 # library, a plain tcpdump (no flowscope-run) captures flowscope:gen,
-# flowscope-ctl, flowscope-run, the man pages and the example configs are
-# there. Purged: tcpdump loads the system's library again, which is byte
+# flowscope-ctl, flowscope-run, flowscope-record and its systemd unit, the
+# man pages and the example configs are there, and the installed recorder
+# records flowscope:gen. Purged: tcpdump loads the system's library again, which is byte
 # for byte what it was, and nothing of the package is left.
 # Changes the machine's libpcap while it runs: not part of make check;
 # tests/run.sh runs it last. Run from the build directory, as root.
@@ -40,11 +41,16 @@ apt-get install -y -q "./$deb" >deb-install.log 2>&1 ||
 lib=/usr/lib/$multiarch/flowscope/libpcap.so.0.8
 ldd /usr/bin/tcpdump | grep -q "libpcap.so.0.8 => $lib" ||
 	fail "tcpdump does not load $lib: $(ldd /usr/bin/tcpdump | grep libpcap)"
-for f in /usr/bin/flowscope-ctl /usr/bin/flowscope-run \
-	 /usr/share/doc/flowscope/examples/flowscope.conf; do
+for f in /usr/bin/flowscope-ctl /usr/bin/flowscope-run /usr/sbin/flowscope-record \
+	 /lib/systemd/system/flowscope-record@.service \
+	 /usr/share/doc/flowscope/examples/flowscope.conf \
+	 /usr/share/doc/flowscope/examples/record-example.conf; do
 	[ -e "$f" ] || fail "$f is not installed"
 done
-for page in flowscope.7 flowscope-ctl.1; do
+grep -qx 'ExecStart=/usr/sbin/flowscope-record flowscope-%i' \
+	/lib/systemd/system/flowscope-record@.service ||
+	fail "the unit does not run /usr/sbin/flowscope-record"
+for page in flowscope.7 flowscope-ctl.1 flowscope-record.8; do
 	dpkg -L flowscope | grep -q "/man/.*/$page" || fail "the man page $page is not installed"
 done
 out=$(mktemp -d)
@@ -54,7 +60,11 @@ FLOWSCOPE_GEN_PACKETS=5 FLOWSCOPE_CONTROL=off timeout 60 tcpdump -Z root -n \
 	fail "a plain tcpdump could not capture flowscope:gen: $(cat "$out/td.out")"
 [ "$(tcpdump -r "$out/gen.pcap" 2>/dev/null | wc -l)" = 5 ] ||
 	fail "the capture does not hold 5 packets"
-say "installed: tcpdump loads $lib and captures flowscope:gen"
+FLOWSCOPE_GEN_PACKETS=5 FLOWSCOPE_CONTROL=off timeout 60 flowscope-record -x gen \
+	>"$out/rec.out" 2>&1 || fail "flowscope-record -x gen failed: $(cat "$out/rec.out")"
+grep -q '^flowscope-record: stopped (every source ended): received 5 ' "$out/rec.out" ||
+	fail "flowscope-record did not record 5 packets: $(cat "$out/rec.out")"
+say "installed: tcpdump loads $lib and captures flowscope:gen; flowscope-record records it"
 
 say "purging"
 apt-get purge -y -q flowscope >deb-purge.log 2>&1 ||
@@ -64,7 +74,8 @@ apt-get purge -y -q flowscope >deb-purge.log 2>&1 ||
 [ "$(sha256sum "$syslib" | cut -d' ' -f1)" = "$sum_before" ] ||
 	fail "the system library $syslib changed"
 for f in /etc/ld.so.conf.d/00-flowscope.conf "/usr/lib/$multiarch/flowscope" \
-	 /usr/bin/flowscope-ctl; do
+	 /usr/bin/flowscope-ctl /usr/sbin/flowscope-record \
+	 /lib/systemd/system/flowscope-record@.service; do
 	[ ! -e "$f" ] || fail "$f is still there after purge"
 done
 tcpdump -i flowscope:gen -c 1 -w /dev/null >"$out/stock.out" 2>&1 &&
