@@ -158,10 +158,10 @@ int fs_dpdk_read_clocks(uint16_t port, struct fs_clock_pair *p)
 /*
  * What the NIC's stamps are worth. DPDK leaves their unit and origin to
  * the driver ("maintained the same for a given port"): in 22.11 mlx5
- * writes raw ticks of the adapter's free-running clock (real time only
- * with its rt_timestamp devarg), while ice, iavf, idpf, nfb and the like
- * write nanoseconds of the adapter's PTP clock, which nothing ties to the
- * host's. The drivers that let the clock be read (rte_eth_read_clock:
+ * writes raw ticks of the adapter's free-running clock (nanoseconds of
+ * real time only when its firmware runs a real-time clock), while ice,
+ * iavf, idpf, nfb and the like write nanoseconds of the adapter's PTP
+ * clock, which nothing ties to the host's. The drivers that let the clock be read (rte_eth_read_clock:
  * mlx5, cnxk) are mapped onto host time, whatever their unit: two
  * readings give the rate and origin, and the receive threads refine them
  * every second (FS_TSTAMP_ADAPTER). The others cannot be measured, and
@@ -191,20 +191,26 @@ untrusted:
 	src->hw_flag = 0;
 }
 
+/* The port's kinds of timestamp, decided the way hw_clock() decides
+ * them when the port starts. */
 unsigned fs_dpdk_tstamp_types(uint16_t port)
 {
 	struct rte_eth_dev_info info;
 	unsigned types = FS_TSTAMP_BIT(FS_TSTAMP_HOST);
 	uint64_t ticks;
+	int rc;
 
 	if (!fs_eal_port_is_probed(port))
 		return types;
 	fs_eal_lock();
 	if (rte_eth_dev_info_get(port, &info) == 0 &&
-	    (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP))
-		types |= FS_TSTAMP_BIT(rte_eth_read_clock(port, &ticks) == 0 ?
-				       FS_TSTAMP_ADAPTER :
-				       FS_TSTAMP_ADAPTER_UNSYNCED);
+	    (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP)) {
+		rc = rte_eth_read_clock(port, &ticks);
+		if (rc == 0)
+			types |= FS_TSTAMP_BIT(FS_TSTAMP_ADAPTER);
+		else if (rc == -ENOTSUP)
+			types |= FS_TSTAMP_BIT(FS_TSTAMP_ADAPTER_UNSYNCED);
+	}
 	fs_eal_unlock();
 	return types;
 }

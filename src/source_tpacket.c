@@ -303,7 +303,8 @@ unsigned fs_tpacket_tstamp_types(const char *ifname)
  * Have the adapter stamp every received packet and the sockets deliver
  * that stamp, as stock libpcap does for tcpdump -j adapter_unsynced. The
  * adapter's setting is the interface's, for every program: what it
- * stamps on transmit is kept as it was (a PTP daemon may rely on it).
+ * stamps on transmit is kept as it was (a PTP daemon may rely on it)
+ * when the driver says what that is, else left off.
  * An adapter that cannot stamp every packet leaves the kernel's stamps
  * and tstamp_fell_back set; a refused permission is an error. Packets
  * the adapter did not stamp after all keep the kernel's.
