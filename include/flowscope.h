@@ -19,6 +19,24 @@ extern "C" {
 
 typedef struct fs_capture fs_capture;
 
+/*
+ * Where packets' timestamps come from (pcap_set_tstamp_type, tcpdump -j).
+ * What each source offers is listed by fs_device_tstamp_types().
+ */
+enum fs_tstamp {
+	FS_TSTAMP_DEFAULT,	/* unasked: a capture of dpdkN ports only
+				 * takes the NIC's stamps when every port
+				 * offers the same kind, everything else
+				 * FS_TSTAMP_HOST */
+	FS_TSTAMP_HOST,		/* the host's: the kernel's stamp of an
+				 * interface, the receive thread's clock for
+				 * a DPDK port, a file's or the generator's
+				 * own */
+	FS_TSTAMP_ADAPTER,	/* the NIC's, mapped onto host time */
+	FS_TSTAMP_ADAPTER_UNSYNCED,	/* the NIC's, in the NIC's own time */
+};
+#define FS_TSTAMP_BIT(t) (1U << (t))
+
 /* What the application asked for through the pcap API. */
 struct fs_open_params {
 	int snaplen;		/* bytes of each packet the application wants */
@@ -28,6 +46,7 @@ struct fs_open_params {
 	int buffer_size;	/* pcap_set_buffer_size() (tcpdump -B), bytes;
 				 * 0: not set */
 	unsigned flags;		/* FS_OPEN_* bits, 0: an application reads */
+	enum fs_tstamp tstamp;	/* the timestamps asked for */
 };
 
 /*
@@ -169,6 +188,27 @@ void fs_capture_describe(const fs_capture *c, char *buf, size_t len);
  * Idempotent; fs_capture_close() does it too.
  */
 void fs_capture_stop(fs_capture *c);
+
+/*
+ * Did the capture fall back to FS_TSTAMP_HOST because the timestamps its
+ * params asked for were not to be had (libpcap's
+ * PCAP_WARNING_TSTAMP_TYPE_NOTSUP)?
+ */
+bool fs_capture_tstamp_fell_back(const fs_capture *c);
+
+/*
+ * The kinds of timestamp device can deliver, as FS_TSTAMP_BIT()s:
+ * FS_TSTAMP_HOST always, and a NIC's kind when every source of device
+ * offers it (an interface whose driver stamps every packet in hardware:
+ * FS_TSTAMP_ADAPTER_UNSYNCED; a dpdkN port with the rx timestamp
+ * offload: FS_TSTAMP_ADAPTER when flowscope can read the port's clock to
+ * map it onto host time, else FS_TSTAMP_ADAPTER_UNSYNCED). Reads the
+ * device's configuration and, for dpdkN, starts DPDK's EAL with its eal
+ * key to ask the port. Never fails: a device that cannot be looked at
+ * (bad name, bad configuration, no such port) gets FS_TSTAMP_HOST only,
+ * and opening it says why.
+ */
+unsigned fs_device_tstamp_types(const char *device);
 
 /* Text of the last capture error. */
 const char *fs_capture_error(const fs_capture *c);

@@ -317,10 +317,63 @@ static void pcap_flowscope_cleanup(pcap_t *p)
 	pcap_cleanup_live_common(p);
 }
 
+/* pcap's time stamp type (pcap_set_tstamp_type; -1: not set) as the
+ * engine's. Only types of p->tstamp_type_list get this far. */
+static enum fs_tstamp engine_tstamp(int type)
+{
+	switch (type) {
+	case PCAP_TSTAMP_HOST:
+		return FS_TSTAMP_HOST;
+	case PCAP_TSTAMP_ADAPTER:
+		return FS_TSTAMP_ADAPTER;
+	case PCAP_TSTAMP_ADAPTER_UNSYNCED:
+		return FS_TSTAMP_ADAPTER_UNSYNCED;
+	default:
+		return FS_TSTAMP_DEFAULT;
+	}
+}
+
+/*
+ * The time stamp types of the device (pcap_list_tstamp_types, tcpdump
+ * -J), in libpcap's order. A device with host stamps only keeps an empty
+ * list, as stock libpcap does for such an interface: pcap.c then offers
+ * PCAP_TSTAMP_HOST alone, and pcap_set_tstamp_type() answers every other
+ * type with PCAP_WARNING_TSTAMP_TYPE_NOTSUP. Returns 0 or -1 with ebuf.
+ */
+static int list_tstamp_types(pcap_t *p, const char *device, char *ebuf)
+{
+	static const struct {
+		enum fs_tstamp fs;
+		u_int pcap;
+	} map[] = {
+		{ FS_TSTAMP_HOST, PCAP_TSTAMP_HOST },
+		{ FS_TSTAMP_ADAPTER, PCAP_TSTAMP_ADAPTER },
+		{ FS_TSTAMP_ADAPTER_UNSYNCED, PCAP_TSTAMP_ADAPTER_UNSYNCED },
+	};
+	unsigned types = fs_device_tstamp_types(device);
+	int n = 0;
+
+	if (types == FS_TSTAMP_BIT(FS_TSTAMP_HOST))
+		return 0;
+	p->tstamp_type_list = malloc(sizeof(map) / sizeof(map[0]) *
+				     sizeof(u_int));
+	if (p->tstamp_type_list == NULL) {
+		pcap_fmt_errmsg_for_errno(ebuf, PCAP_ERRBUF_SIZE, errno,
+					  "malloc");
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (types & FS_TSTAMP_BIT(map[i].fs))
+			p->tstamp_type_list[n++] = map[i].pcap;
+	p->tstamp_type_count = n;
+	return 0;
+}
+
 static int pcap_flowscope_activate(pcap_t *p)
 {
 	struct pcap_flowscope *pf = p->priv;
 	struct fs_open_params params;
+	int status = 0;
 
 	if (p->snapshot <= 0 || p->snapshot > MAXIMUM_SNAPLEN)
 		p->snapshot = MAXIMUM_SNAPLEN;
@@ -330,6 +383,7 @@ static int pcap_flowscope_activate(pcap_t *p)
 	params.timeout_ms = p->opt.timeout;
 	params.buffer_size = p->opt.buffer_size;
 	params.flags = 0;
+	params.tstamp = engine_tstamp(p->opt.tstamp_type);
 	/* made now so that reaching the end cannot fail */
 	pf->ended = fmemopen(&ended_byte, 1, "r");
 	if (pf->ended == NULL) {
@@ -345,6 +399,10 @@ static int pcap_flowscope_activate(pcap_t *p)
 		return PCAP_ERROR;
 	}
 
+	/* as stock libpcap when an adapter cannot stamp every packet: a
+	 * warning, and the host's stamps */
+	if (fs_capture_tstamp_fell_back(pf->cap))
+		status = PCAP_WARNING_TSTAMP_TYPE_NOTSUP;
 	p->linktype = DLT_EN10MB;
 	p->fd = fs_capture_fd(pf->cap);
 	p->selectable_fd = p->fd;
@@ -365,7 +423,7 @@ static int pcap_flowscope_activate(pcap_t *p)
 		return PCAP_ERROR;
 	}
 	pcap_add_to_pcaps_to_close(p);
-	return 0;
+	return status;
 }
 
 pcap_t *pcap_flowscope_create(const char *device, char *ebuf, int *is_ours)
@@ -389,6 +447,10 @@ pcap_t *pcap_flowscope_create(const char *device, char *ebuf, int *is_ours)
 	p->tstamp_precision_list[0] = PCAP_TSTAMP_PRECISION_MICRO;
 	p->tstamp_precision_list[1] = PCAP_TSTAMP_PRECISION_NANO;
 	p->tstamp_precision_count = 2;
+	if (list_tstamp_types(p, device, ebuf) < 0) {
+		pcap_close(p);
+		return NULL;
+	}
 	return p;
 }
 

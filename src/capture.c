@@ -94,6 +94,7 @@ struct fs_capture {
 	uint64_t ifdrop_last;
 	bool dumped;		/* dump_last holds the dumper's final counts */
 	struct fs_dumper_stats dump_last;
+	bool tstamp_fell_back;	/* the kind asked for is not offered */
 	uint8_t dir_mask;	/* FS_REC_OUTGOING: which value is delivered */
 	uint8_t dir_want;	/* (dir_mask 0: every packet) */
 	char err[256];
@@ -667,6 +668,127 @@ static int start_privsep(fs_capture *c, char *errbuf, size_t errlen)
 				NULL : c->ctl_path, &c->ps, errbuf, errlen);
 }
 
+/*
+ * Parse device and load its configuration into dev and cfg (initialised
+ * by the caller, released by it in any case): the sources of a named
+ * capture come from its source key. Returns 0 or -1 with errbuf.
+ */
+static int load_device(const char *device, struct fs_devname *dev,
+		       struct fs_config *cfg, bool secure, char *errbuf,
+		       size_t errlen)
+{
+	if (fs_devname_parse(device, dev, errbuf, errlen) < 0)
+		return -1;
+	if (fs_config_load_as(cfg, dev->config_path, environ,
+			      secure ? FS_CONFIG_SECURE : 0, errbuf, errlen) < 0)
+		return -1;
+	if (dev->named != NULL) {
+		if (cfg->source == NULL) {
+			snprintf(errbuf, errlen, "%.64s: %.128s has no source "
+				 "key (the capture's sources, e.g. source = "
+				 "eth0)", device, dev->config_path);
+			return -1;
+		}
+		if (fs_devname_set_sources(dev, cfg->source, errbuf,
+					   errlen) < 0)
+			return -1;
+	} else if (cfg->source != NULL) {
+		snprintf(errbuf, errlen, "source: only a named capture ("
+			 FS_DEVNAME_NAMED "NAME) takes it; this device name "
+			 "gives its sources itself");
+		return -1;
+	}
+	if (secure && check_files(dev, errbuf, errlen) < 0)
+		return -1;
+	return 0;
+}
+
+/* Does a capture of these sources need DPDK's EAL? */
+static bool needs_eal(const struct fs_devname *dev)
+{
+	for (size_t i = 0; i < dev->nsources; i++)
+		if (fs_source_needs_eal(dev->sources[i].kind))
+			return true;
+	return false;
+}
+
+/* The kinds of timestamp that every source of dev offers (EAL started
+ * when dpdkN is among them). */
+static unsigned common_tstamps(const struct fs_devname *dev)
+{
+	unsigned types = ~0u;
+
+	for (size_t i = 0; i < dev->nsources; i++)
+		types &= fs_source_tstamp_types(&dev->sources[i]);
+	return types | FS_TSTAMP_BIT(FS_TSTAMP_HOST);
+}
+
+/*
+ * The kind of timestamp every source of the capture is opened with.
+ * Asked for: that kind when every source offers it, else host time and
+ * *fell_back. Unasked: the NIC's stamps when the capture is of dpdkN
+ * ports only, all mapping theirs onto host time, or of one dpdkN port
+ * stamping in its own time (packets of several sources are merged by
+ * timestamp, so they must be of one clock); else host time. Interfaces
+ * keep the kernel's software stamp unless asked, as with stock libpcap:
+ * switching a NIC to stamping in hardware changes it for every user of
+ * the interface, whereas a DPDK port is the capture's own.
+ */
+static enum fs_tstamp pick_tstamp(const struct fs_devname *dev,
+				  enum fs_tstamp want, bool *fell_back)
+{
+	unsigned types = common_tstamps(dev);
+	bool ports = true;
+
+	*fell_back = false;
+	if (want == FS_TSTAMP_HOST)
+		return FS_TSTAMP_HOST;
+	if (want != FS_TSTAMP_DEFAULT) {
+		if (types & FS_TSTAMP_BIT(want))
+			return want;
+		*fell_back = true;
+		return FS_TSTAMP_HOST;
+	}
+	for (size_t i = 0; i < dev->nsources; i++)
+		ports = ports && dev->sources[i].kind == FS_SRC_DPDK;
+	if (!ports)
+		return FS_TSTAMP_HOST;
+	if (types & FS_TSTAMP_BIT(FS_TSTAMP_ADAPTER))
+		return FS_TSTAMP_ADAPTER;
+	if (dev->nsources == 1 &&
+	    (types & FS_TSTAMP_BIT(FS_TSTAMP_ADAPTER_UNSYNCED)))
+		return FS_TSTAMP_ADAPTER_UNSYNCED;
+	return FS_TSTAMP_HOST;
+}
+
+unsigned fs_device_tstamp_types(const char *device)
+{
+	struct fs_devname dev;
+	struct fs_config cfg;
+	char err[256];
+	unsigned types = FS_TSTAMP_BIT(FS_TSTAMP_HOST);
+
+	memset(&dev, 0, sizeof(dev));
+	fs_config_init(&cfg);
+	if (load_device(device, &dev, &cfg, getauxval(AT_SECURE) != 0, err,
+			sizeof(err)) == 0 &&
+	    (!needs_eal(&dev) || fs_eal_start(cfg.eal, err, sizeof(err)) == 0))
+		types = common_tstamps(&dev);
+	fs_config_release(&cfg);
+	fs_devname_release(&dev);
+	return types;
+}
+
+bool fs_capture_tstamp_fell_back(const fs_capture *c)
+{
+	if (c->tstamp_fell_back)
+		return true;
+	for (unsigned i = 0; i < c->nsources; i++)
+		if (c->src[i].tstamp_fell_back)
+			return true;
+	return false;
+}
+
 fs_capture *fs_capture_open(const char *device,
 			    const struct fs_open_params *params,
 			    char *errbuf, size_t errlen)
@@ -689,28 +811,8 @@ fs_capture *fs_capture_open(const char *device,
 	c->win_hi = UINT64_MAX;
 	c->reader = !(params->flags & FS_OPEN_NO_READER);
 	fs_config_init(&c->cfg);
-	if (fs_devname_parse(device, &c->dev, errbuf, errlen) < 0)
-		goto fail;
-	if (fs_config_load_as(&c->cfg, c->dev.config_path, environ,
-			      secure ? FS_CONFIG_SECURE : 0, errbuf, errlen) < 0)
-		goto fail;
-	if (c->dev.named != NULL) {
-		if (c->cfg.source == NULL) {
-			snprintf(errbuf, errlen, "%.64s: %.128s has no source "
-				 "key (the capture's sources, e.g. source = "
-				 "eth0)", device, c->dev.config_path);
-			goto fail;
-		}
-		if (fs_devname_set_sources(&c->dev, c->cfg.source, errbuf,
-					   errlen) < 0)
-			goto fail;
-	} else if (c->cfg.source != NULL) {
-		snprintf(errbuf, errlen, "source: only a named capture ("
-			 FS_DEVNAME_NAMED "NAME) takes it; this device name "
-			 "gives its sources itself");
-		goto fail;
-	}
-	if (secure && check_files(&c->dev, errbuf, errlen) < 0)
+	if (load_device(device, &c->dev, &c->cfg, secure, errbuf,
+			errlen) < 0)
 		goto fail;
 	if (resolve_window(c, errbuf, errlen) < 0)
 		goto fail;
@@ -827,17 +929,17 @@ fs_capture *fs_capture_open(const char *device,
 	sp.timeout_ms = params->timeout_ms;
 	/* interfaces need no EAL: a capture of only those never starts it
 	 * (its time and memory) */
-	for (unsigned i = 0; i < c->nsources; i++)
-		if (fs_source_needs_eal(c->src[i].spec.kind)) {
-			if (fs_eal_start(c->cfg.eal, errbuf, errlen) < 0)
-				goto fail;
-			break;
-		}
+	if (needs_eal(&c->dev) && fs_eal_start(c->cfg.eal, errbuf, errlen) < 0)
+		goto fail;
+	sp.tstamp = pick_tstamp(&c->dev, params->tstamp, &c->tstamp_fell_back);
 	for (unsigned i = 0; i < c->nsources; i++) {
 		struct fs_source *s = &c->src[i];
 
 		if (fs_source_open(s, &c->cfg, &sp, errbuf, errlen) < 0)
 			goto fail;
+		/* unasked, the source's own choice was no promise */
+		if (params->tstamp == FS_TSTAMP_DEFAULT)
+			s->tstamp_fell_back = false;
 		for (unsigned q = 0; q < s->nq; q++, lane++) {
 			s->rxq[q].lane = fs_ring_lane(c->ring, lane);
 			s->rxq[q].an = &c->an[lane];

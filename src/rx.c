@@ -34,11 +34,21 @@
 #include "analyzer.h"
 #include "eal.h"
 
+#define CLOCK_REFRESH_NS 1000000000u	/* a NIC's clock is read again */
+
 static inline uint64_t now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -291,7 +301,8 @@ void fs_rx_idle(struct fs_rxq *r, bool clock)
 	/* live traffic ages by the clock when idle; a file only by its
 	 * own timestamps */
 	if (fs_analyzer_try(r->an)) {
-		analyze_all(r, clock ? now_ns() : 0);
+		analyze_all(r, clock ? (uint64_t)((int64_t)now_ns() +
+						  r->skew_ns) : 0);
 		fs_analyzer_release(r->an);
 	}
 	/* ran dry: let a reader waiting for more have what there is */
@@ -311,6 +322,28 @@ void fs_rx_end(struct fs_rxq *r)
 		r->sink->ended(r->sink->notify_arg);
 }
 
+void fs_rx_own_clock(struct fs_rxq *r, uint64_t newest)
+{
+	r->skew_ns = (int64_t)(newest - now_ns());
+}
+
+/*
+ * Once a second a queue that maps its NIC's ticks onto host time reads
+ * both clocks again (hwclock.h); a reading that fails leaves the mapping
+ * as it was.
+ */
+static void refresh_clock(struct fs_rxq *r)
+{
+	struct fs_clock_pair p;
+	uint64_t now = mono_ns();
+
+	if (now < r->clk_next)
+		return;
+	r->clk_next = now + CLOCK_REFRESH_NS;
+	if (fs_dpdk_read_clocks(r->port, &p) == 0)
+		(void)fs_hwclock_update(&r->clk, &p);
+}
+
 void *fs_rx_thread(void *arg)
 {
 	struct fs_rxq *r = arg;
@@ -320,6 +353,8 @@ void *fs_rx_thread(void *arg)
 	const int ts_off = fs_eal_ts_offset();
 	const int wl_off = fs_eal_wirelen_offset();
 	const uint64_t ts_flag = fs_eal_ts_flag();
+	const uint64_t hw_flag = r->hw_flag;
+	const int hw_off = r->hw_off;
 	const bool fed = src->rings[0] != NULL;
 	const uint32_t caplen = r->sink->caplen;
 	bool registered;
@@ -336,7 +371,7 @@ void *fs_rx_thread(void *arg)
 		bool ended = fed && atomic_load_explicit(&src->feeder_done,
 							 memory_order_acquire);
 		uint16_t n = rte_eth_rx_burst(r->port, r->queue, m, FS_BURST);
-		uint64_t now = 0;
+		uint64_t now = 0, newest = 0;
 
 		if (n == 0) {
 			if (ended)
@@ -347,6 +382,8 @@ void *fs_rx_thread(void *arg)
 		}
 		idle = 0;
 		fs_mbufs_taken(m, n);
+		if (r->hw_map)
+			refresh_clock(r);
 		for (uint16_t i = 0; i < n; i++) {
 			struct rte_mbuf *mb = m[i];
 			uint32_t len = rte_pktmbuf_pkt_len(mb);
@@ -363,6 +400,13 @@ void *fs_rx_thread(void *arg)
 				h->ts_ns = *RTE_MBUF_DYNFIELD(mb, ts_off,
 							      uint64_t *);
 				h->wire_len = wl > len ? wl : len;
+			} else if (mb->ol_flags & hw_flag) {
+				uint64_t t = *RTE_MBUF_DYNFIELD(mb, hw_off,
+								uint64_t *);
+
+				h->ts_ns = r->hw_map ? fs_hwclock_ns(&r->clk, t)
+						     : t;
+				h->wire_len = len;
 			} else {
 				if (now == 0)
 					now = now_ns();
@@ -373,7 +417,10 @@ void *fs_rx_thread(void *arg)
 			h->source = (uint8_t)src->index;
 			h->flags = 0;
 			copy_out((uint8_t *)(h + 1), mb, cap);
+			newest = h->ts_ns;
 		}
+		if (r->own_clock)
+			fs_rx_own_clock(r, newest);
 		fs_lane_publish(l);
 		fs_mbufs_given(m, n);
 		rte_pktmbuf_free_bulk(m, n);

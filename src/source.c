@@ -21,7 +21,7 @@ int fs_source_open(struct fs_source *src, const struct fs_config *cfg,
 		return fs_tpacket_open(src, cfg, p, err, errlen);
 	if (src->spec.kind == FS_SRC_SPOOL)
 		return fs_spoolsrc_open(src, cfg, err, errlen);
-	return fs_dpdk_open(src, cfg, p->promisc, err, errlen);
+	return fs_dpdk_open(src, cfg, p, err, errlen);
 }
 
 int fs_source_start(struct fs_source *src, const struct fs_sink *sink,
@@ -51,6 +51,21 @@ uint64_t fs_source_ifdrop(struct fs_source *src)
 	if (src->spec.kind == FS_SRC_SPOOL)
 		return 0;
 	return fs_dpdk_ifdrop(src);
+}
+
+unsigned fs_source_tstamp_types(const struct fs_source_spec *spec)
+{
+	switch (spec->kind) {
+	case FS_SRC_IFACE:
+		return fs_tpacket_tstamp_types(spec->arg);
+	case FS_SRC_DPDK:
+		return fs_dpdk_tstamp_types(spec->port);
+	case FS_SRC_FILE:	/* the file's own, or the feeder's clock */
+	case FS_SRC_SPOOL:	/* what the spool recorded */
+	case FS_SRC_GEN:
+		break;
+	}
+	return FS_TSTAMP_BIT(FS_TSTAMP_HOST);
 }
 
 /* Threads are created with every signal blocked so that they inherit

@@ -18,6 +18,8 @@
 
 #include "config.h"
 #include "devname.h"
+#include "flowscope.h"
+#include "hwclock.h"
 #include "ring.h"
 
 #define FS_MAX_QUEUES 64
@@ -82,6 +84,18 @@ struct fs_rxq {
 	unsigned unwoken;	/* published since the reader was last woken */
 	bool wait_main;		/* lossless live source: wait for the reader */
 	struct fs_tpq tp;	/* IFACE */
+	/* dpdkN stamped by the NIC (copies of the source's, see there);
+	 * the thread refines its own clk */
+	uint64_t hw_flag;
+	int hw_off;
+	bool hw_map;
+	struct fs_hwclock clk;
+	uint64_t clk_next;	/* CLOCK_MONOTONIC ns of its next reading */
+	/* stamps of a NIC's own clock, maybe far from the host's: a quiet
+	 * queue ages its flows by host time moved by skew_ns, the newest
+	 * stamp less the host's time when it was taken */
+	bool own_clock;
+	int64_t skew_ns;
 };
 
 struct fs_source {
@@ -107,6 +121,16 @@ struct fs_source {
 	struct fs_spool_reader *spool;	/* SPOOL: what it reads */
 	/* FILE, SPOOL: what is delivered, win_lo <= ts < win_hi (ns) */
 	uint64_t win_lo, win_hi;
+	enum fs_tstamp tstamp;	/* the kind asked for (never DEFAULT) */
+	bool tstamp_fell_back;	/* not to be had: host time instead */
+	/* dpdkN with the rx timestamp offload on: the mbuf flag and field
+	 * of the NIC's stamp (hw_flag 0: not taken), and whether its ticks
+	 * are mapped onto host time through clk (else they are taken as
+	 * nanoseconds of the NIC's clock) */
+	uint64_t hw_flag;
+	int hw_off;
+	bool hw_map;
+	struct fs_hwclock clk;
 
 	/* feeder of file= and gen */
 	struct rte_ring *rings[FS_MAX_QUEUES];
@@ -125,6 +149,7 @@ struct fs_source_params {
 	int promisc;		/* interfaces: take promiscuous mode */
 	int immediate;		/* the application wants every packet at once */
 	int timeout_ms;		/* its buffering timeout (<= 0: none) */
+	enum fs_tstamp tstamp;	/* timestamps wanted (never DEFAULT) */
 };
 
 /*
@@ -154,13 +179,25 @@ void fs_source_close(struct fs_source *src);
 /* Packets the NIC, driver or kernel ring missed. Any thread. */
 uint64_t fs_source_ifdrop(struct fs_source *src);
 
+/*
+ * The kinds of timestamp a source of spec can deliver, as
+ * FS_TSTAMP_BIT()s (FS_TSTAMP_HOST always). A dpdkN port is asked, so
+ * the EAL must run. Never fails: what cannot be looked at offers
+ * FS_TSTAMP_HOST only.
+ */
+unsigned fs_source_tstamp_types(const struct fs_source_spec *spec);
+
 /* The DPDK backend (source_dpdk.c): dpdkN, file=, gen. */
 int fs_dpdk_open(struct fs_source *src, const struct fs_config *cfg,
-		 int promisc, char *err, size_t errlen);
+		 const struct fs_source_params *p, char *err, size_t errlen);
 int fs_dpdk_start(struct fs_source *src, const struct fs_sink *sink,
 		  char *err, size_t errlen);
 void fs_dpdk_close(struct fs_source *src);
 uint64_t fs_dpdk_ifdrop(struct fs_source *src);
+unsigned fs_dpdk_tstamp_types(uint16_t port);
+/* Read port's clock and the host's together into p (the best of a few
+ * tries). Returns 0, or -1 when the port's clock cannot be read. */
+int fs_dpdk_read_clocks(uint16_t port, struct fs_clock_pair *p);
 
 /* The interface backend (source_tpacket.c): IFNAME through TPACKET_V3
  * rings, without DPDK. */
@@ -171,6 +208,7 @@ int fs_tpacket_start(struct fs_source *src, const struct fs_sink *sink,
 		     char *err, size_t errlen);
 void fs_tpacket_close(struct fs_source *src);
 uint64_t fs_tpacket_ifdrop(struct fs_source *src);
+unsigned fs_tpacket_tstamp_types(const char *ifname);
 
 /* The spool reader (source_spool.c): spool=DIR, the history a spool
  * keeps, in time order, without DPDK. */
@@ -238,8 +276,13 @@ static inline struct fs_pkt_hdr *fs_rx_reserve(struct fs_rxq *r,
 void fs_rx_burst_done(struct fs_rxq *r, unsigned n);
 
 /* Nothing arrived: analyze what is left (aging flows by the clock when
- * clock is set) and let a waiting reader have what there is. */
+ * clock is set, the clock of the queue's stamps: see own_clock) and let
+ * a waiting reader have what there is. */
 void fs_rx_idle(struct fs_rxq *r, bool clock);
+
+/* A queue whose stamps are of its NIC's own clock (own_clock) took a
+ * packet stamped newest just now. */
+void fs_rx_own_clock(struct fs_rxq *r, uint64_t newest);
 
 /* The thread ends: publish and analyze the rest, mark the queue done,
  * wake the reader. */

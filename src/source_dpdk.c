@@ -5,12 +5,15 @@
  * by them, and their teardown. (Interfaces: source_tpacket.c.)
  */
 #define _GNU_SOURCE
+/* rte_eth_read_clock() is still experimental in DPDK 22.11 */
+#define ALLOW_EXPERIMENTAL_API
 #include "source.h"
 
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <pcap/pcap.h>
@@ -19,6 +22,7 @@
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
@@ -27,6 +31,8 @@
 
 #define POOL_CACHE 256
 #define RING_SLOTS_MAX 1024u	/* feeder -> receive thread ring */
+#define CLOCK_TRIES 3		/* readings of a port's clock, the best kept */
+#define CLOCK_FIRST_MS 20	/* between the first two readings */
 
 static uint32_t pow2_at_least(uint32_t v)
 {
@@ -116,6 +122,99 @@ static int claim_dpdk(struct fs_source *src, char *err, size_t errlen)
 	return 0;
 }
 
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int fs_dpdk_read_clocks(uint16_t port, struct fs_clock_pair *p)
+{
+	uint64_t best = UINT64_MAX;
+
+	for (int i = 0; i < CLOCK_TRIES; i++) {
+		uint64_t m0, r0, ticks, r1, m1;
+
+		m0 = clock_ns(CLOCK_MONOTONIC);
+		r0 = clock_ns(CLOCK_REALTIME);
+		if (rte_eth_read_clock(port, &ticks) != 0)
+			return -1;
+		r1 = clock_ns(CLOCK_REALTIME);
+		m1 = clock_ns(CLOCK_MONOTONIC);
+		/* the device was read somewhere in [m0, m1]: the middle,
+		 * of the narrowest bracket */
+		if (m1 - m0 < best) {
+			best = m1 - m0;
+			p->ticks = ticks;
+			p->mono_ns = m0 + (m1 - m0) / 2;
+			p->real_ns = r0 + (r1 - r0) / 2;
+		}
+	}
+	return 0;
+}
+
+/*
+ * What the NIC's stamps are worth. DPDK leaves their unit and origin to
+ * the driver ("maintained the same for a given port"): in 22.11 mlx5
+ * writes raw ticks of the adapter's free-running clock (nanoseconds of
+ * real time only when its firmware runs a real-time clock), while ice,
+ * iavf, idpf, nfb and the like write nanoseconds of the adapter's PTP
+ * clock, which nothing ties to the host's. The drivers that let the clock be read (rte_eth_read_clock:
+ * mlx5, cnxk) are mapped onto host time, whatever their unit: two
+ * readings give the rate and origin, and the receive threads refine them
+ * every second (FS_TSTAMP_ADAPTER). The others cannot be measured, and
+ * are taken as the nanoseconds they are in every such driver of 22.11
+ * (FS_TSTAMP_ADAPTER_UNSYNCED). A clock that reads but does not run like
+ * one is not trusted: its port is stamped by the host (hw_flag 0).
+ */
+static void hw_clock(struct fs_source *src)
+{
+	struct fs_clock_pair a, b;
+	struct timespec pause = { 0, CLOCK_FIRST_MS * 1000000L };
+	uint64_t ticks;
+	int rc = rte_eth_read_clock(src->port, &ticks);
+
+	src->hw_map = false;
+	if (rc == -ENOTSUP)
+		return;
+	if (rc != 0 || fs_dpdk_read_clocks(src->port, &a) != 0)
+		goto untrusted;
+	nanosleep(&pause, NULL);
+	if (fs_dpdk_read_clocks(src->port, &b) != 0 ||
+	    !fs_hwclock_start(&src->clk, &a, &b))
+		goto untrusted;
+	src->hw_map = true;
+	return;
+untrusted:
+	src->hw_flag = 0;
+}
+
+/* The port's kinds of timestamp, decided the way hw_clock() decides
+ * them when the port starts. */
+unsigned fs_dpdk_tstamp_types(uint16_t port)
+{
+	struct rte_eth_dev_info info;
+	unsigned types = FS_TSTAMP_BIT(FS_TSTAMP_HOST);
+	uint64_t ticks;
+	int rc;
+
+	if (!fs_eal_port_is_probed(port))
+		return types;
+	fs_eal_lock();
+	if (rte_eth_dev_info_get(port, &info) == 0 &&
+	    (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP)) {
+		rc = rte_eth_read_clock(port, &ticks);
+		if (rc == 0)
+			types |= FS_TSTAMP_BIT(FS_TSTAMP_ADAPTER);
+		else if (rc == -ENOTSUP)
+			types |= FS_TSTAMP_BIT(FS_TSTAMP_ADAPTER_UNSYNCED);
+	}
+	fs_eal_unlock();
+	return types;
+}
+
 static int setup_port(struct fs_source *src, int promisc, char *err,
 		      size_t errlen)
 {
@@ -141,6 +240,13 @@ static int setup_port(struct fs_source *src, int promisc, char *err,
 		return -1;
 	}
 	memset(&conf, 0, sizeof(conf));
+	if (src->tstamp != FS_TSTAMP_HOST &&
+	    (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP) &&
+	    rte_mbuf_dyn_rx_timestamp_register(&src->hw_off,
+					       &src->hw_flag) == 0)
+		conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TIMESTAMP;
+	else
+		src->hw_flag = 0;
 	if (src->nq > 1 && info.flow_type_rss_offloads != 0) {
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads &
@@ -200,15 +306,22 @@ static int setup_port(struct fs_source *src, int promisc, char *err,
 	}
 	if (promisc)
 		(void)rte_eth_promiscuous_enable(src->port);
+	if (src->hw_flag != 0)
+		hw_clock(src);
+	src->tstamp_fell_back = src->tstamp != FS_TSTAMP_HOST &&
+				src->hw_flag == 0;
 	return 0;
 }
 
 int fs_dpdk_open(struct fs_source *src, const struct fs_config *cfg,
-		 int promisc, char *err, size_t errlen)
+		 const struct fs_source_params *p, char *err, size_t errlen)
 {
 	int rc = -1;
 
 	src->cfg = cfg;
+	/* file= and gen bring their own stamps, or take the host's */
+	src->tstamp = src->spec.kind == FS_SRC_DPDK ? p->tstamp
+						    : FS_TSTAMP_HOST;
 	src->nq = src->spec.kind == FS_SRC_FILE ? 1 : cfg->rx_queues;
 	if (src->nq > FS_MAX_QUEUES)
 		src->nq = FS_MAX_QUEUES;
@@ -232,7 +345,7 @@ int fs_dpdk_open(struct fs_source *src, const struct fs_config *cfg,
 		break;
 	}
 	if (rc == 0)
-		rc = setup_port(src, promisc, err, errlen);
+		rc = setup_port(src, p->promisc, err, errlen);
 	fs_eal_unlock();
 	return rc;
 }
@@ -251,6 +364,13 @@ int fs_dpdk_start(struct fs_source *src, const struct fs_sink *sink,
 		r->sink = sink;
 		r->port = src->port;
 		r->queue = (uint16_t)q;
+		r->hw_flag = src->hw_flag;
+		r->hw_off = src->hw_off;
+		r->hw_map = src->hw_map;
+		r->clk = src->clk;
+		r->clk_next = 0;
+		r->own_clock = src->hw_flag != 0 && !src->hw_map;
+		r->skew_ns = 0;
 		rc = fs_thread_start(&r->thread, fs_rx_thread, r);
 		if (rc != 0) {
 			snprintf(err, errlen, "%s: cannot start a receive "

@@ -14,9 +14,12 @@
 #include "source.h"
 
 #include <errno.h>
+#include <linux/ethtool.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/net_tstamp.h>
+#include <linux/sockios.h>
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <net/if_arp.h>
@@ -265,6 +268,83 @@ static int open_queue(struct fs_source *src, unsigned qi, uint32_t caplen,
 	return 0;
 }
 
+/*
+ * The kinds of timestamp the interface offers, asked the way stock
+ * libpcap asks (ETHTOOL_GET_TS_INFO): the kernel's software stamp
+ * always; the adapter's stamp, in the adapter's own time, when its
+ * driver stamps every received packet in hardware. libpcap's "adapter"
+ * (hardware stamps the kernel turned into system time) is not offered:
+ * the kernel's packet sockets stopped delivering that kind long ago.
+ * An interface the kernel cannot tell about offers its own stamp only.
+ */
+unsigned fs_tpacket_tstamp_types(const char *ifname)
+{
+	struct ethtool_ts_info info;
+	struct ifreq ifr;
+	unsigned types = FS_TSTAMP_BIT(FS_TSTAMP_HOST);
+	int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (sock < 0)
+		return types;
+	memset(&ifr, 0, sizeof(ifr));
+	memset(&info, 0, sizeof(info));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	info.cmd = ETHTOOL_GET_TS_INFO;
+	ifr.ifr_data = (void *)&info;
+	if (ioctl(sock, SIOCETHTOOL, &ifr) == 0 &&
+	    (info.rx_filters & (1u << HWTSTAMP_FILTER_ALL)) &&
+	    (info.so_timestamping & SOF_TIMESTAMPING_RAW_HARDWARE))
+		types |= FS_TSTAMP_BIT(FS_TSTAMP_ADAPTER_UNSYNCED);
+	close(sock);
+	return types;
+}
+
+/*
+ * Have the adapter stamp every received packet and the sockets deliver
+ * that stamp, as stock libpcap does for tcpdump -j adapter_unsynced. The
+ * adapter's setting is the interface's, for every program: what it
+ * stamps on transmit is kept as it was (a PTP daemon may rely on it)
+ * when the driver says what that is, else left off.
+ * An adapter that cannot stamp every packet leaves the kernel's stamps
+ * and tstamp_fell_back set; a refused permission is an error. Packets
+ * the adapter did not stamp after all keep the kernel's.
+ */
+static int hw_stamps(struct fs_source *src, char *err, size_t errlen)
+{
+	struct hwtstamp_config hc;
+	struct ifreq ifr;
+	int how = SOF_TIMESTAMPING_RAW_HARDWARE, fd = src->rxq[0].tp.fd;
+
+	memset(&ifr, 0, sizeof(ifr));
+	memset(&hc, 0, sizeof(hc));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", src->spec.arg);
+	ifr.ifr_data = (void *)&hc;
+	if (ioctl(fd, SIOCGHWTSTAMP, &ifr) < 0)
+		memset(&hc, 0, sizeof(hc));	/* transmit stamps off */
+	hc.flags = 0;
+	hc.rx_filter = HWTSTAMP_FILTER_ALL;
+	if (ioctl(fd, SIOCSHWTSTAMP, &ifr) < 0) {
+		if (errno == EOPNOTSUPP || errno == ERANGE) {
+			src->tstamp_fell_back = true;
+			return 0;
+		}
+		snprintf(err, errlen, "%s: cannot have the adapter stamp "
+			 "packets: %s%s", src->spec.arg, strerror(errno),
+			 errno == EPERM ? " (hardware timestamps need "
+			 "CAP_NET_ADMIN)" : "");
+		return -1;
+	}
+	for (unsigned q = 0; q < src->nq; q++)
+		if (setsockopt(src->rxq[q].tp.fd, SOL_PACKET, PACKET_TIMESTAMP,
+			       &how, sizeof(how)) < 0)
+			return sock_fail(src, "cannot take the adapter's "
+					 "timestamps (PACKET_TIMESTAMP)", err,
+					 errlen);
+	for (unsigned q = 0; q < src->nq; q++)
+		src->rxq[q].own_clock = true;
+	return 0;
+}
+
 int fs_tpacket_open(struct fs_source *src, const struct fs_config *cfg,
 		    const struct fs_source_params *p, char *err,
 		    size_t errlen)
@@ -293,6 +373,10 @@ int fs_tpacket_open(struct fs_source *src, const struct fs_config *cfg,
 		if (open_queue(src, q, p->caplen, p, &fanout_id, err,
 			       errlen) < 0)
 			return -1;
+	src->tstamp = p->tstamp;
+	if (p->tstamp == FS_TSTAMP_ADAPTER_UNSYNCED)
+		return hw_stamps(src, err, errlen);
+	src->tstamp_fell_back = p->tstamp != FS_TSTAMP_HOST;
 	return 0;
 }
 
@@ -327,7 +411,8 @@ static inline void copy_packet(uint8_t *dst, const uint8_t *pkt,
  * records were stored.
  */
 static unsigned take_block(struct fs_rxq *r,
-			   const struct tpacket_block_desc *b, uint32_t bsize)
+			   const struct tpacket_block_desc *b, uint32_t bsize,
+			   uint64_t *newest)
 {
 	const uint8_t *base = (const uint8_t *)b;
 	const bool lo = r->src->loopback;
@@ -364,6 +449,7 @@ static unsigned take_block(struct fs_rxq *r,
 			h = fs_rx_reserve(r, cap);
 			h->ts_ns = (uint64_t)t->tp_sec * 1000000000u +
 				   t->tp_nsec;
+			*newest = h->ts_ns;
 			h->wire_len = wire > len ? wire : len;
 			h->cap_len = (uint16_t)cap;
 			h->source = source;
@@ -412,11 +498,14 @@ static void *tpacket_thread(void *arg)
 		 * barrier before it), and takes it back the same way */
 		if (__atomic_load_n(&b->hdr.bh1.block_status,
 				    __ATOMIC_ACQUIRE) & TP_STATUS_USER) {
-			unsigned n = take_block(r, b, q->block_size);
+			uint64_t newest = 0;
+			unsigned n = take_block(r, b, q->block_size, &newest);
 
 			__atomic_store_n(&b->hdr.bh1.block_status,
 					 TP_STATUS_KERNEL, __ATOMIC_RELEASE);
 			q->next = q->next + 1 == q->nblocks ? 0 : q->next + 1;
+			if (r->own_clock && n > 0)
+				fs_rx_own_clock(r, newest);
 			fs_lane_publish(r->lane);
 			fs_rx_burst_done(r, n);
 			continue;
