@@ -75,6 +75,11 @@ build "$dir/check_devname" "$asan" tests/check_devname.c src/devname.c -- $check
 	run check_devname "$dir/check_devname"
 build "$dir/check_flowkey" "$asan" tests/check_flowkey.c src/flowkey.c -- $check -lpcap &&
 	run check_flowkey "$dir/check_flowkey"
+build "$dir/check_timewin" "$asan" tests/check_timewin.c src/timewin.c -- $check &&
+	run check_timewin "$dir/check_timewin"
+build "$dir/check_bpfhint" "$asan" tests/check_bpfhint.c src/bpfhint.c src/flowkey.c \
+	-- $check -lpcap &&
+	run check_bpfhint "$dir/check_bpfhint"
 for t in flowkey:src/flowkey.c "config:src/config.c src/eal_args.c src/devname.c src/timewin.c" \
 	 devname:src/devname.c \
 	 "control:src/control.c src/control_dir.c" \
@@ -102,7 +107,8 @@ engine() {
 	mkdir -p "$lib/obj"
 	for f in config devname ring eal eal_args mem source source_dpdk \
 		 source_tpacket source_file gen rx flowkey flow analyzer privsep \
-		 dumper spool spool_index source_spool timewin control control_dir \
+		 dumper spool spool_index source_spool timewin hwclock bpfhint \
+		 control control_dir \
 		 capture devices; do
 		# shellcheck disable=SC2046
 		$CC $base $flags -fPIC $(pkg-config --cflags libdpdk) -c "src/$f.c" \
