@@ -65,6 +65,7 @@ _Static_assert(FIELD_IS(gen_flows, uint32_t), "gen_flows");
 _Static_assert(FIELD_IS(gen_rate, uint64_t), "gen_rate");
 _Static_assert(FIELD_IS(gen_packets, uint64_t), "gen_packets");
 _Static_assert(FIELD_IS(gen_size, uint32_t), "gen_size");
+_Static_assert(FIELD_IS(gen_profile, enum fs_gen_profile), "gen_profile");
 _Static_assert(FIELD_IS(source, char *), "source");
 _Static_assert(FIELD_IS(spool_dir, char *), "spool_dir");
 _Static_assert(FIELD_IS(spool_size, uint64_t), "spool_size");
@@ -122,7 +123,13 @@ static const struct fs_config_key keys[] = {
 	  "packets the built-in generator sends in all (k, m, g: "
 	  "thousands, millions, billions)" },
 	{ "gen_size", FS_KEY_UINT, "64", 42, 9000, OFF(gen_size),
-	  "frame bytes of the built-in generator's packets" },
+	  "frame bytes of the built-in generator's packets (uniform "
+	  "profile)" },
+	{ "gen_profile", FS_KEY_PROFILE, "uniform", 0, 0, OFF(gen_profile),
+	  "uniform: equal UDP flows, one packet of each in turn; realistic: "
+	  "TCP and UDP connections with handshakes, data both ways and FIN "
+	  "or RST ends, whose sizes follow a heavy tail (about 13 % over "
+	  "20 KB, carrying most bytes)" },
 	{ "source", FS_KEY_SOURCES, "none", 0, 0, OFF(source),
 	  "the sources of a named capture (flowscope-NAME), written as "
 	  "after flowscope: in a device name" },
@@ -164,6 +171,7 @@ static const struct fs_config defaults = {
 	.gen_rate = 0,
 	.gen_packets = 0,
 	.gen_size = 64,
+	.gen_profile = FS_GEN_UNIFORM,
 	.spool_dir = NULL,
 	.spool_size = 10 * GIB,
 	.cutoff = 0,
@@ -339,6 +347,9 @@ static void describe(const struct fs_config_key *k, char *buf, size_t len)
 	case FS_KEY_TIME:
 		snprintf(buf, len, "an ISO 8601 UTC time, epoch seconds or a "
 			 "time before now such as -10m");
+		break;
+	case FS_KEY_PROFILE:
+		snprintf(buf, len, "uniform or realistic");
 		break;
 	case FS_KEY_STRING:
 	default:
@@ -597,6 +608,17 @@ static int set_value(struct fs_config *c, const struct fs_config_key *k,
 
 	case FS_KEY_STRING:
 		break;
+
+	case FS_KEY_PROFILE:
+		if (strcmp(value, "uniform") == 0)
+			*(enum fs_gen_profile *)field = FS_GEN_UNIFORM;
+		else if (strcmp(value, "realistic") == 0)
+			*(enum fs_gen_profile *)field = FS_GEN_REALISTIC;
+		else
+			return fail(err, errlen, where,
+				    "%s: '%s' is not a profile (uniform or "
+				    "realistic)", k->name, value);
+		return 0;
 
 	case FS_KEY_TIME: {
 		/* checked now; relative times are taken from now again when

@@ -19,6 +19,12 @@ enum fs_mode {
 /* Upper bound of caplen: a ring record stores the length in 16 bits. */
 #define FS_CAPLEN_MAX 65535u
 
+/* What the built-in generator sends (gen_profile). */
+enum fs_gen_profile {
+	FS_GEN_UNIFORM = 0,	/* equal UDP flows, one packet each in turn */
+	FS_GEN_REALISTIC,	/* TCP and UDP connections, heavy-tailed sizes */
+};
+
 /* One capture's settings. Strings are owned (malloc'd) or NULL. */
 struct fs_config {
 	enum fs_mode mode;
@@ -38,6 +44,7 @@ struct fs_config {
 	uint64_t gen_rate;	/* packets/s, 0: unlimited */
 	uint64_t gen_packets;	/* 0: unlimited */
 	uint32_t gen_size;	/* frame bytes */
+	enum fs_gen_profile gen_profile;
 	char *source;		/* sources of a named capture, NULL: none */
 	char *spool_dir;	/* NULL: no spool */
 	uint64_t spool_size;	/* bytes of disk, at most */
@@ -60,6 +67,7 @@ enum fs_key_type {
 	FS_KEY_SOURCES,	/* sources as in a device name: eth0:file=x.pcap */
 	FS_KEY_STRING,	/* free text */
 	FS_KEY_TIME,	/* a time, absolute or before now (timewin.h) */
+	FS_KEY_PROFILE,	/* uniform | realistic */
 };
 
 /* One row of the key table: the parser, env lookup, docs and errors

@@ -59,7 +59,8 @@ static bool same_config(const struct fs_config *a, const struct fs_config *b)
 	       a->rx_slots == b->rx_slots && a->rx_mbufs == b->rx_mbufs &&
 	       a->gen_flows == b->gen_flows &&
 	       a->gen_rate == b->gen_rate && a->gen_packets == b->gen_packets &&
-	       a->gen_size == b->gen_size && a->source == b->source &&
+	       a->gen_size == b->gen_size && a->gen_profile == b->gen_profile &&
+	       a->source == b->source &&
 	       a->spool_dir == b->spool_dir && a->spool_size == b->spool_size &&
 	       a->cutoff == b->cutoff && a->since == b->since &&
 	       a->until == b->until;
@@ -199,7 +200,7 @@ START_TEST(test_table)
 	static const char *const names[] = {
 		"mode", "trigger", "buffer", "caplen", "flow_timeout",
 		"max_flows", "dump_dir", "control", "eal", "rx_queues",
-		"rx_slots", "rx_mbufs", "gen_flows", "gen_rate", "gen_packets", "gen_size",
+		"rx_slots", "rx_mbufs", "gen_flows", "gen_rate", "gen_packets", "gen_size", "gen_profile",
 		"source", "spool_dir", "spool_size", "cutoff", "since", "until",
 	};
 	size_t n = 0;
