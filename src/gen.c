@@ -4,18 +4,25 @@
  * UDP flows between addresses of 10.0.0.0/16 with ports 1234-2234, one
  * packet per flow in turn, gen_size bytes per frame, at gen_rate packets/s
  * (or as fast as the capture takes them), gen_packets in all (or without
- * end). Packets go through a DPDK ring device, so the path is a NIC's.
+ * end). With gen_profile = realistic the frames come from traffic.c
+ * instead: gen_flows TCP and UDP connections at a time, of heavy-tailed
+ * sizes, each one's packets on one queue. Packets go through a DPDK ring
+ * device, so the path is a NIC's.
  */
 #define _GNU_SOURCE
 #include "source.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
 
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+
+#include "traffic.h"
 
 #define PORT_BASE 1234u
 #define PORT_SPAN 1001u		/* 1234..2234 */
@@ -106,6 +113,36 @@ static bool flush(struct fs_source *src, struct rte_mbuf *m[][FS_BURST],
 	return ok;
 }
 
+/* The seed of the realistic profile: fs-mktrace --profile realistic
+ * writes the same frames with its default --seed. */
+#define REALISTIC_SEED 1u
+
+int fs_gen_open(struct fs_source *src, const struct fs_config *cfg,
+		char *err, size_t errlen)
+{
+	if (cfg->gen_profile != FS_GEN_REALISTIC)
+		return 0;
+	if (fs_config_given(cfg, "gen_size")) {
+		snprintf(err, errlen, "gen_size: not taken with gen_profile = "
+			 "realistic, whose frame sizes follow its connections "
+			 "(up to %u bytes)", FS_TRAFFIC_FRAME_MAX);
+		return -1;
+	}
+	src->traffic = fs_traffic_create(cfg->gen_flows, REALISTIC_SEED);
+	if (src->traffic == NULL) {
+		snprintf(err, errlen, "gen_flows: cannot keep %u realistic "
+			 "connections: %s", cfg->gen_flows, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void fs_gen_close(struct fs_source *src)
+{
+	fs_traffic_free(src->traffic);
+	src->traffic = NULL;
+}
+
 static uint64_t mono_ns(void)
 {
 	struct timespec ts;
@@ -120,6 +157,7 @@ void *fs_gen_feeder(void *arg)
 	const struct fs_config *cfg = src->cfg;
 	const uint32_t flows = cfg->gen_flows, size = cfg->gen_size;
 	const uint64_t total = cfg->gen_packets, rate = cfg->gen_rate;
+	fs_traffic *const tr = src->traffic;
 	struct rte_mbuf *m[FS_MAX_QUEUES][FS_BURST];
 	unsigned cnt[FS_MAX_QUEUES] = { 0 };
 	uint8_t frame[9216];
@@ -140,7 +178,9 @@ void *fs_gen_feeder(void *arg)
 	registered = rte_thread_register() == 0;
 	memset(frame, 0, sizeof(frame));
 	while (total == 0 || seq < total) {
-		unsigned q = src->nq > 1 ? f % src->nq : 0;
+		const uint8_t *data = frame;
+		uint32_t len = size;
+		unsigned q;
 		struct rte_mbuf *mb;
 
 		if (until_pace-- == 0) {
@@ -168,8 +208,19 @@ void *fs_gen_feeder(void *arg)
 					goto out;
 			}
 		}
-		build(frame, size, f, seq);
-		while ((mb = fs_mbuf_from(src->pool, frame, size)) == NULL) {
+		if (tr == NULL) {
+			q = src->nq > 1 ? f % src->nq : 0;
+			build(frame, size, f, seq);
+		} else {
+			struct fs_traffic_pkt tp;
+
+			/* a connection stays on its slot's queue, in order */
+			fs_traffic_next(tr, &tp);
+			q = src->nq > 1 ? tp.slot % src->nq : 0;
+			data = tp.frame;
+			len = tp.len;
+		}
+		while ((mb = fs_mbuf_from(src->pool, data, len)) == NULL) {
 			if (!flush(src, m, cnt))
 				goto out;
 			if (atomic_load_explicit(&src->feeder_stop,

@@ -26,6 +26,7 @@
 #define FS_BURST 32
 
 struct fs_source;
+struct fs_traffic;
 struct rte_mempool;
 struct rte_ring;
 struct pcap;
@@ -139,6 +140,7 @@ struct fs_source {
 	_Atomic bool feeder_stop;
 	_Atomic bool feeder_done;
 	struct pcap *file;
+	struct fs_traffic *traffic;	/* gen, realistic profile; or NULL */
 	const struct fs_config *cfg;
 	char feeder_err[256];	/* why the source ended early, or "" */
 };
@@ -227,6 +229,13 @@ int fs_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 int fs_file_open(struct fs_source *src, char *err, size_t errlen);
 void *fs_file_feeder(void *arg);
 void *fs_gen_feeder(void *arg);
+
+/* gen's profile (gen.c): the realistic model when gen_profile asks for
+ * it; 0, or -1 with err naming the key. fs_gen_close() frees it
+ * (idempotent). */
+int fs_gen_open(struct fs_source *src, const struct fs_config *cfg,
+		char *err, size_t errlen);
+void fs_gen_close(struct fs_source *src);
 
 /* Hand n mbufs to queue q's ring, waiting while it is full. Returns false
  * when the feeder was told to stop. (source_dpdk.c) */

@@ -341,7 +341,9 @@ int fs_dpdk_open(struct fs_source *src, const struct fs_config *cfg,
 			rc = open_ring(src, err, errlen);
 		break;
 	case FS_SRC_GEN:
-		rc = open_ring(src, err, errlen);
+		rc = fs_gen_open(src, cfg, err, errlen);
+		if (rc == 0)
+			rc = open_ring(src, err, errlen);
 		break;
 	}
 	if (rc == 0)
@@ -503,6 +505,7 @@ void fs_dpdk_close(struct fs_source *src)
 		pcap_close(src->file);
 		src->file = NULL;
 	}
+	fs_gen_close(src);
 }
 
 uint64_t fs_dpdk_ifdrop(struct fs_source *src)

@@ -40,6 +40,19 @@
  * ID, IPv6 flow label, payload index and timestamp belong to the position
  * of the packet in the file, so packets stay distinct in every schedule.
  * --summary prints what was written as "name value" lines on stdout.
+ *
+ * --profile realistic writes the generator's realistic profile instead
+ * (src/traffic.c, the same frames as flowscope:gen with gen_profile =
+ * realistic for the same seed and --flows as gen_flows): --flows
+ * connections at a time (default 1000), TCP with handshakes, data both
+ * ways and FIN or RST ends, UDP exchanges and streams, sizes from a heavy
+ * tail. --packets, --seed, --start, --gap-us, --nano and --snaplen work as
+ * above (timestamps too); the options that shape the uniform traffic are
+ * refused. Its --summary counts the connections as tshark's conversations
+ * would: packets, flows, tcp_flows, udp_flows, bytes (frame bytes),
+ * large_flows and large_bytes (connections of more than 20480 frame bytes,
+ * and their bytes), handshakes (SYN, SYN-ACK and ACK seen), fin_flows,
+ * rst_flows, ended_flows (whose last packet is in the trace).
  */
 
 #include <errno.h>
@@ -56,8 +69,12 @@
 
 #include <pcap/pcap.h>
 
+#include "traffic.h"
+
 #define MAX_FRAME 9000u
 #define MAX_FLOWS 16384u	/* keeps source and destination port ranges apart */
+#define MAX_CONNS (1u << 20)	/* --profile realistic: connections at a time */
+#define DEFAULT_CONNS 1000u	/* as gen_flows */
 #define DEFAULT_SNAPLEN 262144u
 #define ETH_HLEN 14u
 #define VLAN_HLEN 4u
@@ -93,6 +110,9 @@ struct opts {
 	uint64_t marker_every;	/* 0: no marker packets */
 	bool late_trigger;
 	bool summary;
+	bool realistic;		/* --profile realistic */
+	bool flows_given;
+	const char *uniform_opt;	/* an option only the uniform profile takes */
 };
 
 /* What a packet is within its flow. */
@@ -129,8 +149,16 @@ static void usage(FILE *f)
 "                      packets and its last ones (the RSTs)\n"
 "  --summary           print packets, flows, tcp_flows, udp_flows, rst_flows,\n"
 "                      rst_flow_packets, fin_flows, fin_flow_packets,\n"
-"                      marker_flows, marker_flow_packets on stdout\n",
-		MAX_FLOWS, MAX_FRAME);
+"                      marker_flows, marker_flow_packets on stdout\n"
+"  --profile P         uniform (the traffic above, default) or realistic:\n"
+"                      flowscope's gen_profile = realistic, --flows (default\n"
+"                      %u, max %u) TCP/UDP connections at a time, heavy-tailed\n"
+"                      sizes; takes --packets, --flows, --seed, --start,\n"
+"                      --gap-us, --nano, --snaplen, --summary (then: packets,\n"
+"                      flows, tcp_flows, udp_flows, bytes, large_flows,\n"
+"                      large_bytes, handshakes, fin_flows, rst_flows,\n"
+"                      ended_flows; large: over %u frame bytes)\n",
+		MAX_FLOWS, MAX_FRAME, DEFAULT_CONNS, MAX_CONNS, FS_TRAFFIC_LARGE);
 }
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -449,7 +477,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 {
 	enum { O_PACKETS = 256, O_FLOWS, O_SIZE, O_MIXED, O_PROTO, O_IPV6,
 	       O_VLAN, O_QINQ, O_NANO, O_START, O_GAP, O_SEED, O_SNAPLEN,
-	       O_SPORT, O_DPORT, O_RST, O_FIN, O_MARKER, O_LATE, O_SUMMARY };
+	       O_SPORT, O_DPORT, O_RST, O_FIN, O_MARKER, O_LATE, O_SUMMARY,
+	       O_PROFILE };
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
@@ -473,6 +502,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "marker-every", required_argument, NULL, O_MARKER },
 		{ "late-trigger", no_argument, NULL, O_LATE },
 		{ "summary", no_argument, NULL, O_SUMMARY },
+		{ "profile", required_argument, NULL, O_PROFILE },
 		{ NULL, 0, NULL, 0 }
 	};
 	int c;
@@ -482,11 +512,22 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			    .start = 1600000000, .gap_us = 10, .seed = 1,
 			    .sport = 10000, .dport = 30000 };
 	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+		/* the options that shape the uniform traffic, for refusal */
+		if (o->uniform_opt == NULL && c >= O_SIZE && c <= O_LATE &&
+		    c != O_NANO && c != O_START && c != O_GAP && c != O_SEED &&
+		    c != O_SNAPLEN) {
+			for (const struct option *l = longopts; l->name; l++)
+				if (l->val == c)
+					o->uniform_opt = l->name;
+		}
 		switch (c) {
 		case 'o': o->out = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		case O_PACKETS: o->packets = parse_num("--packets", optarg, 0, 1000000000); break;
-		case O_FLOWS: o->flows = parse_num("--flows", optarg, 1, MAX_FLOWS); break;
+		case O_FLOWS:
+			o->flows = parse_num("--flows", optarg, 1, MAX_CONNS);
+			o->flows_given = true;
+			break;
 		case O_SIZE:
 			o->size = parse_num("--size", optarg, 1, MAX_FRAME);
 			o->size_given = true;
@@ -523,6 +564,14 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			break;
 		case O_LATE: o->late_trigger = true; break;
 		case O_SUMMARY: o->summary = true; break;
+		case O_PROFILE:
+			if (strcmp(optarg, "uniform") == 0)
+				o->realistic = false;
+			else if (strcmp(optarg, "realistic") == 0)
+				o->realistic = true;
+			else
+				die("--profile: '%s' is not uniform or realistic", optarg);
+			break;
 		default: usage(stderr); exit(1);
 		}
 	}
@@ -530,6 +579,20 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		die("unexpected argument '%s' (see --help)", argv[optind]);
 	if (o->out == NULL)
 		die("-o FILE is required (see --help)");
+	if (o->summary && strcmp(o->out, "-") == 0)
+		die("--summary writes to stdout: give -o a file");
+	if (o->realistic) {
+		if (o->uniform_opt != NULL)
+			die("--%s: not taken with --profile realistic, whose traffic "
+			    "has its own shape", o->uniform_opt);
+		if (!o->flows_given)
+			o->flows = DEFAULT_CONNS;
+		if (o->start + (o->packets + 1) * o->gap_us / 1000000 + 2 > UINT32_MAX)
+			die("--start + --packets * --gap-us runs past 2106");
+		return;
+	}
+	if (o->flows > MAX_FLOWS)
+		die("--flows: '%" PRIu64 "' is not a number in 1..%u", o->flows, MAX_FLOWS);
 	if (o->mixed && o->size_given)
 		die("--size and --mixed exclude each other");
 	if (o->qinq && o->vlan < 0)
@@ -540,8 +603,6 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		die("--sport/--dport + --flows run past port 65535");
 	if (o->late_trigger && o->rst_every == 0)
 		die("--late-trigger needs --rst-every K");
-	if (o->summary && strcmp(o->out, "-") == 0)
-		die("--summary writes to stdout: give -o a file");
 	for (uint64_t f = 0; o->fin_every != 0 && f < o->flows; f++) {
 		uint64_t n = flow_packets(o, f);
 		if (flow_is_fin(o, f) && n > 0 && n < 2) {
@@ -595,6 +656,61 @@ static void print_summary(const struct opts *o)
 	       o->packets, flows, tcp, flows - tcp, rst, rst_p, fin, fin_p, marker, marker_p);
 }
 
+/* --profile realistic: what each slot's connection has had so far. */
+struct conn_acct {
+	uint64_t bytes;
+	unsigned flags;		/* FS_TRAFFIC_* of its packets, or'ed */
+	bool live;		/* it has packets not yet counted */
+};
+
+struct real_summary {
+	uint64_t flows, tcp, bytes, large, large_bytes, handshakes, fin, rst;
+	uint64_t ended;
+};
+
+static void count_conn(struct real_summary *rs, struct conn_acct *a)
+{
+	rs->flows++;
+	rs->tcp += (a->flags & FS_TRAFFIC_TCP) != 0;
+	rs->bytes += a->bytes;
+	if (a->bytes > FS_TRAFFIC_LARGE) {
+		rs->large++;
+		rs->large_bytes += a->bytes;
+	}
+	rs->handshakes += (a->flags & FS_TRAFFIC_HANDSHAKE) != 0;
+	rs->fin += (a->flags & FS_TRAFFIC_FIN) != 0;
+	rs->rst += (a->flags & FS_TRAFFIC_RST) != 0;
+	rs->ended += (a->flags & FS_TRAFFIC_LAST) != 0;
+	a->live = false;
+}
+
+static void account(struct conn_acct *acct, struct real_summary *rs,
+		    const struct fs_traffic_pkt *tp)
+{
+	struct conn_acct *a = &acct[tp->slot];
+
+	if (tp->flags & FS_TRAFFIC_FIRST)
+		*a = (struct conn_acct){ .live = true };
+	a->bytes += tp->len;
+	a->flags |= tp->flags;
+	if (tp->flags & FS_TRAFFIC_LAST)
+		count_conn(rs, a);
+}
+
+static void print_real_summary(const struct opts *o, struct conn_acct *acct,
+			       struct real_summary *rs)
+{
+	for (uint64_t s = 0; s < o->flows; s++)
+		if (acct[s].live)
+			count_conn(rs, &acct[s]);
+	printf("packets %" PRIu64 "\nflows %" PRIu64 "\ntcp_flows %" PRIu64
+	       "\nudp_flows %" PRIu64 "\nbytes %" PRIu64 "\nlarge_flows %" PRIu64
+	       "\nlarge_bytes %" PRIu64 "\nhandshakes %" PRIu64 "\nfin_flows %" PRIu64
+	       "\nrst_flows %" PRIu64 "\nended_flows %" PRIu64 "\n",
+	       o->packets, rs->flows, rs->tcp, rs->flows - rs->tcp, rs->bytes,
+	       rs->large, rs->large_bytes, rs->handshakes, rs->fin, rs->rst, rs->ended);
+}
+
 int main(int argc, char **argv)
 {
 	static uint8_t pkt[MAX_FRAME];
@@ -604,17 +720,29 @@ int main(int argc, char **argv)
 	uint32_t *seq = NULL;
 	uint64_t rng, i, f, k, bump = 0;
 	struct sched sched = { 0, 0 };
+	fs_traffic *tr = NULL;
+	struct conn_acct *acct = NULL;
+	struct real_summary rs = { 0 };
 	int rc = 1;
 
 	parse_args(argc, argv, &o);
 	rng = o.seed;
-	seq = calloc(o.flows, sizeof(*seq));
-	if (seq == NULL) {
-		perror("fs-mktrace: calloc");
-		goto done;
+	if (o.realistic) {
+		tr = fs_traffic_create((uint32_t)o.flows, o.seed);
+		acct = calloc(o.flows, sizeof(*acct));
+		if (tr == NULL || acct == NULL) {
+			perror("fs-mktrace: the realistic profile");
+			goto done;
+		}
+	} else {
+		seq = calloc(o.flows, sizeof(*seq));
+		if (seq == NULL) {
+			perror("fs-mktrace: calloc");
+			goto done;
+		}
+		for (i = 0; i < o.flows; i++)
+			seq[i] = (uint32_t)(i * 2654435761u) + 1;
 	}
-	for (i = 0; i < o.flows; i++)
-		seq[i] = (uint32_t)(i * 2654435761u) + 1;
 
 	p = pcap_open_dead_with_tstamp_precision(DLT_EN10MB,
 		o.snaplen ? (int)o.snaplen : (int)DEFAULT_SNAPLEN,
@@ -637,17 +765,29 @@ int main(int argc, char **argv)
 			bump += 1000;
 			t += 1000;
 		}
-		if (!sched_next(&o, &sched, &f, &k)) {
-			fputs("fs-mktrace: internal error: the schedule ended early\n", stderr);
-			goto done;
+		const uint8_t *frame = pkt;
+
+		if (o.realistic) {
+			struct fs_traffic_pkt tp;
+
+			fs_traffic_next(tr, &tp);
+			account(acct, &rs, &tp);
+			frame = tp.frame;
+			h.len = tp.len;
+		} else {
+			if (!sched_next(&o, &sched, &f, &k)) {
+				fputs("fs-mktrace: internal error: the schedule ended early\n",
+				      stderr);
+				goto done;
+			}
+			h.len = build(&o, i, f, kind_of(&o, f, k), seq, &rng, pkt);
 		}
-		h.len = build(&o, i, f, kind_of(&o, f, k), seq, &rng, pkt);
 		h.caplen = o.snaplen && o.snaplen < h.len ? (bpf_u_int32)o.snaplen : h.len;
 		h.ts.tv_sec = (time_t)(t / NS_PER_S);
 		h.ts.tv_usec = (suseconds_t)(o.nano ? t % NS_PER_S : t % NS_PER_S / 1000);
-		pcap_dump((u_char *)d, &h, pkt);
+		pcap_dump((u_char *)d, &h, frame);
 	}
-	if (sched_next(&o, &sched, &f, &k)) {
+	if (!o.realistic && sched_next(&o, &sched, &f, &k)) {
 		fputs("fs-mktrace: internal error: the schedule has packets left\n", stderr);
 		goto done;
 	}
@@ -655,7 +795,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fs-mktrace: %s: write error\n", o.out);
 		goto done;
 	}
-	if (o.summary)
+	if (o.summary && o.realistic)
+		print_real_summary(&o, acct, &rs);
+	else if (o.summary)
 		print_summary(&o);
 	rc = 0;
 done:
@@ -666,5 +808,7 @@ done:
 	if (rc != 0 && d != NULL && strcmp(o.out, "-") != 0)
 		unlink(o.out);		/* no half-written trace left behind */
 	free(seq);
+	free(acct);
+	fs_traffic_free(tr);
 	return rc;
 }
