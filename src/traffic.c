@@ -2,10 +2,10 @@
 /*
  * The realistic traffic profile (traffic.h). Each slot runs a small state
  * machine for its connection and writes one frame per call into one of
- * three buffers whose payload bytes are filled once at creation: a frame
- * costs its headers (about 54 bytes written, two checksums over them) and
- * one table look-up for the payload's share of the TCP or UDP checksum,
- * whatever its length. Only the choice of slot and the start of a
+ * four buffers (TCP, SYN, UDP, DNS), the payload bytes of the TCP and UDP
+ * ones filled once at creation: a frame costs its headers (about 54 bytes
+ * written, two checksums over them) and one table look-up for the
+ * payload's share of the TCP or UDP checksum, whatever its length. Only the choice of slot and the start of a
  * connection draw random numbers.
  *
  * Sizes: a connection's payload (both directions) is drawn from a mix of

@@ -152,10 +152,10 @@ static void usage(FILE *f)
 "                      marker_flows, marker_flow_packets on stdout\n"
 "  --profile P         uniform (the traffic above, default) or realistic:\n"
 "                      flowscope's gen_profile = realistic, --flows (default\n"
-"                      %u, max %u) TCP/UDP connections at a time, heavy-tailed\n"
-"                      sizes; takes --packets, --flows, --seed, --start,\n"
-"                      --gap-us, --nano, --snaplen, --summary (then: packets,\n"
-"                      flows, tcp_flows, udp_flows, bytes, large_flows,\n"
+"                      %u, max %u) TCP/UDP connections at a time,\n"
+"                      heavy-tailed sizes; takes --packets, --flows, --seed,\n"
+"                      --start, --gap-us, --nano, --snaplen, --summary (then:\n"
+"                      packets, flows, tcp_flows, udp_flows, bytes, large_flows,\n"
 "                      large_bytes, handshakes, fin_flows, rst_flows,\n"
 "                      ended_flows; large: over %u frame bytes)\n",
 		MAX_FLOWS, MAX_FRAME, DEFAULT_CONNS, MAX_CONNS, FS_TRAFFIC_LARGE);
