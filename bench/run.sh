@@ -105,6 +105,8 @@ row "flowscope live, dpdk0 (same vdev), 1 queue" fs FLOWSCOPE_EAL="$vdev" \
 row "flowscope live, dpdk0, rx_queues = 2 (two-queue vdev)" fs FLOWSCOPE_EAL="$vdev2" \
 	FLOWSCOPE_RX_QUEUES=2 "$work/fs-bench" flowscope:dpdk0 "$secs"
 row "flowscope live, gen" fs "$work/fs-bench" flowscope:gen "$secs"
+row "flowscope live, gen, gen_profile = realistic (54-1514 B frames)" fs \
+	FLOWSCOPE_GEN_PROFILE=realistic "$work/fs-bench" flowscope:gen "$secs"
 row "flowscope trigger, dpdk0, nothing triggered (recv/s)" fs FLOWSCOPE_EAL="$vdev" \
 	FLOWSCOPE_MODE=trigger "$work/fs-bench" flowscope:dpdk0 "$secs"
 row "flowscope trigger, dpdk0, every flow triggered" fs FLOWSCOPE_EAL="$vdev" \
