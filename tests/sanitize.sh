@@ -106,7 +106,7 @@ engine() {
 	[ -n "$dsc" ] || return 2
 	mkdir -p "$lib/obj"
 	for f in config devname ring eal eal_args mem source source_dpdk \
-		 source_tpacket source_file gen rx flowkey flow analyzer privsep \
+		 source_tpacket source_file gen traffic rx flowkey flow analyzer privsep \
 		 dumper spool spool_index source_spool timewin hwclock bpfhint \
 		 control control_dir \
 		 capture devices; do
