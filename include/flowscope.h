@@ -190,6 +190,15 @@ void fs_capture_describe(const fs_capture *c, char *buf, size_t len);
 void fs_capture_stop(fs_capture *c);
 
 /*
+ * The application's filter (the program pcap_setfilter() installs): a
+ * spool= source reads only the blocks its index says can hold a packet
+ * that passes it. The filter itself is still the application's to run.
+ */
+struct bpf_insn;
+void fs_capture_set_filter(fs_capture *c, const struct bpf_insn *insns,
+			   unsigned n);
+
+/*
  * Did the capture fall back to FS_TSTAMP_HOST because the timestamps its
  * params asked for were not to be had (libpcap's
  * PCAP_WARNING_TSTAMP_TYPE_NOTSUP)?

@@ -268,6 +268,19 @@ static void pcap_flowscope_breakloop(pcap_t *p)
 
 /* setdirection_op: inout always; in and out when every source can tell
  * (kernel interfaces), else an error that says which cannot. */
+/* The filter runs here, as for any savefile or socket; the engine only
+ * learns it, so that a spool= source can leave out what cannot pass. */
+static int pcap_flowscope_setfilter(pcap_t *p, struct bpf_program *fp)
+{
+	struct pcap_flowscope *pf = p->priv;
+
+	if (install_bpf_program(p, fp) < 0)
+		return -1;
+	if (pf->cap != NULL)
+		fs_capture_set_filter(pf->cap, fp->bf_insns, fp->bf_len);
+	return 0;
+}
+
 static int pcap_flowscope_setdirection(pcap_t *p, pcap_direction_t d)
 {
 	struct pcap_flowscope *pf = p->priv;
@@ -408,7 +421,7 @@ static int pcap_flowscope_activate(pcap_t *p)
 	p->selectable_fd = p->fd;
 	p->read_op = pcap_flowscope_read;
 	p->inject_op = pcap_flowscope_inject;
-	p->setfilter_op = install_bpf_program;
+	p->setfilter_op = pcap_flowscope_setfilter;
 	p->setdirection_op = pcap_flowscope_setdirection;
 	p->set_datalink_op = NULL;
 	p->getnonblock_op = pcap_flowscope_getnonblock;

@@ -304,6 +304,15 @@ int fs_capture_write_stats(fs_capture *c, FILE *out)
 	fprintf(out, "not_triggered %" PRIu64 "\n", s.not_triggered);
 	fprintf(out, "cut_packets %" PRIu64 "\n", s.cut_packets);
 	fprintf(out, "cut_bytes %" PRIu64 "\n", s.cut_bytes);
+	for (unsigned i = 0; c->src != NULL && !c->stopped &&
+	     i < c->nsources; i++)
+		if (c->src[i].spec.kind == FS_SRC_SPOOL) {
+			uint64_t rd, sk;
+
+			fs_spoolsrc_counts(&c->src[i], &rd, &sk);
+			fprintf(out, "spool_blocks_read %" PRIu64 "\n", rd);
+			fprintf(out, "spool_blocks_skipped %" PRIu64 "\n", sk);
+		}
 	if (dumps) {
 		if (c->dumper != NULL)
 			fs_dumper_stats(c->dumper, &d);
@@ -344,6 +353,15 @@ static int ctl_stats(void *arg, FILE *out, char *err, size_t errlen)
 	/* the server sees a failed stream itself */
 	(void)fs_capture_write_stats(arg, out);
 	return 0;
+}
+
+void fs_capture_set_filter(fs_capture *c, const struct bpf_insn *insns,
+			   unsigned n)
+{
+	for (unsigned i = 0; c->src != NULL && !c->stopped &&
+	     i < c->nsources; i++)
+		if (c->src[i].spec.kind == FS_SRC_SPOOL)
+			fs_spoolsrc_set_filter(&c->src[i], insns, n);
 }
 
 void fs_capture_describe(const fs_capture *c, char *buf, size_t len)

@@ -219,6 +219,14 @@ int fs_spoolsrc_open(struct fs_source *src, const struct fs_config *cfg,
 int fs_spoolsrc_start(struct fs_source *src, const struct fs_sink *sink,
 		      char *err, size_t errlen);
 void fs_spoolsrc_close(struct fs_source *src);
+/* The application's filter: blocks whose index says no packet of them
+ * can pass it are not read from then on (bpfhint.h). Any thread. */
+struct bpf_insn;
+void fs_spoolsrc_set_filter(struct fs_source *src, const struct bpf_insn *insns,
+			    unsigned n);
+/* Blocks read and skipped by the index so far. */
+void fs_spoolsrc_counts(struct fs_source *src, uint64_t *read,
+			uint64_t *skipped);
 
 /* Start thread t running fn(arg) with every signal blocked, so that the
  * application's signals go to its own threads. Returns 0 or an errno

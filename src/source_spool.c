@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bpfhint.h"
 #include "spool.h"
 #include "spool_index.h"
 
@@ -32,6 +33,7 @@
 
 struct blkref {
 	uint32_t seg;		/* index into fds */
+	uint32_t blk;		/* in its segment's index; UINT32_MAX: none */
 	uint32_t total;
 	uint64_t off;
 	uint64_t first_ts, last_ts;
@@ -47,17 +49,27 @@ struct stream {
 	bool have;
 };
 
+/* Which blocks of each indexed segment can hold a packet the filter
+ * accepts (bit per block; NULL: every block of that segment). */
+struct cands {
+	uint8_t **bits;		/* per segment */
+	struct cands *older;	/* replaced by a later filter, freed at close */
+};
+
 struct fs_spool_reader {
 	int *fds;
+	struct fs_spool_index *idx;	/* per segment; h.nblocks 0: none */
 	size_t nseg;
+	_Atomic(struct cands *) cands;	/* the filter's, or NULL: no skipping */
+	_Atomic uint64_t blocks_read, blocks_skipped;
 	unsigned nlanes;
 	struct stream *s;
 	uint64_t damaged;	/* blocks skipped: no longer whole */
 };
 
 static int add_ref(struct fs_spool_reader *rd, uint32_t lane, uint32_t seg,
-		   uint64_t off, uint32_t total, uint64_t first_ts,
-		   uint64_t last_ts)
+		   uint32_t blk, uint64_t off, uint32_t total,
+		   uint64_t first_ts, uint64_t last_ts)
 {
 	struct stream *st;
 
@@ -83,6 +95,7 @@ static int add_ref(struct fs_spool_reader *rd, uint32_t lane, uint32_t seg,
 		st->cap = c;
 	}
 	st->b[st->n].seg = seg;
+	st->b[st->n].blk = blk;
 	st->b[st->n].off = off;
 	st->b[st->n].total = total;
 	st->b[st->n].first_ts = first_ts;
@@ -125,8 +138,8 @@ static int walk_blocks(struct fs_spool_reader *rd, uint32_t seg, int fd)
 					     false);
 		if (total == 0 || off + total > size)
 			break;	/* the end, or a block still being written */
-		if (add_ref(rd, h.lane, seg, off, (uint32_t)total, h.first_ts,
-			    h.last_ts) < 0)
+		if (add_ref(rd, h.lane, seg, UINT32_MAX, off, (uint32_t)total,
+			    h.first_ts, h.last_ts) < 0)
 			return -1;
 		off += total;
 	}
@@ -150,10 +163,25 @@ static void reader_free(struct fs_spool_reader *rd)
 {
 	if (rd == NULL)
 		return;
-	for (size_t i = 0; i < rd->nseg; i++)
+	struct cands *c = atomic_load(&rd->cands);
+
+	while (c != NULL) {
+		struct cands *o = c->older;
+
+		for (size_t i = 0; i < rd->nseg; i++)
+			free(c->bits[i]);
+		free(c->bits);
+		free(c);
+		c = o;
+	}
+	for (size_t i = 0; i < rd->nseg; i++) {
 		if (rd->fds[i] >= 0)
 			close(rd->fds[i]);
+		if (rd->idx != NULL)
+			fs_idx_free(&rd->idx[i]);
+	}
 	free(rd->fds);
+	free(rd->idx);
 	for (unsigned l = 0; l < rd->nlanes; l++) {
 		free(rd->s[l].b);
 		free(rd->s[l].buf);
@@ -188,7 +216,8 @@ int fs_spoolsrc_open(struct fs_source *src, const struct fs_config *cfg,
 		goto fail;
 	}
 	rd->fds = calloc((size_t)n + 1, sizeof(*rd->fds));
-	if (rd->fds == NULL)
+	rd->idx = calloc((size_t)n + 1, sizeof(*rd->idx));
+	if (rd->fds == NULL || rd->idx == NULL)
 		goto oom;
 	for (int i = 0; i < n; i++) {
 		char idx[64];
@@ -210,13 +239,14 @@ int fs_spoolsrc_open(struct fs_source *src, const struct fs_config *cfg,
 		if (fs_idx_read(&x, dfd, idx) == 0) {
 			for (uint32_t b = 0; b < x.h.nblocks; b++)
 				if (add_ref(rd, x.blocks[b].lane,
-					    (uint32_t)rd->nseg, x.blocks[b].off,
+					    (uint32_t)rd->nseg, b, x.blocks[b].off,
 					    x.blocks[b].total, x.blocks[b].first_ts,
 					    x.blocks[b].last_ts) < 0) {
 					fs_idx_free(&x);
 					goto oom;
 				}
-			fs_idx_free(&x);
+			/* kept: a filter set later picks blocks with it */
+			rd->idx[rd->nseg] = x;
 		} else if (walk_blocks(rd, (uint32_t)rd->nseg, fd) < 0) {
 			goto oom;
 		}
@@ -250,8 +280,20 @@ static bool load(struct fs_spool_reader *rd, struct stream *st, uint64_t lo,
 		const struct blkref *b = &st->b[st->next++];
 		struct fs_spool_blk h;
 
+		struct cands *c = atomic_load_explicit(&rd->cands,
+						       memory_order_acquire);
+
 		if (b->last_ts < lo || b->first_ts >= hi)
 			continue;	/* not read at all */
+		/* the index says no packet of it can pass the filter */
+		if (c != NULL && b->blk != UINT32_MAX && c->bits[b->seg] != NULL &&
+		    !(c->bits[b->seg][b->blk / 8] & (1u << (b->blk % 8)))) {
+			atomic_fetch_add_explicit(&rd->blocks_skipped, 1,
+						  memory_order_relaxed);
+			continue;
+		}
+		atomic_fetch_add_explicit(&rd->blocks_read, 1,
+					  memory_order_relaxed);
 		if (b->total > st->room) {
 			uint8_t *n = realloc(st->buf, b->total);
 
@@ -392,4 +434,73 @@ void fs_spoolsrc_close(struct fs_source *src)
 	}
 	reader_free(src->spool);
 	src->spool = NULL;
+}
+
+/* Mark the blocks of x that may hold a packet of alternative a. */
+static void mark_alt(const struct fs_spool_index *x,
+		     const struct fs_bpf_alt *a, uint8_t *bits)
+{
+	if (a->kind == FS_FLOW_L2) {
+		fs_idx_mark_addr(x, fs_idx_ethertype_hash(a->ethertype), bits);
+		return;
+	}
+	/* by the address alone: looser than a port or 5-tuple, never
+	 * stricter, and the filter still judges every packet read */
+	fs_idx_mark_addr(x, fs_idx_addr_hash(a->addr), bits);
+}
+
+void fs_spoolsrc_set_filter(struct fs_source *src, const struct bpf_insn *insns,
+			    unsigned n)
+{
+	struct fs_spool_reader *rd = src->spool;
+	struct fs_bpf_hint *h = malloc(sizeof(*h));
+	struct cands *c = NULL;
+
+	if (rd == NULL || h == NULL)
+		goto out;
+	if (fs_bpf_hint(insns, n, h) < 0 || h->none)
+		goto publish;	/* anything may match: read every block */
+	c = calloc(1, sizeof(*c));
+	if (c == NULL || (c->bits = calloc(rd->nseg + 1, sizeof(*c->bits))) == NULL) {
+		free(c);
+		goto out;	/* nothing changes: every block is read */
+	}
+	for (size_t i = 0; i < rd->nseg; i++) {
+		const struct fs_spool_index *x = &rd->idx[i];
+
+		if (x->h.nblocks == 0)
+			continue;
+		c->bits[i] = calloc(x->h.nblocks / 8 + 1, 1);
+		if (c->bits[i] == NULL)
+			continue;	/* that segment: every block */
+		for (unsigned k = 0; k < h->n; k++)
+			mark_alt(x, &h->alt[k], c->bits[i]);
+	}
+publish:
+	if (c != NULL)
+		c->older = atomic_load(&rd->cands);
+	else if (atomic_load(&rd->cands) != NULL) {
+		/* a later filter that can match anything: keep the older
+		 * sets for freeing, read everything from now on */
+		c = calloc(1, sizeof(*c));
+		if (c == NULL || (c->bits = calloc(rd->nseg + 1,
+						   sizeof(*c->bits))) == NULL) {
+			free(c);
+			goto out;
+		}
+		c->older = atomic_load(&rd->cands);
+	}
+	if (c != NULL)
+		atomic_store_explicit(&rd->cands, c, memory_order_release);
+out:
+	free(h);
+}
+
+void fs_spoolsrc_counts(struct fs_source *src, uint64_t *read,
+			uint64_t *skipped)
+{
+	struct fs_spool_reader *rd = src->spool;
+
+	*read = rd ? atomic_load(&rd->blocks_read) : 0;
+	*skipped = rd ? atomic_load(&rd->blocks_skipped) : 0;
 }

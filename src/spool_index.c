@@ -26,11 +26,19 @@ uint32_t fs_idx_addr_hash(const uint8_t addr[16])
 	return rte_hash_crc(addr, 16, ADDR_SEED);
 }
 
+uint32_t fs_idx_ethertype_hash(uint16_t ethertype)
+{
+	uint8_t a[16] = { 0xff, 0xee, (uint8_t)(ethertype >> 8),
+			  (uint8_t)ethertype };
+
+	return fs_idx_addr_hash(a);
+}
+
 void fs_idx_init(struct fs_spool_index *x, uint64_t seg_num)
 {
 	memset(x, 0, sizeof(*x));
 	x->h.magic = FS_IDX_MAGIC;
-	x->h.version = 1;
+	x->h.version = FS_IDX_VERSION;
 	x->h.seg_num = seg_num;
 }
 
@@ -79,9 +87,9 @@ int fs_idx_add_packet(struct fs_spool_index *x, const uint8_t *pkt,
 		a[0] = fs_idx_addr_hash(info.key.a);
 		a[1] = fs_idx_addr_hash(info.key.b);
 	} else {
-		/* no address: the flow's hash stands in (an address lookup
-		 * may then read a block more, never less) */
-		a[0] = a[1] = info.hash;
+		/* no address: the EtherType stands in, so that a lookup of
+		 * non-IP frames of one kind (a filter's ARP) finds them */
+		a[0] = a[1] = fs_idx_ethertype_hash(info.key.ethertype);
 	}
 	x->ntmp++;
 	return 0;
@@ -282,7 +290,7 @@ int fs_idx_read(struct fs_spool_index *x, int dfd, const char *name)
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &st) < 0 || read_full(fd, &h, sizeof(h)) < 0 ||
-	    h.magic != FS_IDX_MAGIC || h.version != 1)
+	    h.magic != FS_IDX_MAGIC || h.version != FS_IDX_VERSION)
 		goto bad;
 	want = sizeof(h) + (uint64_t)h.nblocks * sizeof(*x->blocks) +
 	       ((uint64_t)h.nflows + h.naddrs) * sizeof(*x->flows);

@@ -25,10 +25,11 @@
 #include <stdint.h>
 
 #define FS_IDX_MAGIC 0x31495346u	/* "FSI1" */
+#define FS_IDX_VERSION 2		/* 2: non-IP frames by EtherType */
 
 struct fs_idx_hdr {
 	uint32_t magic;
-	uint32_t version;		/* 1 */
+	uint32_t version;		/* FS_IDX_VERSION */
 	uint64_t seg_num;
 	uint64_t first_ts, last_ts;
 	uint64_t packets;
@@ -64,6 +65,9 @@ struct fs_spool_index {
 /* Hash of a 16-byte address (IPv4: the first 4 bytes, the rest zero, as
  * in struct fs_flow_key). */
 uint32_t fs_idx_addr_hash(const uint8_t addr[16]);
+
+/* What stands for a non-IP frame's addresses: its EtherType. */
+uint32_t fs_idx_ethertype_hash(uint16_t ethertype);
 
 void fs_idx_init(struct fs_spool_index *x, uint64_t seg_num);
 void fs_idx_free(struct fs_spool_index *x);

@@ -9,7 +9,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 apt-get update -q
 apt-get install -y -q --no-install-recommends \
-	build-essential autoconf automake libtool pkg-config dpkg-dev debhelper groff-base \
+	build-essential autoconf automake libtool pkg-config dpkg-dev debhelper groff-base strace \
 	patch flex bison \
 	dpdk dpdk-dev libdpdk-dev uthash-dev check libpcap-dev \
 	libbluetooth-dev libdbus-1-dev \
