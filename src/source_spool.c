@@ -108,26 +108,14 @@ static int add_ref(struct fs_spool_reader *rd, uint32_t lane, uint32_t seg,
 static int walk_blocks(struct fs_spool_reader *rd, uint32_t seg, int fd)
 {
 	struct stat st;
-	uint64_t off = 0, size;
-	uint8_t h8[8];
+	uint64_t off, size;
 
 	if (fstat(fd, &st) < 0)
 		return -1;
 	size = (uint64_t)st.st_size;
-	for (;;) {
-		uint32_t bt, bl;
-
-		if (pread(fd, h8, 8, (off_t)off) != 8)
-			return 0;	/* not even a header yet: empty */
-		memcpy(&bt, h8, 4);
-		memcpy(&bl, h8 + 4, 4);
-		if ((off == 0 && bt != 0x0a0d0d0au) || bl < 12 || bl % 4 ||
-		    off + bl > size || off + bl > (1u << 20))
-			return 0;
-		off += bl;
-		if (bt == FS_SPOOL_BT_PAD)
-			break;
-	}
+	off = fs_spool_header_end(fd, size);
+	if (off == 0)
+		return 0;	/* not even a whole header yet: empty */
 	while (off + sizeof(struct fs_spool_blk) <= size) {
 		struct fs_spool_blk h;
 		size_t total;

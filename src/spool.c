@@ -34,7 +34,7 @@
 #define SEG_MIN (4ull << 20)
 #define SEG_MAX (1ull << 30)
 #define IDLE_NS 2000000L	/* nothing to write: look again after */
-#define HDR_ROOM (64u << 10)	/* a segment's header, at most */
+#define HDR_ROOM FS_SPOOL_HDR_MAX	/* a segment's header, at most */
 
 /* One segment on disk, oldest first in the list. */
 struct seg {
@@ -284,6 +284,28 @@ size_t fs_spool_check_block(const uint8_t *buf, size_t len, bool payload)
 	return h.total;
 }
 
+uint64_t fs_spool_header_end(int fd, uint64_t size)
+{
+	uint8_t h8[8];
+	uint64_t off = 0;
+
+	/* a section header, interface blocks, and our padding block */
+	for (;;) {
+		uint32_t bt, bl;
+
+		if (pread(fd, h8, 8, (off_t)off) != 8)
+			return 0;
+		memcpy(&bt, h8, 4);
+		memcpy(&bl, h8 + 4, 4);
+		if ((off == 0 && bt != 0x0a0d0d0au) || bl < 12 || bl % 4 ||
+		    off + bl > size || off + bl > FS_SPOOL_HDR_MAX)
+			return 0;
+		off += bl;
+		if (bt == FS_SPOOL_BT_PAD)
+			return off;
+	}
+}
+
 /* ---- segments on disk ---- */
 
 static void seg_name(char *b, size_t n, uint64_t num)
@@ -382,29 +404,14 @@ static int seg_push(fs_spool *s, const struct seg *g)
 static int scan_segment(int fd, uint64_t size, uint64_t *good,
 			uint64_t *first_ts, uint64_t *last_ts)
 {
-	uint8_t hdr[8];
-	uint64_t off = 0;
+	uint64_t off = fs_spool_header_end(fd, size);
 	uint8_t *blk = NULL;
 	size_t blk_room = 0;
 
 	*good = 0;
 	*first_ts = *last_ts = 0;
-	/* the header (a section header, interfaces) ends with our padding
-	 * block: find its end by walking the blocks */
-	for (;;) {
-		uint32_t bt, bl;
-
-		if (pread(fd, hdr, 8, (off_t)off) != 8)
-			return -1;
-		memcpy(&bt, hdr, 4);
-		memcpy(&bl, hdr + 4, 4);
-		if ((off == 0 && bt != 0x0a0d0d0au) || bl < 12 || bl % 4 ||
-		    off + bl > size || off + bl > HDR_ROOM)
-			return -1;
-		off += bl;
-		if (bt == FS_SPOOL_BT_PAD)
-			break;
-	}
+	if (off == 0)
+		return -1;
 	*good = off;
 	while (off + sizeof(struct fs_spool_blk) <= size) {
 		struct fs_spool_blk h;

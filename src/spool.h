@@ -39,6 +39,7 @@
 #define FS_SPOOL_BT_PAD 0x80f50000u	/* padding to the alignment */
 #define FS_SPOOL_MAGIC 0x31425346u	/* "FSB1" */
 #define FS_SPOOL_ALIGN 4096u
+#define FS_SPOOL_HDR_MAX (64u << 10)	/* a segment's header, at most */
 
 /* Header of one spool block (a pcapng block of its own, host order). The
  * EPBs of payload bytes follow it, then a padding block. */
@@ -132,6 +133,11 @@ size_t fs_spool_format_header(uint8_t *buf, size_t room, unsigned nsources,
 size_t fs_spool_format_block(uint8_t *out, size_t room, const uint8_t *rec,
 			     size_t len, unsigned lane, uint64_t chunk_seq,
 			     uint64_t first_pkt, uint32_t npkts);
+
+/* Where the header of segment fd (size bytes: its section header and
+ * interface blocks, ending with our padding block) ends; 0 when the file
+ * does not start with a whole one. */
+uint64_t fs_spool_header_end(int fd, uint64_t size);
 
 /*
  * Is buf (len bytes, at a block boundary) the start of a complete, intact

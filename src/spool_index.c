@@ -330,23 +330,11 @@ int fs_idx_rebuild(struct fs_spool_index *x, uint64_t seg_num, int fd,
 	uint8_t *blk = NULL;
 	size_t room = 0;
 	uint64_t off;
-	uint8_t h8[8];
 
 	fs_idx_init(x, seg_num);
-	/* past the section header and interfaces: our padding ends them */
-	for (off = 0;;) {
-		uint32_t bt, bl;
-
-		if (pread(fd, h8, 8, (off_t)off) != 8)
-			return -1;
-		memcpy(&bt, h8, 4);
-		memcpy(&bl, h8 + 4, 4);
-		if (bl < 12 || bl % 4 || off + bl > size)
-			return -1;
-		off += bl;
-		if (bt == FS_SPOOL_BT_PAD)
-			break;
-	}
+	off = fs_spool_header_end(fd, size);
+	if (off == 0)
+		return -1;
 	while (off + sizeof(struct fs_spool_blk) <= size) {
 		struct fs_spool_blk h;
 		struct fs_idx_blk b;
