@@ -650,6 +650,33 @@ static int resolve_window(fs_capture *c, char *errbuf, size_t errlen)
 }
 
 /*
+ * source_vlans names one id per source of the device, in its order; a
+ * list that does not match the device is refused rather than guessed at
+ * (a missing id would merge a source with an untagged one). Every kind
+ * of source delivers Ethernet frames (file= and interfaces refuse other
+ * link types when they open), so each tagged frame has MAC addresses
+ * for the tag to follow.
+ */
+static int set_vlans(fs_capture *c, char *errbuf, size_t errlen)
+{
+	const struct fs_vlans *v = &c->cfg.source_vlans;
+
+	if (!fs_config_given(&c->cfg, "source_vlans"))
+		return 0;
+	if (v->n != c->nsources) {
+		snprintf(errbuf, errlen, "source_vlans: %u VLAN id%s for %u "
+			 "source%s; give one per source, in the order of the "
+			 "device name (0: no tag)", (unsigned)v->n,
+			 v->n == 1 ? "" : "s", c->nsources,
+			 c->nsources == 1 ? "" : "s");
+		return -1;
+	}
+	for (unsigned i = 0; i < c->nsources; i++)
+		c->src[i].vlan = v->id[i];
+	return 0;
+}
+
+/*
  * A capture activated as root gets its privileged helper now, before
  * the ring, the EAL and the threads exist: the fork then copies little
  * (and the big mappings made later are not inherited, see mem.h). The
@@ -857,6 +884,8 @@ fs_capture *fs_capture_open(const char *device,
 			c->dev.sources[i].kind == FS_SRC_SPOOL ? 1
 			: c->cfg.rx_queues;
 	}
+	if (set_vlans(c, errbuf, errlen) < 0)
+		goto fail;
 	if (c->nlanes > MAX_LANES) {
 		snprintf(errbuf, errlen, "rx_queues: %u sources with %u queues "
 			 "each make more than %u receive threads", c->nsources,

@@ -72,6 +72,7 @@ _Static_assert(FIELD_IS(spool_size, uint64_t), "spool_size");
 _Static_assert(FIELD_IS(cutoff, uint64_t), "cutoff");
 _Static_assert(FIELD_IS(since, char *), "since");
 _Static_assert(FIELD_IS(until, char *), "until");
+_Static_assert(FIELD_IS(source_vlans, struct fs_vlans), "source_vlans");
 
 #define OFF(m) offsetof(struct fs_config, m)
 
@@ -148,6 +149,11 @@ static const struct fs_config_key keys[] = {
 	  "ISO 8601 UTC, epoch seconds, or before now (-10m)" },
 	{ "until", FS_KEY_TIME, "none", 0, 0, OFF(until),
 	  "end of that window (packets before it are delivered)" },
+	{ "source_vlans", FS_KEY_VLANS, "none", 0, FS_VLAN_ID_MAX,
+	  OFF(source_vlans),
+	  "one VLAN id per source, comma-separated in the order of the "
+	  "device name (0: none), pushed as an outermost 802.1Q tag onto "
+	  "that source's packets so aggregated inputs stay apart" },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -351,6 +357,12 @@ static void describe(const struct fs_config_key *k, char *buf, size_t len)
 	case FS_KEY_PROFILE:
 		snprintf(buf, len, "uniform or realistic");
 		break;
+	case FS_KEY_VLANS:
+		snprintf(buf, len, "VLAN ids %llu to %llu separated by commas, "
+			 "one per source (0: no tag), e.g. 10,20",
+			 (unsigned long long)k->min,
+			 (unsigned long long)k->max);
+		break;
 	case FS_KEY_STRING:
 	default:
 		snprintf(buf, len, "any text");
@@ -445,6 +457,57 @@ static int replace_string(char **slot, const char *value)
 static int set_value(struct fs_config *c, const struct fs_config_key *k,
 		     const char *value, const char *where, char *err,
 		     size_t errlen);
+
+/*
+ * A source_vlans value: decimal ids separated by commas, blanks allowed
+ * around each, at most FS_MAX_SOURCES of them (a device name has no
+ * more sources). The same digit rules as numbers (no sign, no hex).
+ * Returns 0 with out filled, or -1 with err; out is then untouched.
+ */
+static int parse_vlans(const struct fs_config_key *k, const char *value,
+		       const char *form, struct fs_vlans *out,
+		       const char *where, char *err, size_t errlen)
+{
+	struct fs_vlans v = { 0 };
+	const char *p = value;
+
+	for (;;) {
+		const char *start;
+		uint64_t id = 0;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p < '0' || *p > '9')
+			return fail(err, errlen, where, "%s: '%s' is not a list "
+				    "of VLAN ids (%s)", k->name, value, form);
+		/* past max, id stops growing: any number of digits */
+		for (start = p; *p >= '0' && *p <= '9'; p++)
+			if (id <= k->max)
+				id = id * 10 + (uint64_t)(*p - '0');
+		if (id > k->max)
+			return fail(err, errlen, where, "%s: VLAN id %.*s is "
+				    "out of range (%llu to %llu)", k->name,
+				    (int)(p - start > 24 ? 24 : p - start),
+				    start, (unsigned long long)k->min,
+				    (unsigned long long)k->max);
+		if (v.n == FS_MAX_SOURCES)
+			return fail(err, errlen, where, "%s: more than %u VLAN "
+				    "ids; a device name has at most %u sources",
+				    k->name, (unsigned)FS_MAX_SOURCES,
+				    (unsigned)FS_MAX_SOURCES);
+		v.id[v.n++] = (uint16_t)id;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			break;
+		if (*p != ',')
+			return fail(err, errlen, where, "%s: '%s' is not a list "
+				    "of VLAN ids (%s)", k->name, value, form);
+		p++;
+	}
+	*out = v;
+	return 0;
+}
 
 int fs_config_set(struct fs_config *c, const char *key, const char *value,
 		  const char *where, char *err, size_t errlen)
@@ -605,6 +668,10 @@ static int set_value(struct fs_config *c, const struct fs_config_key *k,
 		fs_devname_release(&d);
 		break;
 	}
+
+	case FS_KEY_VLANS:
+		return parse_vlans(k, value, form, (struct fs_vlans *)field,
+				   where, err, errlen);
 
 	case FS_KEY_STRING:
 		break;

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "devname.h"
+
 enum fs_mode {
 	FS_MODE_LIVE = 0,	/* every packet as it arrives */
 	FS_MODE_TRIGGER,	/* only triggered flows, history first */
@@ -23,6 +25,17 @@ enum fs_mode {
 enum fs_gen_profile {
 	FS_GEN_UNIFORM = 0,	/* equal UDP flows, one packet each in turn */
 	FS_GEN_REALISTIC,	/* TCP and UDP connections, heavy-tailed sizes */
+};
+
+/* Largest VLAN id of source_vlans (12 bits of the tag). */
+#define FS_VLAN_ID_MAX 4095u
+
+/* source_vlans: the VLAN id pushed onto each source's packets, in the
+ * order of the device name (0: none). n is how many the value gave;
+ * whether that matches the device is checked when the capture opens. */
+struct fs_vlans {
+	uint32_t n;
+	uint16_t id[FS_MAX_SOURCES];
 };
 
 /* One capture's settings. Strings are owned (malloc'd) or NULL. */
@@ -51,6 +64,7 @@ struct fs_config {
 	uint64_t cutoff;	/* history bytes per flow, 0: no bound */
 	char *since, *until;	/* the window's ends as written, or NULL;
 				 * resolved when the capture is activated */
+	struct fs_vlans source_vlans;	/* n 0: no tags */
 	uint64_t given;		/* bit i: key i of the table was set */
 };
 
@@ -65,6 +79,7 @@ enum fs_key_type {
 	FS_KEY_CONTROL,	/* absolute socket path or "off" */
 	FS_KEY_EAL,	/* EAL arguments, split like sh; see eal_args.h */
 	FS_KEY_SOURCES,	/* sources as in a device name: eth0:file=x.pcap */
+	FS_KEY_VLANS,	/* comma-separated VLAN ids, one per source */
 	FS_KEY_STRING,	/* free text */
 	FS_KEY_TIME,	/* a time, absolute or before now (timewin.h) */
 	FS_KEY_PROFILE,	/* uniform | realistic */

@@ -4,7 +4,8 @@
  * takes with its lane (reserve, publish, analyze or hand the analysis to
  * the reader, wake it, end), and the receive thread of a DPDK port's
  * queue built from them. It works in bursts, copies each packet once
- * into the lane, takes no lock, allocates nothing and publishes once per
+ * into the lane (pushing the source's VLAN tag, if it has one, in that
+ * same copy), takes no lock, allocates nothing and publishes once per
  * burst. When idle it backs off to short sleeps so that it never starves
  * the application on a machine with few cores.
  */
@@ -33,6 +34,7 @@
 
 #include "analyzer.h"
 #include "eal.h"
+#include "vlan.h"
 
 #define CLOCK_REFRESH_NS 1000000000u	/* a NIC's clock is read again */
 
@@ -79,6 +81,51 @@ static inline void copy_out(uint8_t *dst, const struct rte_mbuf *m,
 		dst += n;
 		cap -= n;
 	}
+}
+
+/* Copy n bytes from offset off of a chained mbuf (off + n within it). */
+static void copy_range(uint8_t *dst, const struct rte_mbuf *m, uint32_t off,
+		       uint32_t n)
+{
+	for (; m != NULL && off >= m->data_len; m = m->next)
+		off -= m->data_len;
+	for (; m != NULL && n > 0; m = m->next, off = 0) {
+		uint32_t k = m->data_len - off < n ? m->data_len - off : n;
+
+		rte_memcpy(dst, rte_pktmbuf_mtod_offset(m, const uint8_t *, off),
+			   k);
+		dst += k;
+		n -= k;
+	}
+}
+
+/*
+ * Copy cap bytes of the mbuf with the source's tag inserted after the
+ * MAC addresses (the mbuf holds at least FS_VLAN_AFTER bytes, and cap -
+ * FS_VLAN_TAG_LEN of them): in the same copy when the first segment
+ * holds them all, else piece by piece.
+ */
+static inline void copy_out_tagged(uint8_t *dst, const struct rte_mbuf *m,
+				   uint32_t cap, const uint8_t *tag)
+{
+	uint32_t n;
+
+	if (likely(m->data_len >= FS_VLAN_AFTER &&
+		   cap <= m->data_len + FS_VLAN_TAG_LEN)) {
+		fs_vlan_copy(dst, rte_pktmbuf_mtod(m, const uint8_t *), cap,
+			     tag, FS_VLAN_TAG_LEN);
+		return;
+	}
+	n = cap < FS_VLAN_AFTER ? cap : FS_VLAN_AFTER;
+	copy_range(dst, m, 0, n);
+	if (cap <= FS_VLAN_AFTER)
+		return;
+	n = cap - FS_VLAN_AFTER;
+	memcpy(dst + FS_VLAN_AFTER, tag, n < FS_VLAN_TAG_LEN ? n :
+	       FS_VLAN_TAG_LEN);
+	if (n > FS_VLAN_TAG_LEN)
+		copy_range(dst + FS_VLAN_AFTER + FS_VLAN_TAG_LEN, m,
+			   FS_VLAN_AFTER, n - FS_VLAN_TAG_LEN);
 }
 
 static inline uint64_t min_seq(uint64_t a, uint64_t b)
@@ -357,10 +404,14 @@ void *fs_rx_thread(void *arg)
 	const int hw_off = r->hw_off;
 	const bool fed = src->rings[0] != NULL;
 	const uint32_t caplen = r->sink->caplen;
+	/* source_vlans: the tag every packet of this source gets */
+	const uint16_t vid = src->vlan;
+	uint8_t tag[FS_VLAN_TAG_LEN];
 	bool registered;
 	unsigned idle = 0;
 	char name[32];
 
+	fs_vlan_tag(tag, vid);
 	snprintf(name, sizeof(name), "fs-rx%u.%u", (unsigned)r->port,
 		 (unsigned)r->queue);
 	fs_rx_begin(r, name);
@@ -386,7 +437,12 @@ void *fs_rx_thread(void *arg)
 			refresh_clock(r);
 		for (uint16_t i = 0; i < n; i++) {
 			struct rte_mbuf *mb = m[i];
-			uint32_t len = rte_pktmbuf_pkt_len(mb);
+			uint32_t plen = rte_pktmbuf_pkt_len(mb);
+			/* tagged, the frame is 4 bytes longer, and caplen
+			 * counts the tag like any other bytes */
+			uint32_t ntag = vid != 0 && plen >= FS_VLAN_AFTER ?
+					FS_VLAN_TAG_LEN : 0;
+			uint32_t len = plen + ntag;
 			uint32_t cap = len < caplen ? len : caplen;
 			struct fs_pkt_hdr *h;
 
@@ -399,6 +455,7 @@ void *fs_rx_thread(void *arg)
 
 				h->ts_ns = *RTE_MBUF_DYNFIELD(mb, ts_off,
 							      uint64_t *);
+				wl += ntag;
 				h->wire_len = wl > len ? wl : len;
 			} else if (mb->ol_flags & hw_flag) {
 				uint64_t t = *RTE_MBUF_DYNFIELD(mb, hw_off,
@@ -416,7 +473,11 @@ void *fs_rx_thread(void *arg)
 			h->cap_len = (uint16_t)cap;
 			h->source = (uint8_t)src->index;
 			h->flags = 0;
-			copy_out((uint8_t *)(h + 1), mb, cap);
+			if (ntag)
+				copy_out_tagged((uint8_t *)(h + 1), mb, cap,
+						tag);
+			else
+				copy_out((uint8_t *)(h + 1), mb, cap);
 			newest = h->ts_ns;
 		}
 		if (r->own_clock)

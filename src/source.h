@@ -102,6 +102,8 @@ struct fs_rxq {
 struct fs_source {
 	struct fs_source_spec spec;
 	unsigned index;		/* position in the device name */
+	uint16_t vlan;		/* source_vlans: VLAN id pushed onto every
+				 * packet of this source, 0: none */
 	uint16_t port;
 	bool port_ok;		/* port configured (stop/close it) */
 	bool port_owned;	/* vdev we created (remove it) */

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "mem.h"
+#include "vlan.h"
 
 #define FRAME_BYTES 2048u	/* rx_slots counts frames of this size */
 #define BLOCK_MIN (16u << 10)
@@ -380,35 +381,39 @@ int fs_tpacket_open(struct fs_source *src, const struct fs_config *cfg,
 	return 0;
 }
 
-/* Copy what one packet of the ring holds into the record at h (cap
- * bytes), putting back the VLAN tag the kernel took off into its
- * metadata, as it was on the wire. */
+/*
+ * Copy what one packet of the ring holds into the record at dst (cap
+ * bytes): the source's own tag (stag, slen bytes: 0 or 4) outermost,
+ * then the VLAN tag the kernel took off into its metadata (when vlan),
+ * put back as it was on the wire, then the rest of the frame.
+ */
 static inline void copy_packet(uint8_t *dst, const uint8_t *pkt,
 			       uint32_t cap, const struct tpacket3_hdr *t,
-			       bool vlan)
+			       const uint8_t *stag, uint32_t slen, bool vlan)
 {
+	uint8_t tags[2 * FS_VLAN_TAG_LEN];
 	uint16_t tpid, tci;
 
 	if (!vlan) {
-		memcpy(dst, pkt, cap);
+		if (slen == 0)
+			memcpy(dst, pkt, cap);
+		else
+			fs_vlan_copy(dst, pkt, cap, stag, slen);
 		return;
 	}
 	tpid = htons(t->tp_status & TP_STATUS_VLAN_TPID_VALID ?
 		     t->hv1.tp_vlan_tpid : ETH_P_8021Q);
 	tci = htons(t->hv1.tp_vlan_tci);
-	memcpy(dst, pkt, cap < 12 ? cap : 12);	/* destination, source MAC */
-	if (cap >= 14)
-		memcpy(dst + 12, &tpid, 2);
-	if (cap >= 16)
-		memcpy(dst + 14, &tci, 2);
-	if (cap > 16)
-		memcpy(dst + 16, pkt + 12, cap - 16);
+	memcpy(tags, stag, slen);
+	memcpy(tags + slen, &tpid, 2);
+	memcpy(tags + slen + 2, &tci, 2);
+	fs_vlan_copy(dst, pkt, cap, tags, slen + FS_VLAN_TAG_LEN);
 }
 
 /*
  * The hot path: every packet of block b into the lane. No lock, no
- * allocation; one copy per packet (ring -> lane). Returns how many
- * records were stored.
+ * allocation; one copy per packet (ring -> lane), tags included.
+ * Returns how many records were stored.
  */
 static unsigned take_block(struct fs_rxq *r,
 			   const struct tpacket_block_desc *b, uint32_t bsize,
@@ -418,15 +423,18 @@ static unsigned take_block(struct fs_rxq *r,
 	const bool lo = r->src->loopback;
 	const uint32_t caplen = r->sink->caplen;
 	const uint8_t source = (uint8_t)r->src->index;
+	const uint16_t vid = r->src->vlan;	/* source_vlans, 0: none */
+	uint8_t stag[FS_VLAN_TAG_LEN];
 	uint32_t npkts = b->hdr.bh1.num_pkts;
 	uint32_t off = b->hdr.bh1.offset_to_first_pkt;
 	unsigned n = 0;
 
+	fs_vlan_tag(stag, vid);
 	for (uint32_t i = 0; i < npkts; i++) {
 		const struct tpacket3_hdr *t;
 		const struct sockaddr_ll *sll;
 		struct fs_pkt_hdr *h;
-		uint32_t snap, len, wire, cap;
+		uint32_t snap, len, wire, cap, slen;
 		bool out, vlan;
 
 		/* the kernel's offsets stay inside the block; a bad one ends
@@ -442,9 +450,11 @@ static unsigned take_block(struct fs_rxq *r,
 		out = sll->sll_pkttype == PACKET_OUTGOING;
 		if (!(out && lo)) {
 			vlan = (t->tp_status & TP_STATUS_VLAN_VALID) &&
-			       snap >= 12;
-			len = snap + (vlan ? 4 : 0);
-			wire = t->tp_len + (vlan ? 4 : 0);
+			       snap >= FS_VLAN_AFTER;
+			slen = vid != 0 && snap >= FS_VLAN_AFTER ?
+			       FS_VLAN_TAG_LEN : 0;
+			len = snap + slen + (vlan ? FS_VLAN_TAG_LEN : 0);
+			wire = t->tp_len + slen + (vlan ? FS_VLAN_TAG_LEN : 0);
 			cap = len < caplen ? len : caplen;
 			h = fs_rx_reserve(r, cap);
 			h->ts_ns = (uint64_t)t->tp_sec * 1000000000u +
@@ -455,7 +465,7 @@ static unsigned take_block(struct fs_rxq *r,
 			h->source = source;
 			h->flags = out ? FS_REC_OUTGOING : 0;
 			copy_packet((uint8_t *)(h + 1), base + off + t->tp_mac,
-				    cap, t, vlan);
+				    cap, t, stag, slen, vlan);
 			n++;
 		}
 		if (t->tp_next_offset == 0)

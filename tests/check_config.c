@@ -63,7 +63,9 @@ static bool same_config(const struct fs_config *a, const struct fs_config *b)
 	       a->source == b->source &&
 	       a->spool_dir == b->spool_dir && a->spool_size == b->spool_size &&
 	       a->cutoff == b->cutoff && a->since == b->since &&
-	       a->until == b->until;
+	       a->until == b->until &&
+	       memcmp(&a->source_vlans, &b->source_vlans,
+		      sizeof(a->source_vlans)) == 0;
 }
 
 /* fs_config_set must succeed. */
@@ -191,6 +193,8 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(c.gen_rate, 0);
 	ck_assert_uint_eq(c.gen_packets, 0);
 	ck_assert_uint_eq(c.gen_size, 64);
+	ck_assert_uint_eq(c.source_vlans.n, 0);
+	ck_assert(!fs_config_given(&c, "source_vlans"));
 	fs_config_release(&c);
 }
 END_TEST
@@ -201,7 +205,7 @@ START_TEST(test_table)
 		"mode", "trigger", "buffer", "caplen", "flow_timeout",
 		"max_flows", "dump_dir", "control", "eal", "rx_queues",
 		"rx_slots", "rx_mbufs", "gen_flows", "gen_rate", "gen_packets", "gen_size", "gen_profile",
-		"source", "spool_dir", "spool_size", "cutoff", "since", "until",
+		"source", "spool_dir", "spool_size", "cutoff", "since", "until", "source_vlans",
 	};
 	size_t n = 0;
 	const struct fs_config_key *k = fs_config_keys(&n);
@@ -282,6 +286,77 @@ START_TEST(test_release)
 END_TEST
 
 /* ---- each key ---- */
+
+/* source_vlans = value must give exactly the n ids of want. */
+static void vlans_ok(const char *value, const uint16_t *want, uint32_t n)
+{
+	struct fs_config c;
+
+	fs_config_init(&c);
+	set_ok(&c, "source_vlans", value);
+	ck_assert(fs_config_given(&c, "source_vlans"));
+	ck_assert_msg(c.source_vlans.n == n, "'%s' gave %u ids, not %u", value,
+		      c.source_vlans.n, n);
+	for (uint32_t i = 0; i < n; i++)
+		ck_assert_msg(c.source_vlans.id[i] == want[i],
+			      "'%s': id %u is %u, not %u", value, i,
+			      c.source_vlans.id[i], want[i]);
+	fs_config_release(&c);
+}
+
+START_TEST(test_source_vlans)
+{
+	static const uint16_t two[] = { 10, 20 }, zero[] = { 0 },
+		top[] = { 4095 }, three[] = { 10, 0, 30 }, lead[] = { 7, 8 };
+	uint16_t many[16];
+	char list[128] = "", range[] = "(0 to 4095)";
+	struct fs_config c;
+	size_t len = 0;
+
+	vlans_ok("10,20", two, 2);
+	vlans_ok("0", zero, 1);
+	vlans_ok("4095", top, 1);
+	vlans_ok("10, 0 ,\t30", three, 3);
+	vlans_ok("007,0008", lead, 2);
+	for (unsigned i = 0; i < 16; i++) {
+		many[i] = (uint16_t)(100 + i);
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%u",
+					i ? "," : "", 100 + i);
+	}
+	vlans_ok(list, many, 16);
+
+	fs_config_init(&c);
+	/* the last setting replaces the whole list */
+	set_ok(&c, "source_vlans", "1,2,3");
+	set_ok(&c, "source_vlans", "5");
+	ck_assert_uint_eq(c.source_vlans.n, 1);
+	ck_assert_uint_eq(c.source_vlans.id[0], 5);
+	/* and a bad one leaves it as it was (set_bad checks) */
+	set_bad(&c, "source_vlans", "4096", "VLAN id 4096 is out of range");
+	set_bad(&c, "source_vlans", "4096", range);
+	set_bad(&c, "source_vlans", "10,4096", "VLAN id 4096 is out of range");
+	set_bad(&c, "source_vlans", "65546", "VLAN id 65546 is out of range");
+	set_bad(&c, "source_vlans", "99999999999999999999999999",
+		"is out of range");
+	set_bad(&c, "source_vlans", "-1", "'-1' is not a list of VLAN ids");
+	set_bad(&c, "source_vlans", "+1", "is not a list of VLAN ids");
+	set_bad(&c, "source_vlans", "0x10", "is not a list of VLAN ids");
+	set_bad(&c, "source_vlans", "10,,20", "is not a list of VLAN ids");
+	set_bad(&c, "source_vlans", "10,", "is not a list of VLAN ids");
+	set_bad(&c, "source_vlans", ",10", "is not a list of VLAN ids");
+	set_bad(&c, "source_vlans", "10 20", "is not a list of VLAN ids");
+	set_bad(&c, "source_vlans", "10;20", "is not a list of VLAN ids");
+	set_bad(&c, "source_vlans", "none", "one per source");
+	set_bad(&c, "source_vlans", "1.5", "e.g. 10,20");
+	len = strlen(list);
+	snprintf(list + len, sizeof(list) - len, ",0");
+	set_bad(&c, "source_vlans", list, "more than 16 VLAN ids");
+	ck_assert_uint_eq(c.source_vlans.n, 1);
+	ck_assert_uint_eq(c.source_vlans.id[0], 5);
+	fs_config_release(&c);
+	ck_assert_uint_eq(c.source_vlans.n, 0);
+}
+END_TEST
 
 START_TEST(test_mode)
 {
@@ -655,6 +730,7 @@ START_TEST(test_file_all_forms)
 		 "gen_rate = 1m\n"
 		 "gen_packets = 5k\n"
 		 "gen_size = 128\n"
+		 "source_vlans = 10, 0\n"
 		 "flow_timeout = 20",	/* later wins; no final newline */
 		 tmpdir);
 	write_file(path, sizeof(path), text);
@@ -676,6 +752,9 @@ START_TEST(test_file_all_forms)
 	ck_assert_uint_eq(c.gen_rate, 1000000);
 	ck_assert_uint_eq(c.gen_packets, 5000);
 	ck_assert_uint_eq(c.gen_size, 128);
+	ck_assert_uint_eq(c.source_vlans.n, 2);
+	ck_assert_uint_eq(c.source_vlans.id[0], 10);
+	ck_assert_uint_eq(c.source_vlans.id[1], 0);
 	fs_config_release(&c);
 }
 END_TEST
@@ -874,6 +953,7 @@ START_TEST(test_env_keys)
 	envp[i++] = "FLOWSCOPE_GEN_RATE=2k";
 	envp[i++] = "FLOWSCOPE_GEN_PACKETS=7m";
 	envp[i++] = "FLOWSCOPE_GEN_SIZE=60";
+	envp[i++] = "FLOWSCOPE_SOURCE_VLANS=10,20";
 	envp[i++] = "FLOWSCOPE_FLOW_TIMEOUT=6";	/* the later one wins */
 	envp[i] = NULL;
 
@@ -894,6 +974,9 @@ START_TEST(test_env_keys)
 	ck_assert_uint_eq(c.gen_rate, 2000);
 	ck_assert_uint_eq(c.gen_packets, 7000000);
 	ck_assert_uint_eq(c.gen_size, 60);
+	ck_assert_uint_eq(c.source_vlans.n, 2);
+	ck_assert_uint_eq(c.source_vlans.id[0], 10);
+	ck_assert_uint_eq(c.source_vlans.id[1], 20);
 	fs_config_release(&c);
 
 	fs_config_init(&c);
@@ -932,6 +1015,10 @@ START_TEST(test_env_errors)
 	env_bad("FLOWSCOPE_CONTROL=rel", "FLOWSCOPE_CONTROL: control:", "absolute");
 	env_bad("FLOWSCOPE_TRIGGER=tcp port", "FLOWSCOPE_TRIGGER: trigger:", "pcap filter");
 	env_bad("FLOWSCOPE_CTL=x", "FLOWSCOPE_CTL: unknown variable", NULL);
+	env_bad("FLOWSCOPE_SOURCE_VLANS=10,4096", "FLOWSCOPE_SOURCE_VLANS: "
+		"source_vlans: VLAN id 4096 is out of range", "0 to 4095");
+	env_bad("FLOWSCOPE_SOURCE_VLANS=ten", "FLOWSCOPE_SOURCE_VLANS: "
+		"source_vlans: 'ten' is not a list of VLAN ids", NULL);
 }
 END_TEST
 
@@ -1307,6 +1394,7 @@ static Suite *config_suite(void)
 	tcase_add_test(t, test_control);
 	tcase_add_test(t, test_eal);
 	tcase_add_test(t, test_eal_refused);
+	tcase_add_test(t, test_source_vlans);
 	tcase_add_test(t, test_empty_values);
 	tcase_add_test(t, test_unknown_key);
 	tcase_add_test(t, test_unchanged_on_error);

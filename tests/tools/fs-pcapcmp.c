@@ -39,6 +39,7 @@ struct opts {
 	bool suffix;		/* per flow, A is the end of B */
 	bool count_flows;
 	bool list_flows;
+	int64_t push_vlan;	/* -1, or B is A with this VLAN tag pushed */
 };
 
 struct file {
@@ -47,6 +48,10 @@ struct file {
 	uint64_t n;			/* packets read so far */
 	struct pcap_pkthdr *h;		/* the last one, valid until the next read */
 	const u_char *data;
+	int64_t push_vlan;		/* -1, or push this tag onto each packet */
+	struct pcap_pkthdr th;		/* the packet with the tag pushed */
+	u_char *tagged;
+	size_t tagged_cap;
 };
 
 static void usage(FILE *f)
@@ -62,6 +67,11 @@ static void usage(FILE *f)
 "                  (B may hold other packets in between)\n"
 "  --caplen N      B is A captured with caplen N: B's caplen must be\n"
 "                  min(A's caplen, N), len equal, bytes equal up to B's caplen\n"
+"  --pushed-vlan ID  B is A with an 802.1Q tag (TPID 0x8100, priority 0,\n"
+"                  DEI 0, VLAN ID) inserted after the MAC addresses of every\n"
+"                  packet of at least 12 bytes: len and caplen 4 more (with\n"
+"                  --caplen: caplen min(A's + 4, N)), bytes 12-15 the tag,\n"
+"                  bytes from 16 on A's from 12 on\n"
 "\n"
 "       fs-pcapcmp --per-flow [options] A B [B2...]\n"
 "  A and B hold the same packets (a multiset: timestamp, caplen, len, bytes)\n"
@@ -104,12 +114,44 @@ static int open_file(struct file *f, const char *path, const struct opts *o)
 
 	f->path = path;
 	f->n = 0;
+	f->push_vlan = -1;
 	f->p = pcap_open_offline_with_tstamp_precision(path,
 		o->nano ? PCAP_TSTAMP_PRECISION_NANO : PCAP_TSTAMP_PRECISION_MICRO, errbuf);
 	if (f->p == NULL) {
 		msg("%s", errbuf);
 		return -1;
 	}
+	return 0;
+}
+
+/* With --pushed-vlan, make A's packet what B should hold: the tag
+ * inserted after the MAC addresses, 4 bytes more of len and caplen.
+ * Returns -1 when out of memory. */
+static int push_tag(struct file *f)
+{
+	uint32_t cap = f->h->caplen;
+
+	if (f->push_vlan < 0 || cap < 12)
+		return 0;
+	if (f->tagged_cap < (size_t)cap + 4) {
+		u_char *t = realloc(f->tagged, (size_t)cap + 4);
+
+		if (t == NULL)
+			return -1;
+		f->tagged = t;
+		f->tagged_cap = (size_t)cap + 4;
+	}
+	memcpy(f->tagged, f->data, 12);
+	f->tagged[12] = 0x81;
+	f->tagged[13] = 0x00;
+	f->tagged[14] = (u_char)((f->push_vlan >> 8) & 0x0f);
+	f->tagged[15] = (u_char)f->push_vlan;
+	memcpy(f->tagged + 16, f->data + 12, cap - 12);
+	f->th = *f->h;
+	f->th.caplen = cap + 4;
+	f->th.len = f->h->len + 4;
+	f->h = &f->th;
+	f->data = f->tagged;
 	return 0;
 }
 
@@ -120,6 +162,11 @@ static int next(struct file *f)
 
 	if (r == 1) {
 		f->n++;
+		if (push_tag(f) < 0) {
+			msg("%s: packet %" PRIu64 ": out of memory", f->path,
+			    f->n);
+			return -1;
+		}
 		return 1;
 	}
 	if (r == PCAP_ERROR_BREAK)
@@ -948,7 +995,7 @@ static uint64_t parse_num(const char *opt, const char *s)
 int main(int argc, char **argv)
 {
 	enum { O_NANO = 256, O_BYTES, O_SUBSET, O_COUNT, O_PRINT, O_CAPLEN,
-	       O_PER_FLOW, O_COUNT_FLOWS, O_LIST_FLOWS, O_SUFFIX };
+	       O_PER_FLOW, O_COUNT_FLOWS, O_LIST_FLOWS, O_SUFFIX, O_PUSHED_VLAN };
 	static const struct option longopts[] = {
 		{ "nano", no_argument, NULL, O_NANO },
 		{ "bytes-only", no_argument, NULL, O_BYTES },
@@ -960,10 +1007,11 @@ int main(int argc, char **argv)
 		{ "suffix", no_argument, NULL, O_SUFFIX },
 		{ "count-flows", no_argument, NULL, O_COUNT_FLOWS },
 		{ "list-flows", no_argument, NULL, O_LIST_FLOWS },
+		{ "pushed-vlan", required_argument, NULL, O_PUSHED_VLAN },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct opts o = { 0 };
+	struct opts o = { .push_vlan = -1 };
 	struct file a = { 0 }, b = { 0 };
 	int c, rc = EXIT_TROUBLE;
 
@@ -988,9 +1036,22 @@ int main(int argc, char **argv)
 		case O_SUFFIX: o.suffix = true; break;
 		case O_COUNT_FLOWS: o.count_flows = true; break;
 		case O_LIST_FLOWS: o.list_flows = true; break;
+		case O_PUSHED_VLAN:
+			o.push_vlan = (int64_t)parse_num("--pushed-vlan", optarg);
+			if (o.push_vlan > 4095) {
+				msg("--pushed-vlan must be 0..4095");
+				return EXIT_TROUBLE;
+			}
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return EXIT_TROUBLE;
 		}
+	}
+	if (o.push_vlan >= 0 && (o.count_flows || o.list_flows || o.per_flow ||
+				 o.count_only || o.print_count)) {
+		msg("--pushed-vlan compares two files packet by packet (or with "
+		    "--subset)");
+		return EXIT_TROUBLE;
 	}
 	if (o.count_flows || o.list_flows) {
 		if (argc - optind < 1 || o.subset || o.bytes_only || o.caplen || o.per_flow || o.suffix ||
@@ -1032,6 +1093,7 @@ int main(int argc, char **argv)
 	}
 	if (open_file(&a, argv[optind], &o) < 0 || open_file(&b, argv[optind + 1], &o) < 0)
 		goto done;
+	a.push_vlan = o.push_vlan;
 	if (pcap_datalink(a.p) != pcap_datalink(b.p)) {
 		const char *na = pcap_datalink_val_to_name(pcap_datalink(a.p));
 		const char *nb = pcap_datalink_val_to_name(pcap_datalink(b.p));
@@ -1041,6 +1103,7 @@ int main(int argc, char **argv)
 	}
 	rc = o.subset ? subset(&o, &a, &b) : compare(&o, &a, &b);
 done:
+	free(a.tagged);
 	if (a.p != NULL)
 		pcap_close(a.p);
 	if (b.p != NULL)
