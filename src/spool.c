@@ -255,8 +255,8 @@ size_t fs_spool_format_block(uint8_t *out, size_t room, const uint8_t *rec,
 	n = pad_to_align(sizeof(h) + h.payload);
 	total = sizeof(h) + h.payload + n;
 	h.total = (uint32_t)total;
-	h.crc = rte_hash_crc(payload, h.payload, 0);
-	h.hcrc = rte_hash_crc(&h, offsetof(struct fs_spool_blk, hcrc), 0);
+	h.crc = fs_crc32c(payload, h.payload, 0);
+	h.hcrc = fs_crc32c(&h, offsetof(struct fs_spool_blk, hcrc), 0);
 	memcpy(out, &h, sizeof(h));
 	put_pad(p, n);
 	return total;
@@ -271,7 +271,7 @@ size_t fs_spool_check_block(const uint8_t *buf, size_t len, bool payload)
 	memcpy(&h, buf, sizeof(h));
 	if (h.type != FS_SPOOL_BT_BLOCK || h.len != sizeof(h) ||
 	    h.len2 != sizeof(h) || h.magic != FS_SPOOL_MAGIC ||
-	    h.hcrc != rte_hash_crc(&h, offsetof(struct fs_spool_blk, hcrc), 0))
+	    h.hcrc != fs_crc32c(&h, offsetof(struct fs_spool_blk, hcrc), 0))
 		return 0;
 	if (h.total % FS_SPOOL_ALIGN != 0 ||
 	    (uint64_t)sizeof(h) + h.payload + 12 > h.total)
@@ -279,7 +279,7 @@ size_t fs_spool_check_block(const uint8_t *buf, size_t len, bool payload)
 	if (!payload)
 		return h.total;
 	if (len < h.total ||
-	    rte_hash_crc(buf + sizeof(h), h.payload, 0) != h.crc)
+	    fs_crc32c(buf + sizeof(h), h.payload, 0) != h.crc)
 		return 0;
 	return h.total;
 }

@@ -31,6 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <rte_hash_crc.h>
+
 #include "privsep.h"
 #include "ring.h"
 
@@ -113,6 +115,20 @@ struct fs_spool_stats {
 
 /* Any thread. */
 void fs_spool_stats(fs_spool *s, struct fs_spool_stats *st);
+
+/* CRC-32C of n bytes at p, continuing from crc: DPDK's, whose word loop
+ * reads 8 bytes at a time, fed bytes until p is aligned for it (the same
+ * sum: CRC-32C runs over the bytes in order whatever the step). */
+static inline uint32_t fs_crc32c(const void *p, size_t n, uint32_t crc)
+{
+	const uint8_t *b = p;
+
+	while (n > 0 && ((uintptr_t)b & 7u) != 0) {
+		crc = rte_hash_crc_1byte(*b++, crc);
+		n--;
+	}
+	return rte_hash_crc(b, (uint32_t)n, crc);
+}
 
 /* ---- segment format, shared with the reader and the tests ---- */
 

@@ -23,7 +23,7 @@
 
 uint32_t fs_idx_addr_hash(const uint8_t addr[16])
 {
-	return rte_hash_crc(addr, 16, ADDR_SEED);
+	return fs_crc32c(addr, 16, ADDR_SEED);
 }
 
 uint32_t fs_idx_ethertype_hash(uint16_t ethertype)
@@ -197,9 +197,9 @@ static uint32_t body_crc(const struct fs_spool_index *x)
 {
 	uint32_t crc = 0;
 
-	crc = rte_hash_crc(x->blocks, x->h.nblocks * sizeof(*x->blocks), crc);
-	crc = rte_hash_crc(x->flows, x->h.nflows * sizeof(*x->flows), crc);
-	return rte_hash_crc(x->addrs, x->h.naddrs * sizeof(*x->addrs), crc);
+	crc = fs_crc32c(x->blocks, x->h.nblocks * sizeof(*x->blocks), crc);
+	crc = fs_crc32c(x->flows, x->h.nflows * sizeof(*x->flows), crc);
+	return fs_crc32c(x->addrs, x->h.naddrs * sizeof(*x->addrs), crc);
 }
 
 static int write_full(int fd, const void *p, size_t n)
