@@ -42,8 +42,8 @@ spool_row() {
 			for (i = 1; i < n; i += 2) v[f[i]] = f[i + 1]
 			rate = w / (secs - 0.5)
 			printf "| %s | %.2f M | %.2f | %.0f MB/s | %.2f | %d |\n", name,
-				v["pps"] / 1e6, base > 0 ? v["pps"] / base : 0,
-				rate / 1e6, ceil > 0 ? rate / ceil : 0, d }' "$work/spool.stats"
+				v["pps"] / 1e6, (base > 0 ? v["pps"] / base : 0),
+				rate / 1e6, (ceil > 0 ? rate / ceil : 0), d }' "$work/spool.stats"
 }
 echo
 echo "Disk ceiling (dd oflag=direct, 2 GiB in 4 MiB writes, $spool_base): $(awk -v c="${ceiling:-0}" 'BEGIN { printf "%.0f MB/s", c / 1e6 }')"
