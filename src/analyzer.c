@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include "analyzer.h"
 #include "mem.h"
+#include "histref.h"
 
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
@@ -106,6 +107,34 @@ static void deliver(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
 	a->delivered++;
 }
 
+/* Deliver the reference to f's history on disk: the expect packets of
+ * its lane's chunks before seq (spool_hist.h). It opens the flow. */
+static void refer(struct fs_analyzer *a, const struct fs_flow *f,
+		  uint64_t before_seq, uint64_t expect)
+{
+	union {
+		struct fs_pkt_hdr h;
+		uint8_t b[sizeof(struct fs_pkt_hdr) + sizeof(struct fs_hist_ref)];
+		uint64_t align;
+	} m;
+	struct fs_hist_ref r;
+
+	memset(&m, 0, sizeof(m));
+	memset(&r, 0, sizeof(r));
+	r.magic = FS_HIST_MAGIC;
+	r.lane = a->lane->index;
+	r.first_ts = f->first_ts;
+	r.before_seq = before_seq;
+	r.expect = expect;
+	r.key = f->key;
+	r.hash = fs_flow_hash(&f->key);
+	m.h.ts_ns = f->first_ts;
+	m.h.wire_len = sizeof(r);
+	m.h.cap_len = sizeof(r);
+	memcpy(m.b + sizeof(m.h), &r, sizeof(r));
+	deliver(a, &m.h, FS_REC_FIRST | FS_REC_HIST);
+}
+
 /* Is the record at pos still in the lane? (A hint: the copy checks.) */
 static bool intact(struct fs_lane *l, struct fs_ring_pos pos)
 {
@@ -123,8 +152,9 @@ static void trigger_flow(struct fs_analyzer *a, struct fs_flow *f)
 	/* packets past the cutoff were never history: not lost either */
 	uint64_t total = f->pkts[0] + f->pkts[1] - f->cut_pkts;
 	uint64_t newest = a->acur.pkt;	/* packets analyzed so far */
-	uint64_t *ks = NULL, n = 0, k = f->last_pkt, got = 0;
+	uint64_t *ks = NULL, n = 0, k = f->last_pkt, got = 0, ondisk = 0;
 	uint8_t flags = FS_REC_FIRST;
+	bool need_ref;
 
 	f->triggered = 1;
 	a->table.triggered++;
@@ -148,20 +178,44 @@ static void trigger_flow(struct fs_analyzer *a, struct fs_flow *f)
 			break;
 		k -= e->back;
 	}
+	/* the walk did not reach the flow's first packet: with a spool,
+	 * the older ones are on disk */
+	need_ref = a->spooled && ks != NULL && n < total;
 	while (n > 0) {
 		const struct fs_hist *e = &a->hist[ks[--n] & a->hist_mask];
 		struct fs_ring_pos pos = { e->seq, e->off };
 
-		/* given up since the walk: counted below */
+		/* given up since the walk: counted below, or with a spool
+		 * (none delivered yet) on disk before this one */
 		if (fs_lane_read_at(a->lane, pos, a->scratch,
-				    FS_REC_SIZE(a->snap)) <= 0)
+				    FS_REC_SIZE(a->snap)) <= 0) {
+			need_ref |= a->spooled && got == 0;
 			continue;
+		}
+		if (need_ref && got == 0) {
+			/* what this and the n newer ones do not cover */
+			ondisk = total - (n + 1);
+			refer(a, f, pos.seq, ondisk);
+			flags = 0;
+		}
 		deliver(a, (const struct fs_pkt_hdr *)a->scratch, flags);
 		flags = 0;
 		got++;
 	}
-	if (total > got)
-		atomic_fetch_add_explicit(&a->history_lost, total - got,
+	if (need_ref && got == 0 && total > 0) {
+		/* nothing left in RAM: everything up to the flow's newest
+		 * packet's chunk (given up, so closed) is on disk */
+		const struct fs_hist *e = &a->hist[f->last_pkt & a->hist_mask];
+		uint64_t before = newest - f->last_pkt <= a->hist_mask ?
+			e->seq + 1 :
+			atomic_load_explicit(&a->lane->tail, memory_order_acquire);
+
+		ondisk = total;
+		refer(a, f, before, ondisk);
+	}
+	/* what is on disk the reader counts, if it is missing there */
+	if (total > got + ondisk)
+		atomic_fetch_add_explicit(&a->history_lost, total - got - ondisk,
 					  memory_order_relaxed);
 	free(ks);
 }

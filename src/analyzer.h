@@ -81,6 +81,9 @@ struct fs_analyzer {
 	struct bpf_program trigger;	/* bf_insns NULL: none */
 	uint64_t now;			/* newest packet time */
 	uint64_t cutoff;		/* bytes of history a flow keeps, 0: all */
+	/* chunks the lane gives up are spooled: a trigger refers to the
+	 * older history on disk (spool_hist.h) instead of losing it */
+	bool spooled;
 	uint32_t snap;			/* largest record data */
 	uint8_t *scratch;		/* one record, for history copies */
 	/* waits before a delivery copy would overrun a lossless reader */

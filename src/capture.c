@@ -33,6 +33,7 @@
 #include "ring.h"
 #include "source.h"
 #include "spool.h"
+#include "spool_hist.h"
 #include "timewin.h"
 
 #define STAGE_BYTES (512u * 1024)	/* per lane; holds any record */
@@ -51,6 +52,11 @@ struct reader {
 	struct fs_cursor cur;
 	uint8_t *buf;
 	uint32_t rd, wr;	/* staged, undelivered bytes [rd, wr) */
+	/* a triggered flow's history on disk, expanded in place of the
+	 * reference record at rd: its records [hrd, hwr) in hrec */
+	fs_spool_hist *hist;
+	const uint8_t *hrec;
+	uint32_t hrd, hwr;
 };
 
 struct fs_capture {
@@ -79,6 +85,7 @@ struct fs_capture {
 	uint64_t win_lo, win_hi;	/* since/until, resolved */
 	_Atomic uint64_t *spool_seq;
 	_Atomic uint64_t **aseq;	/* each analyzer's chunk, for the spool */
+	_Atomic uint64_t **hist_lost;	/* each analyzer's history_lost */
 	struct fs_sink sink;
 	int efd;
 	_Atomic int armed;	/* the reader is idle: wake it */
@@ -169,16 +176,18 @@ void fs_capture_stop(fs_capture *c)
 	c->stopped = true;
 	/* after the sources: the writers have stopped, the spool and the
 	 * dumper write what they left and complete every file */
+	/* the dumper first: a triggered flow's history it still writes
+	 * is read back from the spool */
+	if (c->dumper != NULL) {
+		fs_dumper_stop(c->dumper, &c->dump_last);
+		c->dumper = NULL;
+		c->dumped = true;
+	}
 	if (c->spool != NULL) {
 		fs_spool_stats(c->spool, &c->spool_last);
 		fs_spool_close(c->spool);
 		c->spool = NULL;
 		c->spooled = true;
-	}
-	if (c->dumper != NULL) {
-		fs_dumper_stop(c->dumper, &c->dump_last);
-		c->dumper = NULL;
-		c->dumped = true;
 	}
 	/* after the dumper, which may still reopen files through it; it
 	 * removes the control socket if fs_control_stop could not (the
@@ -191,12 +200,18 @@ void fs_capture_close(fs_capture *c)
 {
 	if (c == NULL)
 		return;
+	if (c->rd != NULL)
+		for (unsigned i = 0; i < c->nlanes; i++) {
+			fs_spool_hist_close(c->rd[i].hist);
+			c->rd[i].hist = NULL;
+		}
 	fs_capture_stop(c);
 	if (c->dump_fd >= 0)
 		close(c->dump_fd);
 	if (c->spool_fd >= 0)
 		close(c->spool_fd);
 	free(c->dlanes);
+	free(c->hist_lost);
 	free(c->src);
 	if (c->an != NULL)
 		for (unsigned i = 0; i < c->nlanes; i++)
@@ -1012,6 +1027,21 @@ fs_capture *fs_capture_open(const char *device,
 	if (c->cfg.spool_dir != NULL && open_spool(c, caplen, errbuf,
 						   errlen) < 0)
 		goto fail;
+	if (c->spool != NULL) {
+		/* the readers of the delivery lanes find triggered flows'
+		 * older packets there; the application's reader counts
+		 * what is missing, else the dumper does */
+		c->hist_lost = calloc(c->nlanes, sizeof(*c->hist_lost));
+		if (c->hist_lost == NULL)
+			goto oom;
+		for (unsigned i = 0; i < c->nlanes; i++) {
+			c->an[i].spooled = true;
+			c->hist_lost[i] = &c->an[i].history_lost;
+		}
+		fs_dumper_set_spool(c->dumper, c->spool,
+				    c->reader && c->cfg.mode == FS_MODE_TRIGGER ?
+				    NULL : c->hist_lost);
+	}
 	for (unsigned i = 0; i < c->nsources; i++)
 		if (fs_source_start(&c->src[i], &c->sink, errbuf, errlen) < 0)
 			goto fail;
@@ -1052,6 +1082,40 @@ static bool help(fs_capture *c, unsigned i)
 	return fs_analyzer_backlog(a) > 0;
 }
 
+/* The iterator's next records; false at its end. */
+static bool next_hist(struct reader *r)
+{
+	unsigned n;
+
+	r->hrd = 0;
+	r->hwr = (uint32_t)fs_spool_hist_next(r->hist, &r->hrec, &n);
+	return r->hwr > 0;
+}
+
+/* The history of the reference at rd is delivered: count what the spool
+ * did not have, step past the reference. */
+static void end_hist(fs_capture *c, struct reader *r)
+{
+	const struct fs_pkt_hdr *h = (const void *)(r->buf + r->rd);
+	unsigned lane = (unsigned)(r - c->rd);
+
+	if (r->hist != NULL) {
+		atomic_fetch_add_explicit(&c->an[lane].history_lost,
+					  fs_spool_hist_missing(r->hist),
+					  memory_order_relaxed);
+		fs_spool_hist_close(r->hist);
+		r->hist = NULL;
+	} else if (h->cap_len == sizeof(struct fs_hist_ref)) {
+		/* out of memory: the whole history is missing */
+		struct fs_hist_ref ref;
+
+		memcpy(&ref, h + 1, sizeof(ref));
+		atomic_fetch_add_explicit(&c->an[lane].history_lost, ref.expect,
+					  memory_order_relaxed);
+	}
+	r->rd += FS_REC_SIZE(h->cap_len);
+}
+
 /* Stage what lane r has (only when its previous batch is delivered:
  * the application may still hold pointers into it until the next read). */
 static void stage(fs_capture *c, unsigned i)
@@ -1061,6 +1125,12 @@ static void stage(fs_capture *c, unsigned i)
 	uint32_t off = 0;
 	uint64_t lost = 0;
 
+	if (r->hist != NULL) {
+		/* the previous batch of history is delivered: the next one */
+		if (r->hrd < r->hwr || next_hist(r))
+			return;
+		end_hist(c, r);
+	}
 	if (r->rd < r->wr)
 		return;
 	r->rd = r->wr = 0;
@@ -1078,16 +1148,19 @@ static void stage(fs_capture *c, unsigned i)
 		help(c, i);
 }
 
-static void take(struct reader *r, struct fs_packet *p)
+/* Hand out h, the record head() gave. */
+static void take(struct reader *r, const struct fs_pkt_hdr *h,
+		 struct fs_packet *p)
 {
-	const struct fs_pkt_hdr *h = (const void *)(r->buf + r->rd);
-
 	p->ts_ns = h->ts_ns;
 	p->caplen = h->cap_len;
 	p->wirelen = h->wire_len;
 	p->data = (const uint8_t *)(h + 1);
 	p->source = h->source;
-	r->rd += FS_REC_SIZE(h->cap_len);
+	if (r->hist != NULL)
+		r->hrd += FS_REC_SIZE(h->cap_len);
+	else
+		r->rd += FS_REC_SIZE(h->cap_len);
 }
 
 static bool source_ended(struct fs_source *s)
@@ -1116,18 +1189,48 @@ static bool anything_waiting(fs_capture *c)
 	return false;
 }
 
-/* Step over the staged records of the direction the application does
- * not want (pcap_setdirection); true when one it wants is next. */
-static inline bool skip_unwanted(const fs_capture *c, struct reader *r)
+/* A history reference is next: open its history and take its first
+ * records (the iterator's memory is not handed out in this batch: its
+ * last one ended when a batch was staged); false when it has none. */
+static bool start_hist(fs_capture *c, struct reader *r,
+		       const struct fs_pkt_hdr *h)
 {
-	while (r->rd < r->wr) {
-		const struct fs_pkt_hdr *h = (const void *)(r->buf + r->rd);
+	r->hist = fs_spool_hist_open(c->spool, h, c->sink.caplen);
+	if (r->hist != NULL && next_hist(r))
+		return true;
+	end_hist(c, r);
+	return false;
+}
 
+/* The next staged record the application wants, or NULL: history
+ * first; records of the direction it does not want (pcap_setdirection)
+ * are stepped over. */
+static inline const struct fs_pkt_hdr *head(fs_capture *c, struct reader *r)
+{
+	for (;;) {
+		const struct fs_pkt_hdr *h;
+
+		if (r->hist != NULL) {
+			/* its next batch waits for the next read */
+			if (r->hrd >= r->hwr)
+				return NULL;
+			h = (const void *)(r->hrec + r->hrd);
+			if ((h->flags & c->dir_mask) == c->dir_want)
+				return h;
+			r->hrd += FS_REC_SIZE(h->cap_len);
+			continue;
+		}
+		if (r->rd >= r->wr)
+			return NULL;
+		h = (const void *)(r->buf + r->rd);
+		if (__builtin_expect(h->flags & FS_REC_HIST, 0)) {
+			start_hist(c, r, h);
+			continue;
+		}
 		if ((h->flags & c->dir_mask) == c->dir_want)
-			return true;
+			return h;
 		r->rd += FS_REC_SIZE(h->cap_len);
 	}
-	return false;
 }
 
 static int read_once(fs_capture *c, struct fs_packet *pkts, unsigned max)
@@ -1138,30 +1241,29 @@ static int read_once(fs_capture *c, struct fs_packet *pkts, unsigned max)
 		stage(c, i);
 	if (c->nlanes == 1) {
 		struct reader *r = &c->rd[0];
+		const struct fs_pkt_hdr *h;
 
-		while (n < max && skip_unwanted(c, r))
-			take(r, &pkts[n++]);
+		while (n < max && (h = head(c, r)) != NULL)
+			take(r, h, &pkts[n++]);
 	} else {
 		/* merge the lanes by timestamp */
 		while (n < max) {
 			struct reader *best = NULL;
-			uint64_t best_ts = UINT64_MAX;
+			const struct fs_pkt_hdr *best_h = NULL;
 
 			for (unsigned i = 0; i < c->nlanes; i++) {
 				struct reader *r = &c->rd[i];
-				const struct fs_pkt_hdr *h;
+				const struct fs_pkt_hdr *h = head(c, r);
 
-				if (!skip_unwanted(c, r))
-					continue;
-				h = (const void *)(r->buf + r->rd);
-				if (h->ts_ns < best_ts) {
-					best_ts = h->ts_ns;
+				if (h != NULL &&
+				    (best_h == NULL || h->ts_ns < best_h->ts_ns)) {
+					best_h = h;
 					best = r;
 				}
 			}
 			if (best == NULL)
 				break;
-			take(best, &pkts[n++]);
+			take(best, best_h, &pkts[n++]);
 		}
 	}
 	atomic_fetch_add_explicit(&c->delivered, n, memory_order_relaxed);

@@ -35,6 +35,7 @@
 
 #include "analyzer.h"
 #include "flowkey.h"
+#include "spool_hist.h"
 
 #define STAGE (1u << 20)
 #define MAX_OPEN 256u		/* open dump files, at most */
@@ -75,6 +76,9 @@ struct fs_dumper {
 	uint8_t *buf;
 	uint8_t hdr[24];	/* the pcap file header of every file */
 	uint64_t timeout_ns, newest;
+	fs_spool *spool;		/* history references: read from it */
+	_Atomic uint64_t *const *hist_lost;
+	uint32_t snap;
 	struct dfile *files;
 	struct dfile *lru_new, *lru_old;	/* open files */
 	unsigned nopen, max_open;
@@ -443,6 +447,42 @@ static void write_one(fs_dumper *d, const struct fs_pkt_hdr *h)
 	atomic_fetch_add_explicit(&d->npkts, 1, memory_order_relaxed);
 }
 
+/* A triggered flow's history on disk (h, its reference on lane i): it
+ * opens the flow's file (a new instance of a 5-tuple gets a new one),
+ * then its packets are written from the spool. */
+static unsigned history(fs_dumper *d, unsigned i, const struct fs_pkt_hdr *h)
+{
+	struct fs_hist_ref ref;
+	struct dfile *f;
+	fs_spool_hist *it;
+	const uint8_t *recs;
+	unsigned np, total = 0;
+	size_t n;
+
+	if (h->cap_len != sizeof(ref))
+		return 0;
+	memcpy(&ref, h + 1, sizeof(ref));
+	HASH_FIND(hh, d->files, &ref.key, sizeof(ref.key), f);
+	if (f != NULL)
+		close_file(d, f);
+	it = fs_spool_hist_open(d->spool, h, d->snap);
+	while (it != NULL && (n = fs_spool_hist_next(it, &recs, &np)) > 0) {
+		for (size_t off = 0; off < n;) {
+			const struct fs_pkt_hdr *r = (const void *)(recs + off);
+
+			write_one(d, r);
+			off += FS_REC_SIZE(r->cap_len);
+		}
+		total += np;
+	}
+	if (d->hist_lost != NULL)
+		atomic_fetch_add_explicit(d->hist_lost[i], it != NULL ?
+					  fs_spool_hist_missing(it) : ref.expect,
+					  memory_order_relaxed);
+	fs_spool_hist_close(it);
+	return total;
+}
+
 /* Write everything the lanes hold now; returns records written. */
 static unsigned drain(fs_dumper *d)
 {
@@ -459,7 +499,10 @@ static unsigned drain(fs_dumper *d)
 			for (unsigned k = 0; k < n; k++) {
 				const struct fs_pkt_hdr *h = (const void *)p;
 
-				write_one(d, h);
+				if (h->flags & FS_REC_HIST)
+					total += history(d, i, h);
+				else
+					write_one(d, h);
 				p += FS_REC_SIZE(h->cap_len);
 			}
 			total += n;
@@ -575,6 +618,7 @@ fs_dumper *fs_dumper_start(const char *dir, int dirfd, fs_privsep *ps,
 	d->lanes = lanes;
 	d->seq = seq;
 	d->timeout_ns = (uint64_t)timeout_s * 1000000000u;
+	d->snap = snap;
 	d->max_open = open_bound();
 	d->cur = calloc(n, sizeof(*d->cur));
 	d->buf = malloc(STAGE);
@@ -600,6 +644,15 @@ fs_dumper *fs_dumper_start(const char *dir, int dirfd, fs_privsep *ps,
 fail:
 	fs_dumper_stop(d, NULL);
 	return NULL;
+}
+
+void fs_dumper_set_spool(fs_dumper *d, fs_spool *s,
+			 _Atomic uint64_t *const *lost)
+{
+	if (d == NULL)
+		return;
+	d->spool = s;
+	d->hist_lost = lost;
 }
 
 void fs_dumper_stats(fs_dumper *d, struct fs_dumper_stats *s)

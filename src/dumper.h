@@ -19,6 +19,7 @@
 
 #include "privsep.h"
 #include "ring.h"
+#include "spool.h"
 
 typedef struct fs_dumper fs_dumper;
 
@@ -34,6 +35,13 @@ fs_dumper *fs_dumper_start(const char *dir, int dirfd, fs_privsep *ps,
 			   struct fs_lane **lanes, unsigned n,
 			   _Atomic uint64_t *seq, uint32_t snap,
 			   uint32_t timeout_s, char *err, size_t errlen);
+
+/* Triggered flows' history references (spool_hist.h) are read back
+ * from spool s; what the spool no longer has is added to *lost[lane]
+ * (lost NULL: another reader counts it). Set before the lanes get
+ * records. NULL d is fine. */
+void fs_dumper_set_spool(fs_dumper *d, fs_spool *s,
+			 _Atomic uint64_t *const *lost);
 
 struct fs_dumper_stats;
 

@@ -53,6 +53,7 @@ enum {
 	OP_SPOOL_CREATE,	/* dev: 1 for O_DIRECT */
 	OP_SPOOL_UNLINK,
 	OP_SPOOL_RENAME,	/* name.tmp -> name */
+	OP_SPOOL_OPEN,		/* read-only */
 };
 
 struct req {
@@ -572,6 +573,17 @@ static void helper(int sock, int dirfd, int spoolfd, const char *path)
 				err = EINVAL;
 			else if (syscall(SYS_unlinkat, spoolfd, q.name, 0) < 0)
 				err = errno;
+		} else if (q.op == OP_SPOOL_OPEN) {
+			/* a finished file only: never a .tmp, never a link */
+			if (spoolfd < 0 || !spool_name_ok(q.name, false) ||
+			    spool_name_ok(q.name, true))
+				err = EINVAL;
+			else if ((fd = x_openat(spoolfd, q.name, O_RDONLY |
+					O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
+					0)) < 0)
+				err = errno;
+			else if (x_fstat(fd, &st) < 0)
+				err = errno;
 		} else if (q.op == OP_SPOOL_RENAME) {
 			if (spoolfd < 0 || !spool_name_ok(q.name, true))
 				err = EINVAL;
@@ -850,6 +862,26 @@ int fs_privsep_spool_create(fs_privsep *ps, int spoolfd, const char *name,
 			      O_NOFOLLOW | O_NOCTTY | O_CLOEXEC |
 			      (direct ? O_DIRECT : 0), 0600);
 	rc = spool_call(ps, OP_SPOOL_CREATE, name, direct ? 1 : 0, &fd);
+	if (rc != 0) {
+		errno = rc;
+		return -1;
+	}
+	return fd;
+}
+
+int fs_privsep_spool_open(fs_privsep *ps, int spoolfd, const char *name)
+{
+	int fd = -1, rc;
+	size_t n = name != NULL ? strlen(name) : 0;
+
+	if (!fs_privsep_spool_name_ok(name) || strcmp(name + n - 4, ".tmp") == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (ps == NULL)
+		return openat(spoolfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY |
+			      O_CLOEXEC);
+	rc = spool_call(ps, OP_SPOOL_OPEN, name, 0, &fd);
 	if (rc != 0) {
 		errno = rc;
 		return -1;

@@ -98,12 +98,15 @@ bool fs_privsep_name_ok(const char *name);
  * .idx.tmp (fs_privsep_spool_name_ok). create makes a new owner-only
  * file (never over an existing one or through a symlink; O_DIRECT when
  * direct) and returns a write-only descriptor; unlink removes one;
- * commit renames NAME.idx.tmp to NAME.idx. Through the helper when ps is
+ * commit renames NAME.idx.tmp to NAME.idx; open gives a read-only
+ * descriptor of a segment or index (never a .tmp), for a capture that
+ * reads a triggered flow's history back. Through the helper when ps is
  * one, else directly. -1 with errno on failure (EINVAL for a bad name).
  */
 bool fs_privsep_spool_name_ok(const char *name);
 int fs_privsep_spool_create(fs_privsep *ps, int spoolfd, const char *name,
 			    bool direct);
+int fs_privsep_spool_open(fs_privsep *ps, int spoolfd, const char *name);
 int fs_privsep_spool_unlink(fs_privsep *ps, int spoolfd, const char *name);
 int fs_privsep_spool_commit(fs_privsep *ps, int spoolfd, const char *tmp);
 

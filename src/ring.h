@@ -37,6 +37,10 @@ struct fs_pkt_hdr {
 /* Record flag: past its flow's cutoff (the analyzer sets it in place):
  * delivered live, never kept as history (spool, triggers). */
 #define FS_REC_CUT 0x04
+/* Record flag: not a packet but where a triggered flow's older packets
+ * are on disk (a struct fs_hist_ref, spool_hist.h), in a delivery lane
+ * only; readers expand it in its place. */
+#define FS_REC_HIST 0x08
 
 #define FS_REC_ALIGN 8u
 #define FS_REC_SIZE(cap) \

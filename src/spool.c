@@ -61,6 +61,10 @@ struct fs_spool {
 	unsigned nlanes;
 	_Atomic uint64_t *const *analyzed_seq;
 	_Atomic uint64_t *spool_seq;
+	/* per lane: every chunk before it is on disk, or was counted
+	 * dropped (what a flow's history waits for) */
+	_Atomic uint64_t *done_seq;
+	_Atomic bool flush_now;	/* a reader waits: write what is placed */
 	struct lane_state *lanes;
 	bool direct;		/* O_DIRECT works on this file system */
 	bool told;		/* the lack of rights was reported */
@@ -72,7 +76,9 @@ struct fs_spool {
 	uint64_t next_num;
 	int fd;
 	uint64_t off;		/* of the open segment: bytes written */
-	struct fs_spool_index idx;	/* of the open segment */
+	struct fs_spool_index idx;	/* of the open segment (changed and
+					 * looked up under lock) */
+	bool idx_live;		/* idx is the open segment's (under lock) */
 	bool idx_bad;		/* out of memory while building it */
 	uint32_t idx_flushed;	/* its blocks already on disk */
 	uint64_t disk;		/* bytes of every segment */
@@ -552,7 +558,9 @@ static void close_segment(fs_spool *s)
 
 	if (s->fd < 0)
 		return;
-	/* blocks that never reached the disk are not indexed */
+	/* blocks that never reached the disk are not indexed; a lookup
+	 * finds the index in memory or, from now on, in its file */
+	pthread_mutex_lock(&s->lock);
 	fs_idx_truncate(&s->idx, s->idx_flushed);
 	idx_name(name, sizeof(name), s->idx.h.seg_num);
 	if (s->idx_bad)
@@ -560,6 +568,8 @@ static void close_segment(fs_spool *s)
 	else
 		write_index(s, &s->idx);
 	fs_idx_free(&s->idx);
+	s->idx_live = false;
+	pthread_mutex_unlock(&s->lock);
 	/* a write cut short leaves a tail no block starts in: cut it */
 	if (ftruncate(s->fd, (off_t)s->off) < 0) {
 		/* keeping it is harmless: recovery stops at it */
@@ -598,9 +608,11 @@ static int open_segment(fs_spool *s)
 	}
 	s->next_num++;
 	s->off = 0;
+	pthread_mutex_lock(&s->lock);
 	fs_idx_init(&s->idx, g.num);
 	s->idx_flushed = 0;
 	s->idx_bad = false;
+	pthread_mutex_unlock(&s->lock);
 	n = fs_spool_format_header(s->hdr, HDR_ROOM, s->nsources,
 				   (const char *const *)s->names, s->snaplen);
 	if (n == 0 || write_all(s, s->hdr, n) < 0) {
@@ -619,19 +631,30 @@ static int open_segment(fs_spool *s)
 		(void)fs_privsep_spool_unlink(s->ps, s->dfd, name);
 		return -1;
 	}
+	s->idx_live = true;
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
 
 /* Write the waiting blocks to the open segment (opening one first when
  * needed). On failure their packets count as dropped. */
+/* Everything placed so far is written (or counted): say so per lane. */
+static void publish_done(fs_spool *s)
+{
+	for (unsigned i = 0; i < s->nlanes; i++)
+		atomic_store_explicit(&s->done_seq[i], s->lanes[i].next_seq,
+				      memory_order_release);
+}
+
 static void flush(fs_spool *s)
 {
 	struct seg *g;
 	uint64_t start;
 
-	if (s->buf_len == 0)
+	if (s->buf_len == 0) {
+		publish_done(s);
 		return;
+	}
 	/* the blocks were placed for the open segment (place()) */
 	if (s->fd < 0)
 		goto failed;
@@ -645,8 +668,8 @@ static void flush(fs_spool *s)
 		close_segment(s);
 		goto failed;
 	}
-	s->idx_flushed = s->idx.h.nblocks;
 	pthread_mutex_lock(&s->lock);
+	s->idx_flushed = s->idx.h.nblocks;
 	g = &s->seg[s->nseg - 1];
 	g->bytes += s->buf_len;
 	s->disk += s->buf_len;
@@ -661,12 +684,16 @@ static void flush(fs_spool *s)
 failed:
 	atomic_fetch_add(&s->errors, 1);
 	atomic_fetch_add(&s->dropped, s->buf_pkts);
-	if (s->fd >= 0)
+	if (s->fd >= 0) {
+		pthread_mutex_lock(&s->lock);
 		fs_idx_truncate(&s->idx, s->idx_flushed);
+		pthread_mutex_unlock(&s->lock);
+	}
 done:
 	s->buf_len = 0;
 	s->buf_pkts = 0;
 	s->buf_first_ts = s->buf_last_ts = 0;
+	publish_done(s);
 }
 
 /* Index the block h just placed in the buffer (its records are still
@@ -679,6 +706,7 @@ static void index_block(fs_spool *s, const struct fs_spool_blk *h,
 
 	if (s->idx_bad)
 		return;
+	pthread_mutex_lock(&s->lock);
 	while (off < used) {
 		const struct fs_pkt_hdr *ph = (const void *)(s->chunk + off);
 
@@ -695,11 +723,14 @@ static void index_block(fs_spool *s, const struct fs_spool_blk *h,
 	b.last_ts = h->last_ts;
 	b.first_pkt = h->first_pkt;
 	b.lane = h->lane;
-	if (fs_idx_add_block(&s->idx, &b) == 0)
+	if (fs_idx_add_block(&s->idx, &b) == 0) {
+		pthread_mutex_unlock(&s->lock);
 		return;
+	}
 bad:
 	/* no index beats one that misses blocks: readers rebuild it */
 	s->idx_bad = true;
+	pthread_mutex_unlock(&s->lock);
 }
 
 /* Write chunk seq of lane i, if it is ready. Returns 1 when it moved
@@ -811,6 +842,9 @@ static void *spool_thread(void *arg)
 			while (spool_chunk(s, i, false) > 0 && ++moved < 64)
 				;
 		update_rate(s);
+		if (atomic_exchange_explicit(&s->flush_now, false,
+					     memory_order_acq_rel))
+			flush(s);
 		if (moved == 0) {
 			struct timespec ts = { 0, IDLE_NS };
 
@@ -821,6 +855,155 @@ static void *spool_thread(void *arg)
 		}
 	}
 	return NULL;
+}
+
+/* ---- a flow's history ---- */
+
+int fs_spool_wait_done(fs_spool *s, unsigned lane, uint64_t seq,
+		       int timeout_ms)
+{
+	struct timespec ts = { 0, 500000 };
+
+	if (lane >= s->nlanes)
+		return -1;
+	for (int waited = 0;; waited++) {
+		if (atomic_load_explicit(&s->done_seq[lane],
+					 memory_order_acquire) >= seq)
+			return 0;
+		if (!s->started || waited / 2 >= timeout_ms)
+			return -1;
+		atomic_store_explicit(&s->flush_now, true, memory_order_release);
+		nanosleep(&ts, NULL);
+	}
+}
+
+int fs_spool_open_segment(fs_spool *s, uint64_t num)
+{
+	char name[64];
+
+	seg_name(name, sizeof(name), num);
+	return fs_privsep_spool_open(s->ps, s->dfd, name);
+}
+
+static int push_ref(struct fs_spool_blkref **v, size_t *n, size_t *cap,
+		    uint64_t seg, const struct fs_idx_blk *b)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? 2 * *cap : 64;
+		struct fs_spool_blkref *m = realloc(*v, c * sizeof(*m));
+
+		if (m == NULL)
+			return -1;
+		*v = m;
+		*cap = c;
+	}
+	(*v)[*n].seg = seg;
+	(*v)[*n].off = b->off;
+	(*v)[*n].total = b->total;
+	(*v)[*n].lane = b->lane;
+	(*n)++;
+	return 0;
+}
+
+/* The blocks of closed segment num that may hold the flow. */
+static int closed_blocks(fs_spool *s, uint64_t num, unsigned lane,
+			 uint32_t hash, uint64_t since,
+			 struct fs_spool_blkref **v, size_t *n, size_t *cap)
+{
+	struct fs_spool_index x;
+	char name[64];
+	uint8_t *bits;
+	int rc = 0;
+
+	idx_name(name, sizeof(name), num);
+	if (fs_idx_read_fd(&x, fs_privsep_spool_open(s->ps, s->dfd, name)) < 0) {
+		/* no index (the writer was short of memory): rebuild one */
+		int fd = fs_spool_open_segment(s, num);
+		struct stat st;
+
+		if (fd < 0)
+			return 0;	/* removed meanwhile: gone */
+		rc = fstat(fd, &st) == 0 ?
+			fs_idx_rebuild(&x, num, fd, (uint64_t)st.st_size) : -1;
+		close(fd);
+		if (rc < 0)
+			return 0;	/* unreadable: nothing found there */
+	}
+	bits = calloc(x.h.nblocks / 8 + 1, 1);
+	if (bits == NULL) {
+		fs_idx_free(&x);
+		return -1;
+	}
+	fs_idx_mark_flow(&x, hash, bits);
+	for (uint32_t b = 0; b < x.h.nblocks && rc == 0; b++)
+		if ((bits[b / 8] & (1u << (b % 8))) && x.blocks[b].lane == lane &&
+		    x.blocks[b].last_ts >= since)
+			rc = push_ref(v, n, cap, num, &x.blocks[b]);
+	free(bits);
+	fs_idx_free(&x);
+	return rc;
+}
+
+int fs_spool_flow_blocks(fs_spool *s, unsigned lane, uint32_t hash,
+			 uint64_t since, struct fs_spool_blkref **out,
+			 size_t *n)
+{
+	struct fs_spool_blkref *v = NULL, *open_v = NULL;
+	size_t nv = 0, cap = 0, nopen = 0, capo = 0, nclosed = 0;
+	uint64_t *closed = NULL;
+	int rc = 0;
+
+	*out = NULL;
+	*n = 0;
+	pthread_mutex_lock(&s->lock);
+	closed = malloc((s->nseg + 1) * sizeof(*closed));
+	if (closed == NULL) {
+		pthread_mutex_unlock(&s->lock);
+		return -1;
+	}
+	for (size_t i = 0; i < s->nseg; i++) {
+		const struct seg *g = &s->seg[i];
+		bool open_ = s->idx_live && g->num == s->idx.h.seg_num;
+
+		if (!open_ && g->last_ts != 0 && g->last_ts < since)
+			continue;
+		if (!open_) {
+			closed[nclosed++] = g->num;
+			continue;
+		}
+		/* the open segment: its entries are in block order; only
+		 * the blocks written so far */
+		if (s->idx_bad)
+			continue;
+		for (uint32_t e = 0; e < s->idx.h.nflows && rc == 0; e++) {
+			const struct fs_idx_ent *x = &s->idx.flows[e];
+			const struct fs_idx_blk *b;
+
+			if (x->hash != hash || x->block >= s->idx_flushed)
+				continue;
+			b = &s->idx.blocks[x->block];
+			if (b->lane == lane && b->last_ts >= since &&
+			    (nopen == 0 || open_v[nopen - 1].off != b->off))
+				rc = push_ref(&open_v, &nopen, &capo, g->num, b);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; i < nclosed && rc == 0; i++)
+		rc = closed_blocks(s, closed[i], lane, hash, since, &v, &nv, &cap);
+	for (size_t i = 0; i < nopen && rc == 0; i++)
+		rc = push_ref(&v, &nv, &cap, open_v[i].seg,
+			      &(struct fs_idx_blk){ .off = open_v[i].off,
+						    .total = open_v[i].total,
+						    .lane = open_v[i].lane });
+	free(open_v);
+	free(closed);
+	if (rc < 0) {
+		free(v);
+		return -1;
+	}
+	*out = v;
+	*n = nv;
+	return 0;
 }
 
 /* ---- open, start, close ---- */
@@ -898,7 +1081,8 @@ fs_spool *fs_spool_open(const struct fs_spool_params *p, char *err,
 	s->nsources = p->nsources;
 	s->names = calloc(p->nsources, sizeof(*s->names));
 	s->lanes = calloc(s->nlanes, sizeof(*s->lanes));
-	if (s->names == NULL || s->lanes == NULL)
+	s->done_seq = calloc(s->nlanes, sizeof(*s->done_seq));
+	if (s->names == NULL || s->lanes == NULL || s->done_seq == NULL)
 		goto oom;
 	for (unsigned i = 0; i < p->nsources; i++)
 		if ((s->names[i] = strdup(p->source_names[i])) == NULL)
@@ -984,6 +1168,7 @@ void fs_spool_close(fs_spool *s)
 			free(s->names[i]);
 	free(s->names);
 	free(s->lanes);
+	free((void *)s->done_seq);
 	free(s->chunk);
 	if (s->buf != NULL)
 		munmap(s->buf, s->buf_room);

@@ -116,6 +116,37 @@ struct fs_spool_stats {
 /* Any thread. */
 void fs_spool_stats(fs_spool *s, struct fs_spool_stats *st);
 
+/* ---- a flow's history back from the spool (spool_hist.c) ---- */
+
+/* One block that may hold a flow's packets. */
+struct fs_spool_blkref {
+	uint64_t seg;		/* segment number */
+	uint64_t off;		/* in the segment */
+	uint32_t total;		/* bytes */
+	uint32_t lane;
+};
+
+/* Wait (up to timeout_ms) until every chunk of lane before seq is on
+ * disk or counted dropped; asks the writer to write what it holds.
+ * Returns 0, or -1 when the time ran out. */
+int fs_spool_wait_done(fs_spool *s, unsigned lane, uint64_t seq,
+		       int timeout_ms);
+
+/*
+ * The blocks of lane, oldest first, that may hold packets of the flow of
+ * hash (its fs_flow_hash) at or after since, from the segments' indexes
+ * (the open segment's in memory; a closed one without an index is read
+ * to rebuild it). *out is malloc'ed (free it), *n its entries. Returns
+ * 0, or -1 on ENOMEM.
+ */
+int fs_spool_flow_blocks(fs_spool *s, unsigned lane, uint32_t hash,
+			 uint64_t since, struct fs_spool_blkref **out,
+			 size_t *n);
+
+/* A read-only descriptor of segment num (through the privileged helper
+ * when there is one), or -1 with errno (ENOENT: removed meanwhile). */
+int fs_spool_open_segment(fs_spool *s, uint64_t num);
+
 /* CRC-32C of n bytes at p, continuing from crc: DPDK's, whose word loop
  * reads 8 bytes at a time, fed bytes until p is aligned for it (the same
  * sum: CRC-32C runs over the bytes in order whatever the step). */

@@ -281,7 +281,12 @@ static int read_full(int fd, void *p, size_t n)
 
 int fs_idx_read(struct fs_spool_index *x, int dfd, const char *name)
 {
-	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	return fs_idx_read_fd(x, openat(dfd, name, O_RDONLY | O_NOFOLLOW |
+					    O_CLOEXEC));
+}
+
+int fs_idx_read_fd(struct fs_spool_index *x, int fd)
+{
 	struct stat st;
 	struct fs_idx_hdr h;
 	uint64_t want;

@@ -92,6 +92,9 @@ int fs_idx_write(struct fs_spool_index *x, int dfd, const char *name);
 /* Read name from dfd into x (initialized by this call). Returns 0, or -1
  * when it is missing, short or damaged (then x is empty and freed). */
 int fs_idx_read(struct fs_spool_index *x, int dfd, const char *name);
+/* The same from the open descriptor fd (closed by the call; -1 gives
+ * -1). */
+int fs_idx_read_fd(struct fs_spool_index *x, int fd);
 
 /* Rebuild the index of segment fd (size bytes) by reading its blocks.
  * Returns 0 or -1. */

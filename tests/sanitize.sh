@@ -105,14 +105,13 @@ engine() {
 	dsc=$(ls libpcap-fs/work/libpcap_*.dsc 2>/dev/null | head -n 1)
 	[ -n "$dsc" ] || return 2
 	mkdir -p "$lib/obj"
-	for f in config devname ring eal eal_args mem source source_dpdk \
-		 source_tpacket source_file gen traffic rx flowkey flow analyzer privsep \
-		 dumper spool spool_index source_spool timewin hwclock bpfhint \
-		 control control_dir \
-		 capture devices; do
+	# the engine's sources as Makefile.am lists them, so that none is
+	# ever left out here
+	for f in $(awk '/^src_libflowscope_la_SOURCES/,/_CFLAGS/' Makefile.am |
+		   grep -o 'src/[a-z_]*\.c'); do
 		# shellcheck disable=SC2046
-		$CC $base $flags -fPIC $(pkg-config --cflags libdpdk) -c "src/$f.c" \
-			-o "$lib/obj/$f.o" || return 1
+		$CC $base $flags -fPIC $(pkg-config --cflags libdpdk) -c "$f" \
+			-o "$lib/obj/$(basename "$f" .c).o" || return 1
 	done
 	rm -f "$lib/libflowscope.a"
 	ar rcs "$lib/libflowscope.a" "$lib"/obj/*.o || return 1

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A triggered flow's history on disk. When a trigger finds that the RAM
+ * ring gave up some of its flow's packets to the spool, the analyzer puts
+ * a reference record (FS_REC_HIST, a struct fs_hist_ref) into the
+ * delivery lane ahead of the packets still in RAM. A reader of that lane
+ * (the application's, the dumper) expands it in place with an iterator:
+ * the flow's packets of the spool's blocks of that lane, chunks before
+ * the boundary, found through the segments' flow indexes, in order and
+ * each once. What the reference expected and the spool no longer has (a
+ * disk that fell behind, segments recycled) is counted as lost.
+ */
+#ifndef FS_SPOOL_HIST_H
+#define FS_SPOOL_HIST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "histref.h"
+#include "ring.h"
+#include "spool.h"
+
+typedef struct fs_spool_hist fs_spool_hist;
+
+/*
+ * Start expanding the reference record rec (a FS_REC_HIST record of a
+ * delivery lane) from spool s, records cut to snap bytes. Waits (up to a
+ * few seconds) for the spool to have written the boundary. Returns NULL
+ * on ENOMEM or a record that is not a reference.
+ */
+fs_spool_hist *fs_spool_hist_open(fs_spool *s, const struct fs_pkt_hdr *rec,
+				  uint32_t snap);
+
+/*
+ * The next packets of the history, laid out as ring records (header,
+ * data, padding) in the iterator's memory, valid until the next call:
+ * returns their bytes and *npkts, or 0 at the end.
+ */
+size_t fs_spool_hist_next(fs_spool_hist *h, const uint8_t **recs,
+			  unsigned *npkts);
+
+/* Packets the reference expected that the spool did not give (so far). */
+uint64_t fs_spool_hist_missing(const fs_spool_hist *h);
+
+void fs_spool_hist_close(fs_spool_hist *h);
+
+#endif

@@ -1,0 +1,93 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# spool_trigger.sh: a triggered flow's history reaches back into the
+# spool. A 12 MB trace (60000 packets of 200 bytes) goes through a 1 MB
+# ring in trigger mode; the triggered flows open the trace and send their
+# RST only at its very end (fs-mktrace --late-trigger), so the ring gave
+# most of their history up long before. With spool_dir, tcpdump gets
+# every packet of every triggered flow, in order and once -- the part on
+# disk, then the part still in RAM, no gap between them -- and ps_drop is
+# 0; without it the same run counts the loss (trigger_overrun.sh). The
+# same for dump_dir: each flow's file holds its whole flow. And through a
+# recorder (flowscope-record, no application) that keeps a 1 MB ring:
+# flowscope-ctl trigger dumps flows whose history is older than the ring.
+set -u
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need_tools
+need_tshark
+
+RST='tcp[tcpflags] & tcp-rst != 0'
+t=$WORK/big.pcap
+mktrace_summary big --packets 60000 --size 200 --flows 100 --proto tcp \
+	--late-trigger --rst-every 10
+want=$(summary_value big rst_flow_packets)
+flows=$(summary_value big rst_flows)
+oracle_flows "$t" 'tcp.flags.reset == 1' "$WORK/expected.pcap"
+[ "$ORACLE_COUNT" = "$want" ] ||
+	fail "test bug: the oracle finds $ORACLE_COUNT packets, fs-mktrace wrote $want"
+expect_trigger_matches "$t" "$RST" "$flows"
+
+newdir() { mkdir -m 700 "$WORK/$1" && echo "$WORK/$1"; }
+
+check "12 MB through a 1 MB ring and a spool, $flows flows triggered at the end: every packet"
+d=$(newdir s1)
+out=$WORK/out.pcap
+td_capture "$out" FLOWSCOPE_MODE=trigger FLOWSCOPE_BUFFER=1m FLOWSCOPE_TRIGGER="$RST" \
+	FLOWSCOPE_SPOOL_DIR="$d" FLOWSCOPE_SPOOL_SIZE=64m FLOWSCOPE_CONTROL=off \
+	-n -i "flowscope:file=$t"
+expect_same --per-flow "$WORK/expected.pcap" "$out"
+dropped=$(td_dropped "$out.stderr")
+[ "$dropped" = 0 ] || fail_log "ps_drop is $dropped: the history on disk was counted lost" "$out.stderr"
+say "  $want packets of $flows flows, dropped $dropped"
+
+check "the same into dump_dir (live mode): each flow's file holds its whole flow"
+d=$(newdir s2)
+dd=$(newdir dumps)
+td_capture "$WORK/live.pcap" FLOWSCOPE_BUFFER=1m FLOWSCOPE_TRIGGER="$RST" \
+	FLOWSCOPE_SPOOL_DIR="$d" FLOWSCOPE_SPOOL_SIZE=64m FLOWSCOPE_DUMP_DIR="$dd" \
+	FLOWSCOPE_CONTROL=off -n -i "flowscope:file=$t"
+expect_count 60000 "$WORK/live.pcap"
+check_dump_dir "$dd" "$flows" "$WORK/expected.pcap"
+
+if [ -z "${FS_CTL:-}" ] || [ ! -x "$FS_CTL" ] || [ -z "${FS_RECORD:-}" ]; then
+	say "FS_CTL or FS_RECORD is not set: skipping the recorder check"
+	pass
+fi
+need_ctl
+check "a recorder with a 1 MB ring: flowscope-ctl trigger tcp dumps whole flows from disk"
+# flows that do not end: each is still in the flow table when triggered
+"$MKTRACE" -o "$WORK/open.pcap" --packets 60000 --size 200 --flows 100 --proto tcp ||
+	fail "fs-mktrace failed"
+d=$(newdir s3)
+dd=$(newdir rdumps)
+sock=$WORK/rec.sock
+bg_start "$WORK/rec.stdout" "$WORK/rec.stderr" env FLOWSCOPE_BUFFER=1m \
+	FLOWSCOPE_SPOOL_DIR="$d" FLOWSCOPE_SPOOL_SIZE=64m FLOWSCOPE_DUMP_DIR="$dd" \
+	FLOWSCOPE_CONTROL="$sock" FLOWSCOPE_FLOW_TIMEOUT=3600 \
+	"$FS_RECORD" "file=$WORK/open.pcap"
+pid=$BG_PID
+wait_socket "$sock" "$pid" || fail_log "no control socket $sock" "$WORK/rec.stderr"
+for ((i = 0; i < 200; i++)); do
+	ctl "$sock" stats >"$WORK/stats.txt" 2>"$WORK/stats.err" ||
+		fail_log "flowscope-ctl stats failed" "$WORK/stats.err"
+	[ "$(stat_value "$WORK/stats.txt" received)" = 60000 ] && break
+	sleep 0.1
+done
+[ "$i" -lt 200 ] || fail_log "the recorder did not read the trace in 20 s" "$WORK/stats.txt"
+ctl "$sock" trigger tcp >"$WORK/trig.txt" 2>"$WORK/trig.err" ||
+	fail_log "flowscope-ctl trigger failed" "$WORK/trig.err"
+grep -qx 'triggered 100' "$WORK/trig.txt" || fail_log "the answer is not 'triggered 100'" "$WORK/trig.txt"
+for ((i = 0; i < 100; i++)); do
+	ctl "$sock" stats >"$WORK/stats.txt" 2>/dev/null &&
+		[ "$(stat_value "$WORK/stats.txt" dump_packets)" = 60000 ] && break
+	sleep 0.1
+done
+lost=$(stat_value "$WORK/stats.txt" history_lost)
+kill -TERM "$pid"
+bg_wait "$pid" 30 || fail_log "the recorder still runs 30 s after SIGTERM" "$WORK/rec.stderr"
+expect_ok "$BG_RC" "flowscope-record after SIGTERM" "$WORK/rec.stderr"
+[ "$lost" = 0 ] || fail_log "history_lost is $lost" "$WORK/stats.txt"
+check_dump_dir "$dd" 100 "$WORK/open.pcap"
+say "  100 flows, 60000 packets, history_lost $lost"
+pass
