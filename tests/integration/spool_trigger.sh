@@ -7,7 +7,9 @@
 # most of their history up long before. With spool_dir, tcpdump gets
 # every packet of every triggered flow, in order and once -- the part on
 # disk, then the part still in RAM, no gap between them -- and ps_drop is
-# 0; without it the same run counts the loss (trigger_overrun.sh). The
+# 0; without it the same run counts the loss (trigger_overrun.sh). So
+# does a plain tcpdump, which reads the spool back after it dropped root
+# (through the privileged helper). The
 # same for dump_dir: each flow's file holds its whole flow. And through a
 # recorder (flowscope-record, no application) that keeps a 1 MB ring:
 # flowscope-ctl trigger dumps flows whose history is older than the ring.
@@ -41,6 +43,28 @@ dropped=$(td_dropped "$out.stderr")
 [ "$dropped" = 0 ] || fail_log "ps_drop is $dropped: the history on disk was counted lost" "$out.stderr"
 say "  $want packets of $flows flows, dropped $dropped"
 
+if [ "$(id -u)" = 0 ] && id tcpdump >/dev/null 2>&1; then
+	check "the same with a plain tcpdump, which reads the history after turning into user tcpdump"
+	d=$(newdir s4)
+	mkdir -m 1777 "$WORK/pub" || fail "mkdir failed"
+	chmod 0755 "$WORK"
+	out=$WORK/pub/plain.pcap
+	fs_run FLOWSCOPE_MODE=trigger FLOWSCOPE_BUFFER=1m FLOWSCOPE_TRIGGER="$RST" \
+		FLOWSCOPE_SPOOL_DIR="$d" FLOWSCOPE_SPOOL_SIZE=64m FLOWSCOPE_CONTROL=off \
+		"$TCPDUMP" -n -i "flowscope:file=$t" -w "$out" >"$WORK/plain.stdout" \
+		2>"$WORK/plain.stderr"
+	expect_ok $? "tcpdump -w ${out##*/} (no -Z root)" "$WORK/plain.stderr"
+	[ "$(stat -c %U "$out")" = tcpdump ] ||
+		fail "tcpdump wrote ${out##*/} as $(stat -c %U "$out"), not as user tcpdump"
+	! grep -q '^flowscope: ' "$WORK/plain.stderr" ||
+		fail_log "flowscope reported errors" "$WORK/plain.stderr"
+	expect_same --per-flow "$WORK/expected.pcap" "$out"
+	[ "$(td_dropped "$WORK/plain.stderr")" = 0 ] ||
+		fail_log "history was counted lost" "$WORK/plain.stderr"
+else
+	say "not root, or no user tcpdump: skipping the check after the privilege drop"
+fi
+
 check "the same into dump_dir (live mode): each flow's file holds its whole flow"
 d=$(newdir s2)
 dd=$(newdir dumps)
@@ -61,7 +85,8 @@ check "a recorder with a 1 MB ring: flowscope-ctl trigger tcp dumps whole flows 
 	fail "fs-mktrace failed"
 d=$(newdir s3)
 dd=$(newdir rdumps)
-sock=$WORK/rec.sock
+mkdir -m 0700 "$WORK/run" || fail "mkdir failed"
+sock=$WORK/run/rec.sock
 bg_start "$WORK/rec.stdout" "$WORK/rec.stderr" env FLOWSCOPE_BUFFER=1m \
 	FLOWSCOPE_SPOOL_DIR="$d" FLOWSCOPE_SPOOL_SIZE=64m FLOWSCOPE_DUMP_DIR="$dd" \
 	FLOWSCOPE_CONTROL="$sock" FLOWSCOPE_FLOW_TIMEOUT=3600 \
