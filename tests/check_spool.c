@@ -22,6 +22,7 @@
 #include "flowkey.h"
 #include "spool.h"
 #include "spool_index.h"
+#include "spool_hist.h"
 
 static char dir[128];
 static const char *const names[] = { "eth0", "file=/x.pcap" };
@@ -309,6 +310,138 @@ START_TEST(index_finds_blocks)
 }
 END_TEST
 
+/* An IPv4 UDP frame of 60 bytes from 10.9.(h >> 8).(h & 255) to 10.8.0.1. */
+static void udp_frame(uint8_t *d, unsigned h)
+{
+	memset(d, 0, 60);
+	d[12] = 0x08;
+	d[14] = 0x45;
+	d[23] = 17;
+	d[26] = 10; d[27] = 9; d[28] = (uint8_t)(h >> 8); d[29] = (uint8_t)h;
+	d[30] = 10; d[31] = 8; d[32] = 0; d[33] = 1;
+	d[34] = 0x30; d[35] = 0x39; d[36] = 0; d[37] = 53;
+}
+
+/* A triggered flow's history on disk: the flow index gives exactly the
+ * blocks holding the flow (in the open segment, from memory, and in the
+ * closed ones, from their files, also after a restart), and the iterator
+ * gives exactly its packets, in order. */
+START_TEST(flow_history_reads_its_blocks)
+{
+	fs_ring *r = fs_ring_create(8u << 20, 1, 2000);
+	struct fs_lane *l = fs_ring_lane(r, 0);
+	_Atomic uint64_t seq = 0;
+	char err[256];
+	fs_spool *s = open_spool(r, 64u << 20, &seq, err, sizeof(err));
+	uint64_t n = 80000, last_seq = UINT64_MAX, head, want = 0;
+	size_t nblocks = 0, nb;
+	struct fs_spool_blkref *v;
+	struct fs_pkt_info a;
+	uint8_t frame[60];
+	union {
+		struct fs_pkt_hdr h;
+		uint8_t b[sizeof(struct fs_pkt_hdr) + sizeof(struct fs_hist_ref)];
+	} m;
+	struct fs_hist_ref ref;
+
+	ck_assert_msg(s != NULL, "%s", err);
+	ck_assert_int_eq(fs_spool_start(s, err, sizeof(err)), 0);
+	udp_frame(frame, 0x707);
+	fs_flow_parse(frame, 60, &a);
+	for (uint64_t i = 0; i < n; i++) {
+		struct fs_ring_pos pos;
+		struct fs_pkt_hdr *h = fs_lane_reserve(l, 60, &pos);
+
+		/* the flow of 10.9.7.7: one packet in 5000 */
+		udp_frame((uint8_t *)(h + 1), i % 5000 == 0 ? 0x707 : (unsigned)(i % 50));
+		h->ts_ns = 1000 + i;
+		h->wire_len = h->cap_len = 60;
+		h->source = 0;
+		h->flags = 0;
+		if (i % 5000 == 0 && pos.seq != last_seq) {
+			last_seq = pos.seq;
+			nblocks++;
+		}
+		if (i % 64 == 0)
+			fs_lane_publish(l);
+	}
+	fs_lane_publish(l);
+	/* the chunk being filled is not written yet */
+	head = atomic_load(&l->head);
+	for (uint64_t i = 0; i < n; i += 5000)
+		want++;
+	if (last_seq == head) {
+		nblocks--;
+		want--;
+	}
+	ck_assert_uint_gt(nblocks, 4);
+	ck_assert_int_eq(fs_spool_wait_done(s, 0, head, 5000), 0);
+	ck_assert_int_eq(fs_spool_flow_blocks(s, 0, a.hash, 0, &v, &nb), 0);
+	ck_assert_uint_eq(nb, nblocks);
+	free(v);
+	/* nothing of lane 1, nothing before since */
+	ck_assert_int_eq(fs_spool_flow_blocks(s, 1, a.hash, 0, &v, &nb), 0);
+	ck_assert_uint_eq(nb, 0);
+	free(v);
+	ck_assert_int_eq(fs_spool_flow_blocks(s, 0, a.hash, 1000 + n, &v, &nb), 0);
+	ck_assert_uint_eq(nb, 0);
+	free(v);
+
+	memset(&m, 0, sizeof(m));
+	memset(&ref, 0, sizeof(ref));
+	ref.magic = FS_HIST_MAGIC;
+	ref.lane = 0;
+	ref.first_ts = 0;
+	ref.before_seq = head;
+	ref.expect = want + 3;	/* three more than there are: missing */
+	ref.key = a.key;
+	ref.hash = a.hash;
+	m.h.cap_len = m.h.wire_len = sizeof(ref);
+	m.h.flags = FS_REC_HIST;
+	memcpy(m.b + sizeof(m.h), &ref, sizeof(ref));
+	for (int round = 0; round < 2; round++) {
+		fs_spool_hist *it;
+		const uint8_t *recs;
+		unsigned np;
+		size_t bytes;
+		uint64_t got = 0;
+
+		if (round == 1) {
+			/* again after a restart, from the closed segments'
+			 * files; the final close wrote the last chunk too */
+			fs_spool_close(s);
+			s = open_spool(r, 64u << 20, &seq, err, sizeof(err));
+			ck_assert_msg(s != NULL, "%s", err);
+			ck_assert_int_eq(fs_spool_flow_blocks(s, 0, a.hash, 0,
+							      &v, &nb), 0);
+			ck_assert_uint_eq(nb, nblocks + (last_seq == head));
+			free(v);
+			want = n / 5000;
+			ref.before_seq = head + 1;
+			ref.expect = want + 3;
+			memcpy(m.b + sizeof(m.h), &ref, sizeof(ref));
+		}
+		it = fs_spool_hist_open(s, &m.h, 65535);
+		ck_assert_ptr_nonnull(it);
+		while ((bytes = fs_spool_hist_next(it, &recs, &np)) > 0)
+			for (size_t off = 0; off < bytes;) {
+				const struct fs_pkt_hdr *h = (const void *)(recs + off);
+
+				ck_assert_uint_eq(h->ts_ns, 1000 + got * 5000);
+				ck_assert_uint_eq(h->cap_len, 60);
+				ck_assert_int_eq(memcmp(h + 1, frame, 60), 0);
+				got++;
+				off += FS_REC_SIZE(h->cap_len);
+			}
+		ck_assert_uint_eq(got, want);
+		ck_assert_uint_eq(fs_spool_hist_missing(it), 3);
+		fs_spool_hist_close(it);
+	}
+	fs_spool_close(s);
+	fs_ring_free(r);
+}
+END_TEST
+
 /* Chunks the ring gave up before the spool came to them are counted,
  * the rest is on disk. */
 START_TEST(given_up_chunks_counted)
@@ -544,6 +677,7 @@ static Suite *spool_suite(void)
 	tcase_add_test(tc, header_and_block_read_by_libpcap);
 	tcase_add_test(tc, ring_to_disk_whole);
 	tcase_add_test(tc, index_finds_blocks);
+	tcase_add_test(tc, flow_history_reads_its_blocks);
 	tcase_add_test(tc, given_up_chunks_counted);
 	tcase_add_test(tc, dropped_stat);
 	tcase_add_test(tc, oldest_removed_within_limit);

@@ -55,6 +55,7 @@ units() {
 	# shellcheck disable=SC2046
 	build "$dir/check_spool" "$flags $(pkg-config --cflags libdpdk)" \
 		tests/check_spool.c src/spool.c src/spool_index.c src/ring.c \
+		src/spool_hist.c src/analyzer.c src/flow.c \
 		src/flowkey.c src/privsep.c -- $check -lpcap -lpthread \
 		$(pkg-config --libs libdpdk) || return 1
 	run check_ring "$dir/check_ring"
