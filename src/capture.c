@@ -849,6 +849,9 @@ bool fs_capture_tstamp_fell_back(const fs_capture *c)
 	return false;
 }
 
+static fs_spool_hist *open_history(void *arg, unsigned lane,
+				   const struct fs_pkt_hdr *rec, uint32_t snap);
+
 fs_capture *fs_capture_open(const char *device,
 			    const struct fs_open_params *params,
 			    char *errbuf, size_t errlen)
@@ -857,6 +860,7 @@ fs_capture *fs_capture_open(const char *device,
 	struct fs_source_params sp;
 	uint32_t caplen;
 	unsigned lane = 0;
+	bool spooled = false;
 	/* setuid, setgid or file capabilities: whoever started the program
 	 * may not have the rights it runs with */
 	bool secure = getauxval(AT_SECURE) != 0;
@@ -1008,6 +1012,9 @@ fs_capture *fs_capture_open(const char *device,
 			/* a lossless source waits for the reader: then the
 			 * reader must never be the one analyzing */
 			c->an[lane].shared = !s->lossless;
+			/* what the ring gives up of a spool read back is
+			 * still in that spool */
+			c->an[lane].spooled = s->spec.kind == FS_SRC_SPOOL;
 			c->rd[lane].rxq = &s->rxq[q];
 		}
 	}
@@ -1027,20 +1034,24 @@ fs_capture *fs_capture_open(const char *device,
 	if (c->cfg.spool_dir != NULL && open_spool(c, caplen, errbuf,
 						   errlen) < 0)
 		goto fail;
-	if (c->spool != NULL) {
+	if (c->spool != NULL)
+		for (unsigned i = 0; i < c->nlanes; i++)
+			c->an[i].spooled = true;
+	for (unsigned i = 0; i < c->nlanes; i++)
+		if (c->an[i].spooled)
+			spooled = true;
+	if (spooled) {
 		/* the readers of the delivery lanes find triggered flows'
-		 * older packets there; the application's reader counts
-		 * what is missing, else the dumper does */
+		 * older packets on disk; the application's reader counts
+		 * what is missing there, else the dumper does */
 		c->hist_lost = calloc(c->nlanes, sizeof(*c->hist_lost));
 		if (c->hist_lost == NULL)
 			goto oom;
-		for (unsigned i = 0; i < c->nlanes; i++) {
-			c->an[i].spooled = true;
+		for (unsigned i = 0; i < c->nlanes; i++)
 			c->hist_lost[i] = &c->an[i].history_lost;
-		}
-		fs_dumper_set_spool(c->dumper, c->spool,
-				    c->reader && c->cfg.mode == FS_MODE_TRIGGER ?
-				    NULL : c->hist_lost);
+		fs_dumper_set_history(c->dumper, open_history, c,
+				      c->reader && c->cfg.mode == FS_MODE_TRIGGER ?
+				      NULL : c->hist_lost);
 	}
 	for (unsigned i = 0; i < c->nsources; i++)
 		if (fs_source_start(&c->src[i], &c->sink, errbuf, errlen) < 0)
@@ -1082,6 +1093,21 @@ static bool help(fs_capture *c, unsigned i)
 	return fs_analyzer_backlog(a) > 0;
 }
 
+/* A triggered flow's history on disk, the reference rec of lane: from
+ * the capture's own spool, else from the spool its source reads. */
+static fs_spool_hist *open_history(void *arg, unsigned lane,
+				   const struct fs_pkt_hdr *rec, uint32_t snap)
+{
+	fs_capture *c = arg;
+	struct fs_rxq *q = c->rd[lane].rxq;
+
+	if (c->spool != NULL)
+		return fs_spool_hist_open(c->spool, rec, snap);
+	if (q != NULL && q->src->spec.kind == FS_SRC_SPOOL)
+		return fs_spoolsrc_hist_open(q->src, rec, snap);
+	return NULL;
+}
+
 /* The iterator's next records; false at its end. */
 static bool next_hist(struct reader *r)
 {
@@ -1098,6 +1124,7 @@ static void end_hist(fs_capture *c, struct reader *r)
 {
 	const struct fs_pkt_hdr *h = (const void *)(r->buf + r->rd);
 	unsigned lane = (unsigned)(r - c->rd);
+	struct fs_hist_ref ref;
 
 	if (r->hist != NULL) {
 		atomic_fetch_add_explicit(&c->an[lane].history_lost,
@@ -1105,11 +1132,8 @@ static void end_hist(fs_capture *c, struct reader *r)
 					  memory_order_relaxed);
 		fs_spool_hist_close(r->hist);
 		r->hist = NULL;
-	} else if (h->cap_len == sizeof(struct fs_hist_ref)) {
+	} else if (fs_hist_ref_get(h, &ref) == 0) {
 		/* out of memory: the whole history is missing */
-		struct fs_hist_ref ref;
-
-		memcpy(&ref, h + 1, sizeof(ref));
 		atomic_fetch_add_explicit(&c->an[lane].history_lost, ref.expect,
 					  memory_order_relaxed);
 	}
@@ -1195,7 +1219,7 @@ static bool anything_waiting(fs_capture *c)
 static bool start_hist(fs_capture *c, struct reader *r,
 		       const struct fs_pkt_hdr *h)
 {
-	r->hist = fs_spool_hist_open(c->spool, h, c->sink.caplen);
+	r->hist = open_history(c, (unsigned)(r - c->rd), h, c->sink.caplen);
 	if (r->hist != NULL && next_hist(r))
 		return true;
 	end_hist(c, r);

@@ -76,7 +76,8 @@ struct fs_dumper {
 	uint8_t *buf;
 	uint8_t hdr[24];	/* the pcap file header of every file */
 	uint64_t timeout_ns, newest;
-	fs_spool *spool;		/* history references: read from it */
+	fs_hist_open_fn hist_open;	/* history references: expanded so */
+	void *hist_arg;
 	_Atomic uint64_t *const *hist_lost;
 	uint32_t snap;
 	struct dfile *files;
@@ -459,13 +460,13 @@ static unsigned history(fs_dumper *d, unsigned i, const struct fs_pkt_hdr *h)
 	unsigned np, total = 0;
 	size_t n;
 
-	if (h->cap_len != sizeof(ref))
+	if (fs_hist_ref_get(h, &ref) < 0)
 		return 0;
-	memcpy(&ref, h + 1, sizeof(ref));
 	HASH_FIND(hh, d->files, &ref.key, sizeof(ref.key), f);
 	if (f != NULL)
 		close_file(d, f);
-	it = fs_spool_hist_open(d->spool, h, d->snap);
+	it = d->hist_open != NULL ? d->hist_open(d->hist_arg, i, h, d->snap)
+				  : NULL;
 	while (it != NULL && (n = fs_spool_hist_next(it, &recs, &np)) > 0) {
 		for (size_t off = 0; off < n;) {
 			const struct fs_pkt_hdr *r = (const void *)(recs + off);
@@ -646,12 +647,13 @@ fail:
 	return NULL;
 }
 
-void fs_dumper_set_spool(fs_dumper *d, fs_spool *s,
-			 _Atomic uint64_t *const *lost)
+void fs_dumper_set_history(fs_dumper *d, fs_hist_open_fn open, void *arg,
+			   _Atomic uint64_t *const *lost)
 {
 	if (d == NULL)
 		return;
-	d->spool = s;
+	d->hist_open = open;
+	d->hist_arg = arg;
 	d->hist_lost = lost;
 }
 

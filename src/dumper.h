@@ -19,7 +19,6 @@
 
 #include "privsep.h"
 #include "ring.h"
-#include "spool.h"
 
 typedef struct fs_dumper fs_dumper;
 
@@ -36,12 +35,16 @@ fs_dumper *fs_dumper_start(const char *dir, int dirfd, fs_privsep *ps,
 			   _Atomic uint64_t *seq, uint32_t snap,
 			   uint32_t timeout_s, char *err, size_t errlen);
 
-/* Triggered flows' history references (spool_hist.h) are read back
- * from spool s; what the spool no longer has is added to *lost[lane]
- * (lost NULL: another reader counts it). Set before the lanes get
- * records. NULL d is fine. */
-void fs_dumper_set_spool(fs_dumper *d, fs_spool *s,
-			 _Atomic uint64_t *const *lost);
+/* Triggered flows' history references (spool_hist.h) are expanded with
+ * open(arg, lane, rec, snap); what it does not find is added to
+ * *lost[lane] (lost NULL: another reader counts it). Set before the
+ * lanes get records. NULL d is fine. */
+struct fs_spool_hist;
+typedef struct fs_spool_hist *(*fs_hist_open_fn)(void *arg, unsigned lane,
+						  const struct fs_pkt_hdr *rec,
+						  uint32_t snap);
+void fs_dumper_set_history(fs_dumper *d, fs_hist_open_fn open, void *arg,
+			   _Atomic uint64_t *const *lost);
 
 struct fs_dumper_stats;
 

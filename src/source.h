@@ -227,6 +227,12 @@ struct bpf_insn;
 void fs_spoolsrc_set_filter(struct fs_source *src, const struct bpf_insn *insns,
 			    unsigned n);
 /* Blocks read and skipped by the index so far. */
+/* A triggered flow's history (the reference record rec) read back from
+ * the spool the source reads, records cut to snap; NULL on ENOMEM. */
+struct fs_spool_hist;
+struct fs_spool_hist *fs_spoolsrc_hist_open(struct fs_source *src,
+					    const struct fs_pkt_hdr *rec,
+					    uint32_t snap);
 void fs_spoolsrc_counts(struct fs_source *src, uint64_t *read,
 			uint64_t *skipped);
 

@@ -27,6 +27,7 @@
 #include "bpfhint.h"
 #include "spool.h"
 #include "spool_index.h"
+#include "spool_hist.h"
 
 #define MAX_LANES 256u
 #define BATCH 64u
@@ -491,4 +492,82 @@ void fs_spoolsrc_counts(struct fs_source *src, uint64_t *read,
 
 	*read = rd ? atomic_load(&rd->blocks_read) : 0;
 	*skipped = rd ? atomic_load(&rd->blocks_skipped) : 0;
+}
+
+static int open_seg(void *arg, uint64_t seg)
+{
+	struct fs_spool_reader *rd = arg;
+
+	return seg < rd->nseg ? rd->fds[seg] : -1;
+}
+
+fs_spool_hist *fs_spoolsrc_hist_open(struct fs_source *src,
+				     const struct fs_pkt_hdr *rec, uint32_t snap)
+{
+	struct fs_spool_reader *rd = src->spool;
+	struct cands *c;
+	struct fs_hist_ref ref;
+	struct fs_hist_blk *b = NULL;
+	uint8_t **flow = NULL;
+	size_t n = 0, cap = 0;
+
+	if (rd == NULL || fs_hist_ref_get(rec, &ref) < 0)
+		return NULL;
+	/* the spool read back: no chunk of the capture bounds it, the
+	 * reference's count does */
+	ref.before_seq = UINT64_MAX;
+	c = atomic_load_explicit(&rd->cands, memory_order_acquire);
+	flow = calloc(rd->nseg + 1, sizeof(*flow));
+	if (flow == NULL)
+		return NULL;
+	for (size_t i = 0; i < rd->nseg; i++) {
+		const struct fs_spool_index *x = &rd->idx[i];
+
+		if (x->h.nblocks == 0)
+			continue;
+		flow[i] = calloc(x->h.nblocks / 8 + 1, 1);
+		if (flow[i] != NULL)
+			fs_idx_mark_flow(x, ref.hash, flow[i]);
+	}
+	/* the blocks the source reads (its window, its filter's), those
+	 * the flow index does not rule out */
+	for (unsigned l = 0; l < rd->nlanes; l++)
+		for (size_t k = 0; k < rd->s[l].n; k++) {
+			const struct blkref *r = &rd->s[l].b[k];
+			bool indexed = r->blk != UINT32_MAX;
+
+			if (r->last_ts < ref.first_ts || r->last_ts < src->win_lo ||
+			    r->first_ts >= src->win_hi)
+				continue;
+			if (indexed && c != NULL && c->bits[r->seg] != NULL &&
+			    !(c->bits[r->seg][r->blk / 8] & (1u << (r->blk % 8))))
+				continue;
+			if (indexed && flow[r->seg] != NULL &&
+			    !(flow[r->seg][r->blk / 8] & (1u << (r->blk % 8))))
+				continue;
+			if (n == cap) {
+				size_t nc = cap ? 2 * cap : 64;
+				struct fs_hist_blk *nb = realloc(b, nc * sizeof(*nb));
+
+				if (nb == NULL)
+					goto oom;
+				b = nb;
+				cap = nc;
+			}
+			b[n].seg = r->seg;
+			b[n].off = r->off;
+			b[n].total = r->total;
+			b[n].lane = l;
+			n++;
+		}
+	for (size_t i = 0; i < rd->nseg; i++)
+		free(flow[i]);
+	free(flow);
+	return fs_hist_from_blocks(&ref, b, n, snap, open_seg, rd, false);
+oom:
+	for (size_t i = 0; i < rd->nseg; i++)
+		free(flow[i]);
+	free(flow);
+	free(b);
+	return NULL;
 }

@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Expanding a triggered flow's history reference (spool_hist.h): the
- * flow's blocks come from the spool's indexes; each is read whole, its
- * CRC checked, and the flow's packets picked out by their flow key.
+ * Expanding a triggered flow's history reference (spool_hist.h). The
+ * candidate blocks come from the spool's flow indexes, per recorded lane
+ * in order; each is read whole, its CRC checked, and the flow's packets
+ * picked out by their flow key. Lanes are merged by time the way the
+ * spool= reader merges them (the oldest packet first, the lower lane on
+ * a tie), so that a flow read back from a spool= source comes in the
+ * order its capture received it.
  */
 #define _GNU_SOURCE
 #include "spool_hist.h"
@@ -16,153 +20,259 @@
 #include "analyzer.h"
 
 #define WAIT_MS 3000	/* for the writer to reach the boundary, at most */
+#define OUT_BYTES (256u << 10)	/* records handed out per call, about */
 
-struct fs_spool_hist {
-	fs_spool *s;
-	struct fs_hist_ref ref;
-	uint32_t snap;
-	struct fs_spool_blkref *b;
-	size_t nb, next;
+/* One recorded lane's candidate blocks and where its reading is. */
+struct hlane {
+	uint32_t lane;
+	struct fs_hist_blk *b;
+	size_t n, next;
 	int fd;			/* segment fd_seg, or -1 */
 	uint64_t fd_seg;
-	uint8_t *blk, *out;	/* a block read; the records made of it */
-	size_t room;
+	uint8_t *buf;		/* the block being read */
+	size_t room, pos, end;
+	bool have, over;	/* a packet of the flow at pos; lane done */
+	uint64_t ts;
+};
+
+struct fs_spool_hist {
+	struct fs_hist_ref ref;
+	uint32_t snap;
+	int (*open_seg)(void *arg, uint64_t seg);
+	void *arg;
+	bool own_fds;		/* close what open_seg gave */
+	struct fs_hist_blk *all;
+	struct hlane *l;
+	unsigned nl;
+	uint8_t *out;
+	size_t out_room;
 	uint64_t found;
-	bool done;
+	bool started;
 	struct fs_frag frags[FS_FRAGS];
 };
 
-fs_spool_hist *fs_spool_hist_open(fs_spool *s, const struct fs_pkt_hdr *rec,
-				  uint32_t snap)
+static int cmp_lane(const void *a, const void *b)
 {
-	fs_spool_hist *h;
+	const struct fs_hist_blk *x = a, *y = b;
 
-	if (s == NULL || rec->cap_len != sizeof(struct fs_hist_ref) ||
-	    !(rec->flags & FS_REC_HIST))
-		return NULL;
-	h = calloc(1, sizeof(*h));
-	if (h == NULL)
-		return NULL;
-	memcpy(&h->ref, rec + 1, sizeof(h->ref));
-	if (h->ref.magic != FS_HIST_MAGIC) {
-		free(h);
+	/* by lane, keeping each lane's blocks in their order */
+	if (x->lane != y->lane)
+		return x->lane < y->lane ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+fs_spool_hist *fs_hist_from_blocks(const struct fs_hist_ref *ref,
+				   struct fs_hist_blk *b, size_t n,
+				   uint32_t snap,
+				   int (*open_seg)(void *arg, uint64_t seg),
+				   void *arg, bool own_fds)
+{
+	fs_spool_hist *h = calloc(1, sizeof(*h));
+
+	if (h == NULL) {
+		free(b);
 		return NULL;
 	}
-	h->s = s;
+	h->ref = *ref;
 	h->snap = snap;
-	h->fd = -1;
-	/* a spool that stopped or fell far behind: what is there counts */
-	(void)fs_spool_wait_done(s, h->ref.lane, h->ref.before_seq, WAIT_MS);
-	if (fs_spool_flow_blocks(s, h->ref.lane, h->ref.hash, h->ref.first_ts,
-				 &h->b, &h->nb) < 0) {
-		free(h);
+	h->open_seg = open_seg;
+	h->arg = arg;
+	h->own_fds = own_fds;
+	h->all = b;
+	h->out_room = OUT_BYTES + FS_REC_SIZE(65535);
+	h->out = malloc(h->out_room);
+	for (size_t i = 0; i < n; i++)
+		b[i].order = i;
+	if (n > 1)
+		qsort(b, n, sizeof(*b), cmp_lane);
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || b[i].lane != b[i - 1].lane)
+			h->nl++;
+	h->l = calloc(h->nl + 1, sizeof(*h->l));
+	if (h->out == NULL || h->l == NULL) {
+		fs_spool_hist_close(h);
 		return NULL;
+	}
+	for (size_t i = 0, k = 0; i < n; i++) {
+		if (i > 0 && b[i].lane != b[i - 1].lane)
+			k++;
+		if (h->l[k].b == NULL) {
+			h->l[k].b = &b[i];
+			h->l[k].lane = b[i].lane;
+			h->l[k].fd = -1;
+		}
+		h->l[k].n++;
 	}
 	return h;
 }
 
-/* Read block r whole into h->blk; false when it is gone or damaged. */
-static bool read_block(fs_spool_hist *h, const struct fs_spool_blkref *r)
+static int open_own(void *arg, uint64_t seg)
 {
-	if (h->fd < 0 || h->fd_seg != r->seg) {
-		if (h->fd >= 0)
-			close(h->fd);
-		h->fd = fs_spool_open_segment(h->s, r->seg);
-		h->fd_seg = r->seg;
-		if (h->fd < 0)
-			return false;	/* recycled meanwhile */
-	}
-	if (r->total > h->room) {
-		uint8_t *b = realloc(h->blk, r->total), *o;
-
-		if (b == NULL)
-			return false;
-		h->blk = b;
-		o = realloc(h->out, r->total);
-		if (o == NULL)
-			return false;
-		h->out = o;
-		h->room = r->total;
-	}
-	return pread(h->fd, h->blk, r->total, (off_t)r->off) ==
-		(ssize_t)r->total &&
-	       fs_spool_check_block(h->blk, r->total, true) != 0;
+	return fs_spool_open_segment(arg, seg);
 }
 
-/* The flow's packets of the block in h->blk as records in h->out. */
-static size_t pick(fs_spool_hist *h, const struct fs_spool_blk *bh,
-		   unsigned *npkts)
+fs_spool_hist *fs_spool_hist_open(fs_spool *s, const struct fs_pkt_hdr *rec,
+				  uint32_t snap)
 {
-	size_t p = sizeof(*bh), end = sizeof(*bh) + bh->payload, o = 0;
+	struct fs_hist_ref ref;
+	struct fs_spool_blkref *v;
+	struct fs_hist_blk *b;
+	size_t n;
 
-	while (p + 32 <= end && h->found < h->ref.expect) {
-		uint32_t bt, bl, ifid, th, tl, caplen, len, cap;
-		struct fs_pkt_info info;
-		struct fs_pkt_hdr rec;
-		const uint8_t *data = h->blk + p + 28;
-		uint64_t ts;
-
-		memcpy(&bt, h->blk + p, 4);
-		memcpy(&bl, h->blk + p + 4, 4);
-		memcpy(&ifid, h->blk + p + 8, 4);
-		memcpy(&th, h->blk + p + 12, 4);
-		memcpy(&tl, h->blk + p + 16, 4);
-		memcpy(&caplen, h->blk + p + 20, 4);
-		memcpy(&len, h->blk + p + 24, 4);
-		if (bt != 6 || bl < 32 || caplen > bl - 32 || p + bl > end)
-			break;
-		p += bl;
-		ts = (uint64_t)th << 32 | tl;
-		fs_flow_parse(data, caplen, &info);
-		if (info.frag_tag != 0)
-			fs_frag_fixup(h->frags, &info, ts);
-		if (ts < h->ref.first_ts ||
-		    memcmp(&info.key, &h->ref.key, sizeof(info.key)) != 0)
-			continue;
-		cap = caplen < h->snap ? caplen : h->snap;
-		if (cap > 65535)
-			cap = 65535;
-		rec.ts_ns = ts;
-		rec.wire_len = len;
-		rec.cap_len = (uint16_t)cap;
-		rec.source = (uint8_t)ifid;
-		rec.flags = 0;
-		memcpy(h->out + o, &rec, sizeof(rec));
-		memcpy(h->out + o + sizeof(rec), data, cap);
-		o += FS_REC_SIZE(cap);
-		h->found++;
-		(*npkts)++;
+	if (s == NULL || fs_hist_ref_get(rec, &ref) < 0)
+		return NULL;
+	/* a spool that stopped or fell far behind: what is there counts */
+	(void)fs_spool_wait_done(s, ref.lane, ref.before_seq, WAIT_MS);
+	if (fs_spool_flow_blocks(s, ref.lane, ref.hash, ref.first_ts, &v,
+				 &n) < 0)
+		return NULL;
+	b = calloc(n + 1, sizeof(*b));
+	if (b == NULL) {
+		free(v);
+		return NULL;
 	}
-	return o;
+	for (size_t i = 0; i < n; i++) {
+		b[i].seg = v[i].seg;
+		b[i].off = v[i].off;
+		b[i].total = v[i].total;
+		b[i].lane = v[i].lane;
+	}
+	free(v);
+	return fs_hist_from_blocks(&ref, b, n, snap, open_own, s, true);
+}
+
+int fs_hist_ref_get(const struct fs_pkt_hdr *rec, struct fs_hist_ref *ref)
+{
+	if (!(rec->flags & FS_REC_HIST) || rec->cap_len != sizeof(*ref))
+		return -1;
+	memcpy(ref, rec + 1, sizeof(*ref));
+	return ref->magic == FS_HIST_MAGIC ? 0 : -1;
+}
+
+/* Read lane x's next candidate block whole into its buffer, positioned
+ * at its first EPB; false when the lane has no more. */
+static bool load(fs_spool_hist *h, struct hlane *x)
+{
+	while (x->next < x->n) {
+		const struct fs_hist_blk *r = &x->b[x->next++];
+		struct fs_spool_blk bh;
+
+		if (x->fd < 0 || x->fd_seg != r->seg) {
+			if (x->fd >= 0 && h->own_fds)
+				close(x->fd);
+			x->fd = h->open_seg(h->arg, r->seg);
+			x->fd_seg = r->seg;
+			if (x->fd < 0)
+				continue;	/* recycled meanwhile */
+		}
+		if (r->total > x->room) {
+			uint8_t *nb = realloc(x->buf, r->total);
+
+			if (nb == NULL)
+				return false;
+			x->buf = nb;
+			x->room = r->total;
+		}
+		if (pread(x->fd, x->buf, r->total, (off_t)r->off) !=
+		    (ssize_t)r->total ||
+		    fs_spool_check_block(x->buf, r->total, true) == 0)
+			continue;
+		memcpy(&bh, x->buf, sizeof(bh));
+		/* the RAM ring has the rest, and later blocks are later */
+		if (bh.lane == h->ref.lane && bh.chunk_seq >= h->ref.before_seq)
+			return false;
+		if (bh.last_ts < h->ref.first_ts)
+			continue;
+		x->pos = sizeof(bh);
+		x->end = sizeof(bh) + bh.payload;
+		return true;
+	}
+	return false;
+}
+
+/* Position lane x at its next packet of the flow (have, ts). */
+static void advance(fs_spool_hist *h, struct hlane *x)
+{
+	x->have = false;
+	while (!x->over) {
+		while (x->pos + 32 <= x->end) {
+			const uint8_t *e = x->buf + x->pos;
+			uint32_t bt, bl, th, tl, caplen;
+			struct fs_pkt_info info;
+			uint64_t ts;
+
+			memcpy(&bt, e, 4);
+			memcpy(&bl, e + 4, 4);
+			memcpy(&th, e + 12, 4);
+			memcpy(&tl, e + 16, 4);
+			memcpy(&caplen, e + 20, 4);
+			if (bt != 6 || bl < 32 || caplen > bl - 32 ||
+			    x->pos + bl > x->end) {
+				x->pos = x->end;	/* not an EPB: the rest goes */
+				break;
+			}
+			ts = (uint64_t)th << 32 | tl;
+			fs_flow_parse(e + 28, caplen, &info);
+			if (info.frag_tag != 0)
+				fs_frag_fixup(h->frags, &info, ts);
+			if (ts >= h->ref.first_ts &&
+			    memcmp(&info.key, &h->ref.key, sizeof(info.key)) == 0) {
+				x->ts = ts;
+				x->have = true;
+				return;
+			}
+			x->pos += bl;
+		}
+		if (!load(h, x))
+			x->over = true;
+	}
 }
 
 size_t fs_spool_hist_next(fs_spool_hist *h, const uint8_t **recs,
 			  unsigned *npkts)
 {
-	*npkts = 0;
-	while (!h->done && h->next < h->nb && h->found < h->ref.expect) {
-		const struct fs_spool_blkref *r = &h->b[h->next++];
-		struct fs_spool_blk bh;
-		size_t n;
+	size_t o = 0;
 
-		if (!read_block(h, r))
-			continue;
-		memcpy(&bh, h->blk, sizeof(bh));
-		if (bh.lane != h->ref.lane)
-			continue;
-		/* the RAM ring has the rest, and later blocks are later */
-		if (bh.chunk_seq >= h->ref.before_seq)
-			break;
-		if (bh.last_ts < h->ref.first_ts)
-			continue;
-		n = pick(h, &bh, npkts);
-		if (n > 0) {
-			*recs = h->out;
-			return n;
-		}
+	*npkts = 0;
+	if (!h->started) {
+		h->started = true;
+		for (unsigned i = 0; i < h->nl; i++)
+			advance(h, &h->l[i]);
 	}
-	h->done = true;
-	return 0;
+	while (o < OUT_BYTES && h->found < h->ref.expect) {
+		struct hlane *best = NULL;
+		const uint8_t *e;
+		uint32_t bl, ifid, caplen, len, cap;
+		struct fs_pkt_hdr rec;
+
+		for (unsigned i = 0; i < h->nl; i++)
+			if (h->l[i].have && (best == NULL || h->l[i].ts < best->ts))
+				best = &h->l[i];
+		if (best == NULL)
+			break;
+		e = best->buf + best->pos;
+		memcpy(&bl, e + 4, 4);
+		memcpy(&ifid, e + 8, 4);
+		memcpy(&caplen, e + 20, 4);
+		memcpy(&len, e + 24, 4);
+		cap = caplen < h->snap ? caplen : h->snap;
+		if (cap > 65535)
+			cap = 65535;
+		rec.ts_ns = best->ts;
+		rec.wire_len = len;
+		rec.cap_len = (uint16_t)cap;
+		rec.source = (uint8_t)ifid;
+		rec.flags = 0;
+		memcpy(h->out + o, &rec, sizeof(rec));
+		memcpy(h->out + o + sizeof(rec), e + 28, cap);
+		o += FS_REC_SIZE(cap);
+		h->found++;
+		(*npkts)++;
+		best->pos += bl;
+		advance(h, best);
+	}
+	*recs = h->out;
+	return o;
 }
 
 uint64_t fs_spool_hist_missing(const fs_spool_hist *h)
@@ -174,10 +284,13 @@ void fs_spool_hist_close(fs_spool_hist *h)
 {
 	if (h == NULL)
 		return;
-	if (h->fd >= 0)
-		close(h->fd);
-	free(h->b);
-	free(h->blk);
+	for (unsigned i = 0; h->l != NULL && i < h->nl; i++) {
+		if (h->l[i].fd >= 0 && h->own_fds)
+			close(h->l[i].fd);
+		free(h->l[i].buf);
+	}
+	free(h->l);
+	free(h->all);
 	free(h->out);
 	free(h);
 }

@@ -13,6 +13,7 @@
 #ifndef FS_SPOOL_HIST_H
 #define FS_SPOOL_HIST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,14 +23,40 @@
 
 typedef struct fs_spool_hist fs_spool_hist;
 
+/* The reference of record rec (a FS_REC_HIST record) into *ref: 0, or
+ * -1 when rec is not one. */
+int fs_hist_ref_get(const struct fs_pkt_hdr *rec, struct fs_hist_ref *ref);
+
 /*
  * Start expanding the reference record rec (a FS_REC_HIST record of a
- * delivery lane) from spool s, records cut to snap bytes. Waits (up to a
- * few seconds) for the spool to have written the boundary. Returns NULL
- * on ENOMEM or a record that is not a reference.
+ * delivery lane) from the capture's own spool s, records cut to snap
+ * bytes. Waits (up to a few seconds) for the spool to have written the
+ * boundary. Returns NULL on ENOMEM or a record that is not a reference.
  */
 fs_spool_hist *fs_spool_hist_open(fs_spool *s, const struct fs_pkt_hdr *rec,
 				  uint32_t snap);
+
+/* A candidate block of some spool: segment, place, recorded lane. */
+struct fs_hist_blk {
+	uint64_t seg;
+	uint64_t off;
+	uint32_t total;
+	uint32_t lane;
+	uint64_t order;		/* (the iterator's) */
+};
+
+/*
+ * The same over any spool's candidate blocks b[0..n) (each lane's in
+ * order; the iterator takes b and frees it): open_seg(arg, seg) gives a
+ * segment's descriptor, closed at the end when own_fds. Blocks of the
+ * reference's lane from its before_seq on end that lane (UINT64_MAX: no
+ * such bound). NULL on ENOMEM.
+ */
+fs_spool_hist *fs_hist_from_blocks(const struct fs_hist_ref *ref,
+				   struct fs_hist_blk *b, size_t n,
+				   uint32_t snap,
+				   int (*open_seg)(void *arg, uint64_t seg),
+				   void *arg, bool own_fds);
 
 /*
  * The next packets of the history, laid out as ring records (header,

@@ -9,7 +9,8 @@
 # disk, then the part still in RAM, no gap between them -- and ps_drop is
 # 0; without it the same run counts the loss (trigger_overrun.sh). So
 # does a plain tcpdump, which reads the spool back after it dropped root
-# (through the privileged helper). The
+# (through the privileged helper), and trigger mode on flowscope:spool=
+# (offline extraction: every reset flow of a recording, whole). The
 # same for dump_dir: each flow's file holds its whole flow. And through a
 # recorder (flowscope-record, no application) that keeps a 1 MB ring:
 # flowscope-ctl trigger dumps flows whose history is older than the ring.
@@ -42,6 +43,23 @@ expect_same --per-flow "$WORK/expected.pcap" "$out"
 dropped=$(td_dropped "$out.stderr")
 [ "$dropped" = 0 ] || fail_log "ps_drop is $dropped: the history on disk was counted lost" "$out.stderr"
 say "  $want packets of $flows flows, dropped $dropped"
+
+check "trigger mode on flowscope:spool=DIR through a 1 MB ring: offline extraction of whole flows"
+# s1 holds the whole trace; its reader's ring is as small
+out=$WORK/offline.pcap
+td_capture "$out" FLOWSCOPE_MODE=trigger FLOWSCOPE_BUFFER=1m FLOWSCOPE_TRIGGER="$RST" \
+	FLOWSCOPE_CONTROL=off -n -i "flowscope:spool=$WORK/s1"
+expect_same --per-flow "$WORK/expected.pcap" "$out"
+dropped=$(td_dropped "$out.stderr")
+[ "$dropped" = 0 ] || fail_log "ps_drop is $dropped: the history in the spool was counted lost" "$out.stderr"
+check "the same with the application's own filter (tcp port 10000), which also narrows the blocks read"
+out=$WORK/offline_port.pcap
+td_capture "$out" FLOWSCOPE_MODE=trigger FLOWSCOPE_BUFFER=1m FLOWSCOPE_TRIGGER="$RST" \
+	FLOWSCOPE_CONTROL=off -n -i "flowscope:spool=$WORK/s1" 'tcp port 10000'
+stock_run "$TCPDUMP" -r "$WORK/expected.pcap" -w "$WORK/expected_port.pcap" 'tcp port 10000' \
+	2>/dev/null || fail "stock tcpdump cannot filter the expected flows"
+[ "$(pcap_count "$WORK/expected_port.pcap")" -gt 0 ] || fail "test bug: no expected packet on port 10000"
+expect_same --per-flow "$WORK/expected_port.pcap" "$out"
 
 if [ "$(id -u)" = 0 ] && id tcpdump >/dev/null 2>&1; then
 	check "the same with a plain tcpdump, which reads the history after turning into user tcpdump"
