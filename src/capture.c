@@ -93,6 +93,7 @@ struct fs_capture {
 	_Atomic uint64_t lost;
 	_Atomic uint64_t delivered;
 	bool eof;
+	bool reading;		/* fs_capture_read was called */
 	bool immediate;
 	bool reader;		/* an application reads (no FS_OPEN_NO_READER) */
 	/* fs_capture_stop ran: the sources are closed, ifdrop_last is what
@@ -1335,6 +1336,13 @@ int fs_capture_read(fs_capture *c, struct fs_packet *pkts, unsigned max)
 		return FS_EOF;
 	if (!c->reader)
 		return read_none(c);
+	if (__builtin_expect(!c->reading, 0)) {
+		/* no filter is coming any more */
+		c->reading = true;
+		for (unsigned i = 0; i < c->nsources; i++)
+			if (c->src[i].spec.kind == FS_SRC_SPOOL)
+				fs_spoolsrc_go(&c->src[i]);
+	}
 	n = read_once(c, pkts, max);
 	if (n > 0)
 		return n;

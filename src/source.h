@@ -227,6 +227,9 @@ struct bpf_insn;
 void fs_spoolsrc_set_filter(struct fs_source *src, const struct bpf_insn *insns,
 			    unsigned n);
 /* Blocks read and skipped by the index so far. */
+/* The application reads (without a filter): the reader may choose its
+ * blocks now instead of waiting a moment for a filter. */
+void fs_spoolsrc_go(struct fs_source *src);
 /* A triggered flow's history (the reference record rec) read back from
  * the spool the source reads, records cut to snap; NULL on ENOMEM. */
 struct fs_spool_hist;

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bpfhint.h"
@@ -66,7 +67,12 @@ struct fs_spool_reader {
 	unsigned nlanes;
 	struct stream *s;
 	uint64_t damaged;	/* blocks skipped: no longer whole */
+	/* the application set its filter or began to read: blocks can be
+	 * chosen (a filter set later still narrows what is left) */
+	_Atomic bool go;
 };
+
+#define GO_WAIT_MS 500	/* for the application's filter, at most */
 
 static int add_ref(struct fs_spool_reader *rd, uint32_t lane, uint32_t seg,
 		   uint32_t blk, uint64_t off, uint32_t total,
@@ -347,6 +353,15 @@ static void *spool_thread(void *arg)
 	unsigned batch = 0;
 
 	fs_rx_begin(r, "fs-spool");
+	/* tcpdump sets its filter right after pcap_activate(): choosing
+	 * blocks before it arrives would read what the index could skip */
+	for (int ms = 0; ms < GO_WAIT_MS &&
+	     !atomic_load_explicit(&rd->go, memory_order_acquire) &&
+	     !atomic_load_explicit(&r->stop, memory_order_relaxed); ms++) {
+		struct timespec ts = { 0, 1000000 };
+
+		nanosleep(&ts, NULL);
+	}
 	for (unsigned l = 0; l < rd->nlanes; l++)
 		advance(rd, &rd->s[l], src->win_lo, src->win_hi);
 	while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
@@ -483,6 +498,15 @@ publish:
 		atomic_store_explicit(&rd->cands, c, memory_order_release);
 out:
 	free(h);
+	if (rd != NULL)
+		atomic_store_explicit(&rd->go, true, memory_order_release);
+}
+
+void fs_spoolsrc_go(struct fs_source *src)
+{
+	if (src->spool != NULL)
+		atomic_store_explicit(&src->spool->go, true,
+				      memory_order_release);
 }
 
 void fs_spoolsrc_counts(struct fs_source *src, uint64_t *read,
