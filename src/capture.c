@@ -1424,9 +1424,11 @@ int fs_capture_set_direction(fs_capture *c, enum fs_direction d,
 		c->dir_mask = c->dir_want = 0;
 		return 0;
 	}
-	/* only a packet socket tells what the interface sent */
+	/* only a packet socket tells what the interface sent, and a spool
+	 * keeps what it told */
 	for (unsigned i = 0; i < c->nsources; i++)
 		if (c->src[i].spec.kind != FS_SRC_IFACE &&
+		    c->src[i].spec.kind != FS_SRC_SPOOL &&
 		    !blind[c->src[i].spec.kind]) {
 			blind[c->src[i].spec.kind] = true;
 			nblind++;
@@ -1443,7 +1445,8 @@ int fs_capture_set_direction(fs_capture *c, enum fs_direction d,
 				 what[kind]);
 		}
 		snprintf(errbuf, errlen, "direction: %s sources cannot tell "
-			 "in from out (only kernel interfaces can)", list);
+			 "in from out (only kernel interfaces can, and spools "
+			 "of them)", list);
 		return -1;
 	}
 	c->dir_mask = FS_REC_OUTGOING;

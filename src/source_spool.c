@@ -384,14 +384,14 @@ static void *spool_thread(void *arg)
 		h->wire_len = len;
 		h->cap_len = (uint16_t)cap;
 		h->source = (uint8_t)src->index;
-		h->flags = 0;
-		memcpy(h + 1, epb + 28, cap);
 		{
 			uint32_t bl;
 
 			memcpy(&bl, epb + 4, 4);
+			h->flags = fs_spool_epb_flags(epb, bl, caplen);
 			best->pos += bl;
 		}
+		memcpy(h + 1, epb + 28, cap);
 		advance(rd, best, src->win_lo, src->win_hi);
 		if (++batch == BATCH) {
 			fs_lane_publish(r->lane);

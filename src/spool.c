@@ -214,6 +214,7 @@ size_t fs_spool_format_block(uint8_t *out, size_t room, const uint8_t *rec,
 	while (off < len) {
 		struct fs_pkt_hdr ph;
 		size_t sz, epb;
+		bool out;
 
 		if (len - off < sizeof(ph))
 			return 0;
@@ -227,7 +228,10 @@ size_t fs_spool_format_block(uint8_t *out, size_t room, const uint8_t *rec,
 			skipped++;
 			continue;
 		}
-		epb = 32 + pad4(ph.cap_len);
+		/* a packet the interface sent says so (epb_flags:
+		 * outbound); the others cannot tell inbound from unknown */
+		out = (ph.flags & FS_REC_OUTGOING) != 0;
+		epb = 32 + pad4(ph.cap_len) + (out ? 12 : 0);
 		p = put32(p, 6);
 		p = put32(p, (uint32_t)epb);
 		p = put32(p, ph.source);
@@ -238,6 +242,12 @@ size_t fs_spool_format_block(uint8_t *out, size_t room, const uint8_t *rec,
 		memcpy(p, rec + off + sizeof(ph), ph.cap_len);
 		memset(p + ph.cap_len, 0, pad4(ph.cap_len) - ph.cap_len);
 		p += pad4(ph.cap_len);
+		if (out) {
+			p = put16(p, FS_EPB_FLAGS);
+			p = put16(p, 4);
+			p = put32(p, FS_EPB_OUTBOUND);
+			p = put32(p, 0);	/* opt_endofopt */
+		}
 		p = put32(p, (uint32_t)epb);
 		if (count == 0)
 			first_ts = ph.ts_ns;

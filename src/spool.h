@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <rte_hash_crc.h>
 
@@ -176,7 +177,35 @@ size_t fs_spool_format_header(uint8_t *buf, size_t room, unsigned nsources,
  * record makes no sense. FS_SPOOL_BLOCK_ROOM(len) is always enough.
  */
 #define FS_SPOOL_BLOCK_ROOM(len) \
-	(2 * (size_t)(len) + sizeof(struct fs_spool_blk) + 2 * FS_SPOOL_ALIGN)
+	(3 * (size_t)(len) + sizeof(struct fs_spool_blk) + 2 * FS_SPOOL_ALIGN)
+
+/* The EPB option of a packet the interface sent: epb_flags, outbound. */
+#define FS_EPB_FLAGS 2u
+#define FS_EPB_OUTBOUND 2u
+
+/* The record flags an EPB (bl bytes, caplen of packet) stands for:
+ * FS_REC_OUTGOING when its epb_flags say outbound. */
+static inline uint8_t fs_spool_epb_flags(const uint8_t *epb, uint32_t bl,
+					 uint32_t caplen)
+{
+	size_t p = 28 + (((size_t)caplen + 3) & ~(size_t)3);
+
+	while (p + 4 <= (size_t)bl - 4) {
+		uint16_t code, olen;
+		uint32_t v;
+
+		memcpy(&code, epb + p, 2);
+		memcpy(&olen, epb + p + 2, 2);
+		if (code == 0 || p + 4 + olen > (size_t)bl - 4)
+			break;
+		if (code == FS_EPB_FLAGS && olen == 4) {
+			memcpy(&v, epb + p + 4, 4);
+			return (v & 3u) == FS_EPB_OUTBOUND ? FS_REC_OUTGOING : 0;
+		}
+		p += 4 + (((size_t)olen + 3) & ~(size_t)3);
+	}
+	return 0;
+}
 size_t fs_spool_format_block(uint8_t *out, size_t room, const uint8_t *rec,
 			     size_t len, unsigned lane, uint64_t chunk_seq,
 			     uint64_t first_pkt, uint32_t npkts);

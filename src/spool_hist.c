@@ -262,7 +262,7 @@ size_t fs_spool_hist_next(fs_spool_hist *h, const uint8_t **recs,
 		rec.wire_len = len;
 		rec.cap_len = (uint16_t)cap;
 		rec.source = (uint8_t)ifid;
-		rec.flags = 0;
+		rec.flags = fs_spool_epb_flags(e, bl, caplen);
 		memcpy(h->out + o, &rec, sizeof(rec));
 		memcpy(h->out + o + sizeof(rec), e + 28, cap);
 		o += FS_REC_SIZE(cap);

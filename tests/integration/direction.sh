@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # direction.sh: pcap_setdirection on a kernel interface, flowscope:VETH,
 # with traffic in both directions: tcpdump -Q in / out / inout get
-# exactly the received, the sent or all packets; a source that cannot
+# exactly the received, the sent or all packets, and so do -Q in / out
+# on a spool recorded from it (flowscope:spool=); a source that cannot
 # tell in from out refuses in and out with the reason and takes inout;
 # pmacctd, which sets the direction before it captures, starts and
 # prints the flows.
@@ -63,6 +64,24 @@ direction() {
 direction in 300 "$WORK/in.pcap"
 direction out 200 "$WORK/out.pcap"
 direction inout 500 "$WORK/in.pcap" "$WORK/out.pcap"
+
+check "a spool of flowscope:$VETH_HOST keeps the direction: -Q in / out on flowscope:spool= split it again"
+mkdir -m 700 "$WORK/spool" || fail "mkdir failed"
+bg_start "$WORK/rec.stdout" "$WORK/rec.err" fs_tcpdump FLOWSCOPE_SPOOL_DIR="$WORK/spool" \
+	-n -i "flowscope:$VETH_HOST" -c 500 -w "$WORK/rec.pcap" udp
+pid=$BG_PID
+wait_listening "$WORK/rec.err" "$pid" 30 || fail_log "tcpdump did not start listening" "$WORK/rec.err"
+send_both
+if ! bg_wait "$pid" 15; then
+	kill_tree "$pid" INT
+	fail_log "tcpdump did not get 500 packets" "$WORK/rec.err"
+fi
+expect_ok "$BG_RC" "tcpdump with spool_dir" "$WORK/rec.err"
+for q in in out; do
+	td_capture "$WORK/sq-$q.pcap" FLOWSCOPE_CONTROL=off -n -Q "$q" \
+		-i "flowscope:spool=$WORK/spool" udp
+	expect_same --bytes-only "$WORK/$q.pcap" "$WORK/sq-$q.pcap"
+done
 
 check "-Q in on a source that cannot tell is refused and says why; -Q inout works"
 fs_tcpdump -n -Q in -i flowscope:gen -c 1 >"$WORK/gen-in.out" 2>&1
