@@ -336,9 +336,10 @@ static void idx_name(char *b, size_t n, uint64_t num)
 
 /* Write x as seg-N.idx: through seg-N.idx.tmp and a rename, so that a
  * reader never sees half an index; none at all when that fails. */
-static void write_index(fs_spool *s, struct fs_spool_index *x)
+static uint64_t write_index(fs_spool *s, struct fs_spool_index *x)
 {
 	char name[64], tmp[80];
+	struct stat st;
 	int fd;
 
 	idx_name(name, sizeof(name), x->h.seg_num);
@@ -346,33 +347,40 @@ static void write_index(fs_spool *s, struct fs_spool_index *x)
 	(void)fs_privsep_spool_unlink(s->ps, s->dfd, tmp);
 	fd = fs_privsep_spool_create(s->ps, s->dfd, tmp, false);
 	if (fd >= 0 && fs_idx_write_fd(x, fd) == 0) {
+		uint64_t bytes = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
+
 		close(fd);
 		if (fs_privsep_spool_commit(s->ps, s->dfd, tmp) == 0)
-			return;
+			return bytes;
 	} else if (fd >= 0) {
 		close(fd);
 	}
 	(void)fs_privsep_spool_unlink(s->ps, s->dfd, tmp);
 	(void)fs_privsep_spool_unlink(s->ps, s->dfd, name);
+	return 0;
 }
 
 /* The index of segment num (open as fd, size bytes): kept if it is
  * there and whole, else rebuilt from the segment and written. */
-static void ensure_index(fs_spool *s, uint64_t num, int fd, uint64_t size,
-			 bool cut)
+static uint64_t ensure_index(fs_spool *s, uint64_t num, int fd,
+			     uint64_t size, bool cut)
 {
 	struct fs_spool_index x;
 	char name[64];
+	struct stat st;
+	uint64_t bytes = 0;
 
 	idx_name(name, sizeof(name), num);
 	if (!cut && fs_idx_read(&x, s->dfd, name) == 0) {
 		fs_idx_free(&x);
-		return;
+		return fstatat(s->dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ?
+			(uint64_t)st.st_size : 0;
 	}
 	if (fs_idx_rebuild(&x, num, fd, size) == 0) {
-		write_index(s, &x);
+		bytes = write_index(s, &x);
 		fs_idx_free(&x);
 	}
+	return bytes;
 }
 
 /* Is name a segment's? Then *num is its number. */
@@ -512,11 +520,11 @@ static int recover(fs_spool *s, char *err, size_t errlen)
 		     ftruncate(fd, (off_t)good) < 0))
 			good = (uint64_t)st.st_size;
 		else
-			ensure_index(s, g->num, fd, good,
-				     good < (uint64_t)st.st_size);
+			g->bytes = ensure_index(s, g->num, fd, good,
+						good < (uint64_t)st.st_size);
 		close(fd);
-		g->bytes = good;
-		s->disk += good;
+		g->bytes += good;
+		s->disk += g->bytes;
 		s->next_num = g->num + 1;
 	}
 	return 0;
@@ -573,10 +581,15 @@ static void close_segment(fs_spool *s)
 	pthread_mutex_lock(&s->lock);
 	fs_idx_truncate(&s->idx, s->idx_flushed);
 	idx_name(name, sizeof(name), s->idx.h.seg_num);
-	if (s->idx_bad)
+	if (s->idx_bad) {
 		(void)fs_privsep_spool_unlink(s->ps, s->dfd, name);
-	else
-		write_index(s, &s->idx);
+	} else {
+		/* the index counts within spool_size with its segment */
+		uint64_t n = write_index(s, &s->idx);
+
+		s->seg[s->nseg - 1].bytes += n;
+		s->disk += n;
+	}
 	fs_idx_free(&s->idx);
 	s->idx_live = false;
 	pthread_mutex_unlock(&s->lock);
