@@ -410,6 +410,10 @@ void fs_capture_describe(const fs_capture *c, char *buf, size_t len)
 		fprintf(f, ", trigger '%s'", c->cfg.trigger);
 	fs_mem_fmt(fs_ring_capacity(c->ring), mem, sizeof(mem));
 	fprintf(f, ", buffer %s", mem);
+	if (c->cfg.spool_dir != NULL) {
+		fs_mem_fmt(c->cfg.spool_size, mem, sizeof(mem));
+		fprintf(f, ", spool_dir %s (%s)", c->cfg.spool_dir, mem);
+	}
 	if (c->cfg.dump_dir != NULL)
 		fprintf(f, ", dump_dir %s", c->cfg.dump_dir);
 	if (c->cfg.control_off)
