@@ -185,6 +185,7 @@ void fs_capture_stop(fs_capture *c)
 		c->dumped = true;
 	}
 	if (c->spool != NULL) {
+		fs_spool_finish(c->spool);
 		fs_spool_stats(c->spool, &c->spool_last);
 		fs_spool_close(c->spool);
 		c->spool = NULL;

@@ -1162,11 +1162,12 @@ int fs_spool_start(fs_spool *s, char *err, size_t errlen)
 	return 0;
 }
 
-void fs_spool_close(fs_spool *s)
+void fs_spool_finish(fs_spool *s)
 {
 	if (s == NULL)
 		return;
 	if (s->started) {
+		s->started = false;
 		atomic_store(&s->stop, true);
 		pthread_join(s->thread, NULL);
 		/* the receive threads are gone: everything they published,
@@ -1182,6 +1183,13 @@ void fs_spool_close(fs_spool *s)
 		flush(s);
 	}
 	close_segment(s);
+}
+
+void fs_spool_close(fs_spool *s)
+{
+	if (s == NULL)
+		return;
+	fs_spool_finish(s);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	if (s->dfd >= 0)

@@ -96,9 +96,13 @@ fs_spool *fs_spool_open(const struct fs_spool_params *p, char *err,
 /* Start the writing thread. Returns 0 or -1 with err. */
 int fs_spool_start(fs_spool *s, char *err, size_t errlen);
 
-/* The receive threads have stopped: write what is left, including the
- * chunks they were filling, close the segment, stop the thread, release
- * the lock and free s. NULL is fine. */
+/* The receive threads have stopped: stop the thread, write what is
+ * left, including the chunks they were filling, and close the segment
+ * (the counters then hold everything). NULL is fine. */
+void fs_spool_finish(fs_spool *s);
+
+/* fs_spool_finish if it was not, then release the lock and free s.
+ * NULL is fine. */
 void fs_spool_close(fs_spool *s);
 
 struct fs_spool_stats {
