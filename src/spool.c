@@ -469,6 +469,30 @@ static int scan_segment(int fd, uint64_t size, uint64_t *good,
 	return 0;
 }
 
+/* Does segment g (size bytes) have an index that covers it to its end?
+ * Then g gets its times and bytes (the index's counted) from it. */
+static bool indexed(fs_spool *s, struct seg *g, uint64_t size)
+{
+	struct fs_spool_index x;
+	char name[64];
+	struct stat st;
+	bool ok;
+
+	idx_name(name, sizeof(name), g->num);
+	if (fs_idx_read(&x, s->dfd, name) < 0)
+		return false;
+	ok = x.h.nblocks > 0 && x.blocks[x.h.nblocks - 1].off +
+		x.blocks[x.h.nblocks - 1].total == size &&
+		fstatat(s->dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	if (ok) {
+		g->first_ts = x.h.first_ts;
+		g->last_ts = x.h.last_ts;
+		g->bytes = size + (uint64_t)st.st_size;
+	}
+	fs_idx_free(&x);
+	return ok;
+}
+
 /* What the directory holds already: every segment, oldest first; a
  * segment cut short is cut back to its last complete block. */
 static int recover(fs_spool *s, char *err, size_t errlen)
@@ -511,6 +535,15 @@ static int recover(fs_spool *s, char *err, size_t errlen)
 			if (fd >= 0)
 				close(fd);
 			return -1;
+		}
+		/* a closed segment whose index covers it whole is taken as
+		 * the index says, unread: a restart does not read the
+		 * history back; only the newest one can be torn */
+		if (i + 1 < s->nseg && indexed(s, g, (uint64_t)st.st_size)) {
+			close(fd);
+			s->disk += g->bytes;
+			s->next_num = g->num + 1;
+			continue;
 		}
 		/* a torn tail (killed while writing): keep what is whole;
 		 * a file whose header is not a segment's is left alone */
