@@ -27,8 +27,8 @@
 #include <string.h>
 
 #define LARGE_SHARE 0.135	/* connections drawn from the tail */
-#define TAIL_ALPHA 1.0		/* Pareto shape: the lower, the heavier */
-#define TAIL_MAX (16u << 20)	/* bytes; bounds the longest connection */
+#define TAIL_ALPHA 0.9		/* Pareto shape: the lower, the heavier */
+#define TAIL_MAX (64u << 20)	/* bytes; bounds the longest connection */
 #define BODY_MEDIAN 500.0	/* bytes of payload */
 #define BODY_SIGMA 1.2		/* of the body's log */
 #define BODY_MAX (14u << 10)	/* with headers still below 20 KiB */

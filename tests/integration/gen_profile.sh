@@ -164,11 +164,11 @@ decodes_clean "$WORK/d1000.pcap" 100000
 [ "$(summary_value d1000 flows)" -gt 5000 ] || fail "only $(summary_value d1000 flows) connections in 100000 packets"
 
 check "some 100000 connections (fs-mktrace --summary): the figures hold at scale"
-"$MKTRACE" --profile realistic --packets 2000000 -o /dev/null --summary \
-	>"$WORK/scale.summary" 2>"$WORK/mk.err" || fail_log "fs-mktrace --packets 2000000" "$WORK/mk.err"
+"$MKTRACE" --profile realistic --packets 2500000 -o /dev/null --summary \
+	>"$WORK/scale.summary" 2>"$WORK/mk.err" || fail_log "fs-mktrace --packets 2500000" "$WORK/mk.err"
 [ "$(value "$WORK/scale.summary" flows)" -ge 90000 ] ||
-	fail "2000000 packets hold only $(value "$WORK/scale.summary" flows) connections"
-within_bounds "$WORK/scale.summary" "fs-mktrace, 2000000 packets"
+	fail "2500000 packets hold only $(value "$WORK/scale.summary" flows) connections"
+within_bounds "$WORK/scale.summary" "fs-mktrace, 2500000 packets"
 
 # ---- the uniform profile, refusals --------------------------------------------
 
