@@ -448,8 +448,43 @@ static void mark_alt(const struct fs_spool_index *x,
 		fs_idx_mark_addr(x, fs_idx_ethertype_hash(a->ethertype), bits);
 		return;
 	}
-	/* by the address alone: looser than a port or 5-tuple, never
-	 * stricter, and the filter still judges every packet read */
+	if (a->flags & FS_BPF_ALT_TUPLE) {
+		/* one flow: its own blocks, by the flow index. The key is
+		 * made into a frame and parsed back, so that it is the
+		 * tracker's own; without a protocol, every one with ports */
+		static const uint8_t protos[] = { 6, 17, 33, 132, 136 };
+
+		for (size_t i = 0; i < sizeof(protos); i++) {
+			struct fs_flow_key k;
+			struct fs_pkt_info info;
+			uint8_t frame[160];
+			size_t len;
+
+			if (a->proto != 0 && a->proto != protos[i])
+				continue;
+			memset(&k, 0, sizeof(k));
+			memcpy(k.a, a->addr, sizeof(k.a));
+			memcpy(k.b, a->peer, sizeof(k.b));
+			k.port_a = a->port;
+			k.port_b = a->peer_port;
+			k.ethertype = a->kind == FS_FLOW_IP4 ? 0x0800 : 0x86dd;
+			k.proto = protos[i];
+			k.kind = a->kind;
+			len = fs_flow_synth(&k, 0, 0x10, frame, sizeof(frame));
+			if (len == 0)
+				goto by_address;
+			fs_flow_parse(frame, (uint32_t)len, &info);
+			/* a key the parse does not give back as it is (a
+			 * protocol the frame cannot carry): by address */
+			if (memcmp(&info.key, &k, sizeof(k)) != 0)
+				goto by_address;
+			fs_idx_mark_flow(x, info.hash, bits);
+		}
+		return;
+	}
+by_address:
+	/* by the address alone: looser than a port, never stricter, and
+	 * the filter still judges every packet read */
 	fs_idx_mark_addr(x, fs_idx_addr_hash(a->addr), bits);
 }
 
