@@ -316,26 +316,21 @@ static void advance(struct fs_spool_reader *rd, struct stream *st,
 		    uint64_t lo, uint64_t hi)
 {
 	for (;;) {
-		if (st->pos + 32 <= st->end) {
-			uint32_t bt, bl, th, tl, caplen;
+		struct fs_epb e;
 
-			memcpy(&bt, st->buf + st->pos, 4);
-			memcpy(&bl, st->buf + st->pos + 4, 4);
-			memcpy(&th, st->buf + st->pos + 12, 4);
-			memcpy(&tl, st->buf + st->pos + 16, 4);
-			memcpy(&caplen, st->buf + st->pos + 20, 4);
-			if (bt == 6 && bl >= 32 && caplen <= bl - 32 &&
-			    st->pos + bl <= st->end) {
-				st->ts = (uint64_t)th << 32 | tl;
-				/* outside the window: on to the next */
-				if (st->ts < lo || st->ts >= hi) {
-					st->pos += bl;
-					continue;
-				}
-				st->have = true;
-				return;
+		while (st->pos < st->end) {
+			if (!fs_spool_epb(st->buf + st->pos, st->end - st->pos, &e)) {
+				st->pos = st->end;	/* not an EPB: the rest goes */
+				break;
 			}
-			st->pos = st->end;	/* not an EPB: the rest goes */
+			/* outside the window: on to the next */
+			if (e.ts < lo || e.ts >= hi) {
+				st->pos += e.len;
+				continue;
+			}
+			st->ts = e.ts;
+			st->have = true;
+			return;
 		}
 		if (!load(rd, st, lo, hi)) {
 			st->have = false;
@@ -367,31 +362,26 @@ static void *spool_thread(void *arg)
 	while (!atomic_load_explicit(&r->stop, memory_order_relaxed)) {
 		struct stream *best = NULL;
 		struct fs_pkt_hdr *h;
-		uint32_t caplen, len, cap;
-		const uint8_t *epb;
+		struct fs_epb e;
+		uint32_t cap;
 
 		for (unsigned l = 0; l < rd->nlanes; l++)
 			if (rd->s[l].have && (best == NULL || rd->s[l].ts < best->ts))
 				best = &rd->s[l];
 		if (best == NULL)
 			break;
-		epb = best->buf + best->pos;
-		memcpy(&caplen, epb + 20, 4);
-		memcpy(&len, epb + 24, 4);
-		cap = caplen < snap ? caplen : snap;
+		/* advance() found it whole */
+		if (!fs_spool_epb(best->buf + best->pos, best->end - best->pos, &e))
+			break;
+		cap = e.caplen < snap ? e.caplen : snap;
 		h = fs_rx_reserve(r, cap);
 		h->ts_ns = best->ts;
-		h->wire_len = len;
+		h->wire_len = e.wirelen;
 		h->cap_len = (uint16_t)cap;
 		h->source = (uint8_t)src->index;
-		{
-			uint32_t bl;
-
-			memcpy(&bl, epb + 4, 4);
-			h->flags = fs_spool_epb_flags(epb, bl, caplen);
-			best->pos += bl;
-		}
-		memcpy(h + 1, epb + 28, cap);
+		h->flags = fs_spool_epb_flags(best->buf + best->pos, e.len, e.caplen);
+		memcpy(h + 1, e.data, cap);
+		best->pos += e.len;
 		advance(rd, best, src->win_lo, src->win_hi);
 		if (++batch == BATCH) {
 			fs_lane_publish(r->lane);

@@ -183,6 +183,38 @@ size_t fs_spool_format_header(uint8_t *buf, size_t room, unsigned nsources,
 #define FS_SPOOL_BLOCK_ROOM(len) \
 	(3 * (size_t)(len) + sizeof(struct fs_spool_blk) + 2 * FS_SPOOL_ALIGN)
 
+/* One Enhanced Packet Block of a spool block, as readers take it. */
+struct fs_epb {
+	uint32_t len;		/* of the whole EPB */
+	uint32_t ifid;		/* the source's interface */
+	uint32_t caplen, wirelen;
+	uint64_t ts;		/* ns since the epoch */
+	const uint8_t *data;	/* caplen bytes */
+};
+
+/* The EPB at p, room bytes before the end of its block's EPBs: true when
+ * it is a whole one, then in *e. */
+static inline bool fs_spool_epb(const uint8_t *p, size_t room,
+				struct fs_epb *e)
+{
+	uint32_t bt, th, tl;
+
+	if (room < 32)
+		return false;
+	memcpy(&bt, p, 4);
+	memcpy(&e->len, p + 4, 4);
+	memcpy(&e->ifid, p + 8, 4);
+	memcpy(&th, p + 12, 4);
+	memcpy(&tl, p + 16, 4);
+	memcpy(&e->caplen, p + 20, 4);
+	memcpy(&e->wirelen, p + 24, 4);
+	if (bt != 6 || e->len < 32 || e->caplen > e->len - 32 || e->len > room)
+		return false;
+	e->ts = (uint64_t)th << 32 | tl;
+	e->data = p + 28;
+	return true;
+}
+
 /* The EPB option of a packet the interface sent: epb_flags, outbound. */
 #define FS_EPB_FLAGS 2u
 #define FS_EPB_OUTBOUND 2u

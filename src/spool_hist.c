@@ -195,33 +195,24 @@ static void advance(fs_spool_hist *h, struct hlane *x)
 {
 	x->have = false;
 	while (!x->over) {
-		while (x->pos + 32 <= x->end) {
-			const uint8_t *e = x->buf + x->pos;
-			uint32_t bt, bl, th, tl, caplen;
+		while (x->pos < x->end) {
+			struct fs_epb e;
 			struct fs_pkt_info info;
-			uint64_t ts;
 
-			memcpy(&bt, e, 4);
-			memcpy(&bl, e + 4, 4);
-			memcpy(&th, e + 12, 4);
-			memcpy(&tl, e + 16, 4);
-			memcpy(&caplen, e + 20, 4);
-			if (bt != 6 || bl < 32 || caplen > bl - 32 ||
-			    x->pos + bl > x->end) {
+			if (!fs_spool_epb(x->buf + x->pos, x->end - x->pos, &e)) {
 				x->pos = x->end;	/* not an EPB: the rest goes */
 				break;
 			}
-			ts = (uint64_t)th << 32 | tl;
-			fs_flow_parse(e + 28, caplen, &info);
+			fs_flow_parse(e.data, e.caplen, &info);
 			if (info.frag_tag != 0)
-				fs_frag_fixup(h->frags, &info, ts);
-			if (ts >= h->ref.first_ts &&
+				fs_frag_fixup(h->frags, &info, e.ts);
+			if (e.ts >= h->ref.first_ts &&
 			    memcmp(&info.key, &h->ref.key, sizeof(info.key)) == 0) {
-				x->ts = ts;
+				x->ts = e.ts;
 				x->have = true;
 				return;
 			}
-			x->pos += bl;
+			x->pos += e.len;
 		}
 		if (!load(h, x))
 			x->over = true;
@@ -241,34 +232,32 @@ size_t fs_spool_hist_next(fs_spool_hist *h, const uint8_t **recs,
 	}
 	while (o < OUT_BYTES && h->found < h->ref.expect) {
 		struct hlane *best = NULL;
-		const uint8_t *e;
-		uint32_t bl, ifid, caplen, len, cap;
+		struct fs_epb e;
 		struct fs_pkt_hdr rec;
+		uint32_t cap;
 
 		for (unsigned i = 0; i < h->nl; i++)
 			if (h->l[i].have && (best == NULL || h->l[i].ts < best->ts))
 				best = &h->l[i];
 		if (best == NULL)
 			break;
-		e = best->buf + best->pos;
-		memcpy(&bl, e + 4, 4);
-		memcpy(&ifid, e + 8, 4);
-		memcpy(&caplen, e + 20, 4);
-		memcpy(&len, e + 24, 4);
-		cap = caplen < h->snap ? caplen : h->snap;
+		/* advance() found it whole */
+		if (!fs_spool_epb(best->buf + best->pos, best->end - best->pos, &e))
+			break;
+		cap = e.caplen < h->snap ? e.caplen : h->snap;
 		if (cap > 65535)
 			cap = 65535;
-		rec.ts_ns = best->ts;
-		rec.wire_len = len;
+		rec.ts_ns = e.ts;
+		rec.wire_len = e.wirelen;
 		rec.cap_len = (uint16_t)cap;
-		rec.source = (uint8_t)ifid;
-		rec.flags = fs_spool_epb_flags(e, bl, caplen);
+		rec.source = (uint8_t)e.ifid;
+		rec.flags = fs_spool_epb_flags(best->buf + best->pos, e.len, e.caplen);
 		memcpy(h->out + o, &rec, sizeof(rec));
-		memcpy(h->out + o + sizeof(rec), e + 28, cap);
+		memcpy(h->out + o + sizeof(rec), e.data, cap);
 		o += FS_REC_SIZE(cap);
 		h->found++;
 		(*npkts)++;
-		best->pos += bl;
+		best->pos += e.len;
 		advance(h, best);
 	}
 	*recs = h->out;

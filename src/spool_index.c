@@ -362,17 +362,14 @@ int fs_idx_rebuild(struct fs_spool_index *x, uint64_t seg_num, int fd,
 		if (pread(fd, blk, total, (off_t)off) != (ssize_t)total ||
 		    fs_spool_check_block(blk, total, true) == 0)
 			break;
-		for (p = sizeof(h); p + 28 <= sizeof(h) + h.payload;) {
-			uint32_t bl, caplen;
+		for (p = sizeof(h); p < sizeof(h) + h.payload;) {
+			struct fs_epb e;
 
-			memcpy(&bl, blk + p + 4, 4);
-			memcpy(&caplen, blk + p + 20, 4);
-			if (bl < 32 || caplen > bl - 32 ||
-			    p + bl > sizeof(h) + h.payload)
+			if (!fs_spool_epb(blk + p, sizeof(h) + h.payload - p, &e))
 				break;
-			if (fs_idx_add_packet(x, blk + p + 28, caplen) < 0)
+			if (fs_idx_add_packet(x, e.data, e.caplen) < 0)
 				goto fail;
-			p += bl;
+			p += e.len;
 		}
 		memset(&b, 0, sizeof(b));
 		b.off = off;

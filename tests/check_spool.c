@@ -223,6 +223,18 @@ END_TEST
 
 /* The index written with a segment finds every packet's block by its
  * flow and its address, and is what rebuilding from the segment gives. */
+/* An IPv4 UDP frame of 60 bytes from 10.9.(h >> 8).(h & 255) to 10.8.0.1. */
+static void udp_frame(uint8_t *d, unsigned h)
+{
+	memset(d, 0, 60);
+	d[12] = 0x08;
+	d[14] = 0x45;
+	d[23] = 17;
+	d[26] = 10; d[27] = 9; d[28] = (uint8_t)(h >> 8); d[29] = (uint8_t)h;
+	d[30] = 10; d[31] = 8; d[32] = 0; d[33] = 1;
+	d[34] = 0x30; d[35] = 0x39; d[36] = 0; d[37] = 53;
+}
+
 START_TEST(index_finds_blocks)
 {
 	fs_ring *r = fs_ring_create(8u << 20, 1, 2000);
@@ -242,15 +254,8 @@ START_TEST(index_finds_blocks)
 		/* IPv4 frames: 10.9.(i % 50).1 -> 10.8.0.1, so that the
 		 * index has addresses and flows to find */
 		struct fs_pkt_hdr *h = fs_lane_reserve(l, 60, NULL);
-		uint8_t *d = (uint8_t *)(h + 1);
 
-		memset(d, 0, 60);
-		d[12] = 0x08;
-		d[14] = 0x45;
-		d[23] = 17;
-		d[26] = 10; d[27] = 9; d[28] = (uint8_t)(i % 50); d[29] = 1;
-		d[30] = 10; d[31] = 8; d[32] = 0; d[33] = 1;
-		d[34] = 0x30; d[35] = 0x39; d[36] = 0; d[37] = 53;
+		udp_frame((uint8_t *)(h + 1), (unsigned)(i % 50) << 8 | 1);
 		h->ts_ns = 1000 + i;
 		h->wire_len = h->cap_len = 60;
 		h->source = 0;
@@ -309,18 +314,6 @@ START_TEST(index_finds_blocks)
 	fs_ring_free(r);
 }
 END_TEST
-
-/* An IPv4 UDP frame of 60 bytes from 10.9.(h >> 8).(h & 255) to 10.8.0.1. */
-static void udp_frame(uint8_t *d, unsigned h)
-{
-	memset(d, 0, 60);
-	d[12] = 0x08;
-	d[14] = 0x45;
-	d[23] = 17;
-	d[26] = 10; d[27] = 9; d[28] = (uint8_t)(h >> 8); d[29] = (uint8_t)h;
-	d[30] = 10; d[31] = 8; d[32] = 0; d[33] = 1;
-	d[34] = 0x30; d[35] = 0x39; d[36] = 0; d[37] = 53;
-}
 
 /* A triggered flow's history on disk: the flow index gives exactly the
  * blocks holding the flow (in the open segment, from memory, and in the
