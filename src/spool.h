@@ -32,8 +32,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include <rte_hash_crc.h>
-
+#include "crc32c.h"
 #include "privsep.h"
 #include "ring.h"
 
@@ -151,20 +150,6 @@ int fs_spool_flow_blocks(fs_spool *s, unsigned lane, uint32_t hash,
 /* A read-only descriptor of segment num (through the privileged helper
  * when there is one), or -1 with errno (ENOENT: removed meanwhile). */
 int fs_spool_open_segment(fs_spool *s, uint64_t num);
-
-/* CRC-32C of n bytes at p, continuing from crc: DPDK's, whose word loop
- * reads 8 bytes at a time, fed bytes until p is aligned for it (the same
- * sum: CRC-32C runs over the bytes in order whatever the step). */
-static inline uint32_t fs_crc32c(const void *p, size_t n, uint32_t crc)
-{
-	const uint8_t *b = p;
-
-	while (n > 0 && ((uintptr_t)b & 7u) != 0) {
-		crc = rte_hash_crc_1byte(*b++, crc);
-		n--;
-	}
-	return rte_hash_crc(b, (uint32_t)n, crc);
-}
 
 /* ---- segment format, shared with the reader and the tests ---- */
 

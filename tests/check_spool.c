@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <rte_hash_crc.h>
+
 #include "ring.h"
 #include "flowkey.h"
 #include "spool.h"
@@ -147,6 +149,41 @@ static fs_spool *open_spool(fs_ring *r, uint64_t size, _Atomic uint64_t *seq,
 
 	return fs_spool_open(&p, err, errlen);
 }
+
+/* fs_crc32c is DPDK's CRC-32C for every length, start and alignment,
+ * across the lengths where it changes method (8 KiB and 256 B stretches
+ * three at a time, words, bytes). */
+START_TEST(crc32c_is_dpdks)
+{
+	size_t room = 3 * 8192 * 2 + 4096;
+	uint8_t *buf = malloc(room + 8);
+	uint64_t x = 88172645463325252ull;
+
+	ck_assert_ptr_nonnull(buf);
+	for (size_t i = 0; i < room + 8; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		buf[i] = (uint8_t)x;
+	}
+	for (size_t len = 0; len <= room; len += len < 1100 ? 1 : 997)
+		for (unsigned al = 0; al < 8; al += 3) {
+			const uint8_t *p = buf + al;
+			uint32_t want = 0x12345678u;
+			size_t n = len;
+
+			/* DPDK's, a byte at a time up to alignment */
+			while (n > 0 && ((uintptr_t)p & 7u) != 0) {
+				want = rte_hash_crc_1byte(*p++, want);
+				n--;
+			}
+			want = rte_hash_crc(p, (uint32_t)n, want);
+			ck_assert_msg(fs_crc32c(buf + al, len, 0x12345678u) == want,
+				      "length %zu at offset %u", len, al);
+		}
+	free(buf);
+}
+END_TEST
 
 START_TEST(header_and_block_read_by_libpcap)
 {
@@ -667,6 +704,7 @@ static Suite *spool_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, crc32c_is_dpdks);
 	tcase_add_test(tc, header_and_block_read_by_libpcap);
 	tcase_add_test(tc, ring_to_disk_whole);
 	tcase_add_test(tc, index_finds_blocks);

@@ -56,7 +56,7 @@ units() {
 	build "$dir/check_spool" "$flags $(pkg-config --cflags libdpdk)" \
 		tests/check_spool.c src/spool.c src/spool_index.c src/ring.c \
 		src/spool_hist.c src/analyzer.c src/flow.c \
-		src/flowkey.c src/privsep.c -- $check -lpcap -lpthread \
+		src/flowkey.c src/privsep.c src/crc32c.c -- $check -lpcap -lpthread \
 		$(pkg-config --libs libdpdk) || return 1
 	run check_ring "$dir/check_ring"
 	run check_flow "$dir/check_flow"
