@@ -32,6 +32,7 @@
 
 #define MAX_LANES 256u
 #define BATCH 64u
+#define READ_AHEAD 8u	/* blocks a lane asks the disk for ahead */
 
 struct blkref {
 	uint32_t seg;		/* index into fds */
@@ -44,6 +45,7 @@ struct blkref {
 struct stream {
 	struct blkref *b;
 	size_t n, cap, next;	/* blocks; the next one to load */
+	size_t ahead;		/* blocks before it were read ahead */
 	uint8_t *buf;		/* the loaded block */
 	size_t room;
 	size_t pos, end;	/* next EPB, end of the EPBs */
@@ -266,6 +268,47 @@ fail:
 	return -1;
 }
 
+/* Can block b hold a packet of the window [lo, hi) that the filter's
+ * candidates c (NULL: any) accept? *ruled: the index ruled it out. */
+static bool wanted(const struct blkref *b, const struct cands *c,
+		   uint64_t lo, uint64_t hi, bool *ruled)
+{
+	*ruled = false;
+	if (b->last_ts < lo || b->first_ts >= hi)
+		return false;
+	if (c != NULL && b->blk != UINT32_MAX && c->bits[b->seg] != NULL &&
+	    !(c->bits[b->seg][b->blk / 8] & (1u << (b->blk % 8)))) {
+		*ruled = true;
+		return false;
+	}
+	return true;
+}
+
+/* Ask the kernel for the lane's next READ_AHEAD wanted blocks now, so
+ * that the disk works on them (several at once when they are scattered)
+ * while this one is used. */
+static void read_ahead(struct fs_spool_reader *rd, struct stream *st,
+		       const struct cands *c, uint64_t lo, uint64_t hi)
+{
+	unsigned asked = 0;
+	bool ruled;
+
+	if (st->ahead < st->next)
+		st->ahead = st->next;
+	for (size_t i = st->next; i < st->n && asked < READ_AHEAD; i++) {
+		const struct blkref *b = &st->b[i];
+
+		if (!wanted(b, c, lo, hi, &ruled))
+			continue;
+		asked++;
+		if (i < st->ahead)
+			continue;	/* asked for already */
+		(void)posix_fadvise(rd->fds[b->seg], (off_t)b->off,
+				    (off_t)b->total, POSIX_FADV_WILLNEED);
+		st->ahead = i + 1;
+	}
+}
+
 /* Load the lane's next whole block that can hold a packet of the
  * window [lo, hi); false when it has none left. */
 static bool load(struct fs_spool_reader *rd, struct stream *st, uint64_t lo,
@@ -274,19 +317,19 @@ static bool load(struct fs_spool_reader *rd, struct stream *st, uint64_t lo,
 	while (st->next < st->n) {
 		const struct blkref *b = &st->b[st->next++];
 		struct fs_spool_blk h;
-
 		struct cands *c = atomic_load_explicit(&rd->cands,
 						       memory_order_acquire);
+		bool ruled;
 
-		if (b->last_ts < lo || b->first_ts >= hi)
-			continue;	/* not read at all */
-		/* the index says no packet of it can pass the filter */
-		if (c != NULL && b->blk != UINT32_MAX && c->bits[b->seg] != NULL &&
-		    !(c->bits[b->seg][b->blk / 8] & (1u << (b->blk % 8)))) {
-			atomic_fetch_add_explicit(&rd->blocks_skipped, 1,
-						  memory_order_relaxed);
+		if (!wanted(b, c, lo, hi, &ruled)) {
+			/* the index says no packet of it can pass the
+			 * filter (else: outside the window, not counted) */
+			if (ruled)
+				atomic_fetch_add_explicit(&rd->blocks_skipped,
+							  1, memory_order_relaxed);
 			continue;
 		}
+		read_ahead(rd, st, c, lo, hi);
 		atomic_fetch_add_explicit(&rd->blocks_read, 1,
 					  memory_order_relaxed);
 		if (b->total > st->room) {

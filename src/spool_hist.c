@@ -12,6 +12,7 @@
 #include "spool_hist.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,12 +22,14 @@
 
 #define WAIT_MS 3000	/* for the writer to reach the boundary, at most */
 #define OUT_BYTES (256u << 10)	/* records handed out per call, about */
+#define READ_AHEAD 8u	/* blocks asked for ahead, per lane */
 
 /* One recorded lane's candidate blocks and where its reading is. */
 struct hlane {
 	uint32_t lane;
 	struct fs_hist_blk *b;
 	size_t n, next;
+	size_t ahead;		/* blocks before it were read ahead */
 	int fd;			/* segment fd_seg, or -1 */
 	uint64_t fd_seg;
 	uint8_t *buf;		/* the block being read */
@@ -165,6 +168,15 @@ static bool load(fs_spool_hist *h, struct hlane *x)
 			if (x->fd < 0)
 				continue;	/* recycled meanwhile */
 		}
+		/* the lane's next blocks are fetched while this one is
+		 * read and used */
+		for (size_t i = x->next; i < x->n && i < x->next + READ_AHEAD; i++)
+			if (x->b[i].seg == r->seg && i >= x->ahead) {
+				(void)posix_fadvise(x->fd, (off_t)x->b[i].off,
+						    (off_t)x->b[i].total,
+						    POSIX_FADV_WILLNEED);
+				x->ahead = i + 1;
+			}
 		if (r->total > x->room) {
 			uint8_t *nb = realloc(x->buf, r->total);
 
