@@ -174,8 +174,13 @@ static int pcap_flowscope_read(pcap_t *p, int cnt, pcap_handler cb,
 {
 	struct pcap_flowscope *pf = p->priv;
 	int done = 0;
+	/* "all the packets of one buffer", as libpcap's own modules read
+	 * it: one batch (that delivered something), so that an event loop
+	 * around pcap_dispatch() gets control back however fast packets
+	 * come */
+	int one_batch = PACKET_COUNT_IS_UNLIMITED(cnt);
 
-	if (PACKET_COUNT_IS_UNLIMITED(cnt))
+	if (one_batch)
 		cnt = INT_MAX;
 	for (;;) {
 		if (p->break_loop) {
@@ -234,7 +239,7 @@ static int pcap_flowscope_read(pcap_t *p, int cnt, pcap_handler cb,
 			if (p->break_loop)
 				return done;
 		}
-		if (done >= cnt) {
+		if (done >= cnt || (one_batch && done > 0)) {
 			/* pf->batch may be refilled now: the application
 			 * is done with the packets it was handed */
 			if (cb != p->oneshot_callback)
