@@ -109,7 +109,7 @@ engine() {
 	# the engine's sources as Makefile.am lists them, so that none is
 	# ever left out here
 	for f in $(awk '/^src_libflowscope_la_SOURCES/,/_CFLAGS/' Makefile.am |
-		   grep -o 'src/[a-z_]*\.c'); do
+		   grep -o 'src/[a-z0-9_]*\.c'); do
 		# shellcheck disable=SC2046
 		$CC $base $flags -fPIC $(pkg-config --cflags libdpdk) -c "$f" \
 			-o "$lib/obj/$(basename "$f" .c).o" || return 1
