@@ -15,6 +15,7 @@
 #include <inttypes.h>
 #include <pcap/pcap.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,7 @@ struct fs_capture {
 	_Atomic uint64_t delivered;
 	bool eof;
 	bool reading;		/* fs_capture_read was called */
+	unsigned fork_gen;	/* fork_gen when it was opened */
 	bool immediate;
 	bool reader;		/* an application reads (no FS_OPEN_NO_READER) */
 	/* fs_capture_stop ran: the sources are closed, ifdrop_last is what
@@ -107,6 +109,32 @@ struct fs_capture {
 	uint8_t dir_want;	/* (dir_mask 0: every packet) */
 	char err[256];
 };
+
+/*
+ * fork(): the receive threads, the EAL, the control and spool threads
+ * and the ring (MADV_DONTFORK, mem.h) all stay with the parent. A child
+ * that goes on using a capture opened before it (a daemon forking after
+ * pcap_activate()) gets a clear error from every read, and closing it
+ * there releases nothing of the parent's.
+ */
+static _Atomic unsigned fork_gen;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void after_fork(void)
+{
+	atomic_fetch_add_explicit(&fork_gen, 1, memory_order_relaxed);
+}
+
+static void watch_forks(void)
+{
+	(void)pthread_atfork(NULL, NULL, after_fork);
+}
+
+static bool forked(const fs_capture *c)
+{
+	return atomic_load_explicit(&fork_gen, memory_order_relaxed) !=
+		c->fork_gen;
+}
 
 bool fs_device_is_ours(const char *device)
 {
@@ -161,7 +189,7 @@ static void queue_ended(void *arg)
 
 void fs_capture_stop(fs_capture *c)
 {
-	if (c == NULL)
+	if (c == NULL || forked(c))
 		return;
 	fs_control_stop(c->ctl);
 	/* a socket nobody serves must not wait for the dumper to finish */
@@ -202,6 +230,13 @@ void fs_capture_close(fs_capture *c)
 {
 	if (c == NULL)
 		return;
+	if (forked(c)) {
+		/* the parent's: its threads, sockets and files are not ours
+		 * to stop or remove; the child's copy of the handle is let go */
+		if (c->efd >= 0)
+			close(c->efd);
+		return;
+	}
 	if (c->rd != NULL)
 		for (unsigned i = 0; i < c->nlanes; i++) {
 			fs_spool_hist_close(c->rd[i].hist);
@@ -304,6 +339,9 @@ int fs_capture_write_stats(fs_capture *c, FILE *out)
 	struct fs_dumper_stats d;
 	bool dumps = c->dumper != NULL || c->dumped;
 
+	if (forked(c))
+		return -1;
+
 	fs_capture_stats(c, &s);
 	fprintf(out, "received %" PRIu64 "\n", s.recv);
 	fprintf(out, "dropped %" PRIu64 "\n", s.drop);
@@ -375,6 +413,8 @@ static int ctl_stats(void *arg, FILE *out, char *err, size_t errlen)
 void fs_capture_set_filter(fs_capture *c, const struct bpf_insn *insns,
 			   unsigned n)
 {
+	if (forked(c))
+		return;
 	for (unsigned i = 0; c->src != NULL && !c->stopped &&
 	     i < c->nsources; i++)
 		if (c->src[i].spec.kind == FS_SRC_SPOOL)
@@ -878,6 +918,8 @@ fs_capture *fs_capture_open(const char *device,
 	c->efd = -1;
 	c->dump_fd = -1;
 	c->spool_fd = -1;
+	pthread_once(&fork_once, watch_forks);
+	c->fork_gen = atomic_load(&fork_gen);
 	c->win_hi = UINT64_MAX;
 	c->reader = !(params->flags & FS_OPEN_NO_READER);
 	fs_config_init(&c->cfg);
@@ -1337,6 +1379,13 @@ int fs_capture_read(fs_capture *c, struct fs_packet *pkts, unsigned max)
 	uint64_t v;
 	int n;
 
+	if (__builtin_expect(forked(c), 0)) {
+		snprintf(c->err, sizeof(c->err), "flowscope: this capture was "
+			 "opened before fork(), and its receive threads stayed "
+			 "with the parent process: open the device in the "
+			 "process that reads it (after daemonizing)");
+		return -1;
+	}
 	if (c->eof)
 		return FS_EOF;
 	if (!c->reader)
@@ -1391,6 +1440,8 @@ int fs_capture_wait(fs_capture *c, int timeout_ms)
 	struct pollfd pfd = { .fd = c->efd, .events = POLLIN };
 	int rc;
 
+	if (forked(c))
+		return 1;	/* the read says why */
 	if (!c->reader) {
 		/* readable when a receive queue ended (queue_ended) */
 		if (c->eof)
@@ -1478,6 +1529,10 @@ const char *fs_capture_error(const fs_capture *c)
 
 void fs_capture_stats(fs_capture *c, struct fs_stats *s)
 {
+	if (forked(c)) {
+		memset(s, 0, sizeof(*s));
+		return;
+	}
 	uint64_t oldest = UINT64_MAX, newest = 0;
 
 	memset(s, 0, sizeof(*s));
