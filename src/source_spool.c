@@ -599,7 +599,7 @@ fs_spool_hist *fs_spoolsrc_hist_open(struct fs_source *src,
 	struct fs_spool_reader *rd = src->spool;
 	struct cands *c;
 	struct fs_hist_ref ref;
-	struct fs_hist_blk *b = NULL;
+	struct fs_spool_blkref *b = NULL;
 	uint8_t **flow = NULL;
 	size_t n = 0, cap = 0;
 
@@ -639,7 +639,7 @@ fs_spool_hist *fs_spoolsrc_hist_open(struct fs_source *src,
 				continue;
 			if (n == cap) {
 				size_t nc = cap ? 2 * cap : 64;
-				struct fs_hist_blk *nb = realloc(b, nc * sizeof(*nb));
+				struct fs_spool_blkref *nb = realloc(b, nc * sizeof(*nb));
 
 				if (nb == NULL)
 					goto oom;

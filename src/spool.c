@@ -942,7 +942,7 @@ int fs_spool_open_segment(fs_spool *s, uint64_t num)
 }
 
 static int push_ref(struct fs_spool_blkref **v, size_t *n, size_t *cap,
-		    uint64_t seg, const struct fs_idx_blk *b)
+		    const struct fs_spool_blkref *r)
 {
 	if (*n == *cap) {
 		size_t c = *cap ? 2 * *cap : 64;
@@ -953,11 +953,7 @@ static int push_ref(struct fs_spool_blkref **v, size_t *n, size_t *cap,
 		*v = m;
 		*cap = c;
 	}
-	(*v)[*n].seg = seg;
-	(*v)[*n].off = b->off;
-	(*v)[*n].total = b->total;
-	(*v)[*n].lane = b->lane;
-	(*n)++;
+	(*v)[(*n)++] = *r;
 	return 0;
 }
 
@@ -994,7 +990,9 @@ static int closed_blocks(fs_spool *s, uint64_t num, unsigned lane,
 	for (uint32_t b = 0; b < x.h.nblocks && rc == 0; b++)
 		if ((bits[b / 8] & (1u << (b % 8))) && x.blocks[b].lane == lane &&
 		    x.blocks[b].last_ts >= since)
-			rc = push_ref(v, n, cap, num, &x.blocks[b]);
+			rc = push_ref(v, n, cap, &(struct fs_spool_blkref){
+					.seg = num, .off = x.blocks[b].off,
+					.total = x.blocks[b].total, .lane = lane });
 	free(bits);
 	fs_idx_free(&x);
 	return rc;
@@ -1040,17 +1038,17 @@ int fs_spool_flow_blocks(fs_spool *s, unsigned lane, uint32_t hash,
 			b = &s->idx.blocks[x->block];
 			if (b->lane == lane && b->last_ts >= since &&
 			    (nopen == 0 || open_v[nopen - 1].off != b->off))
-				rc = push_ref(&open_v, &nopen, &capo, g->num, b);
+				rc = push_ref(&open_v, &nopen, &capo,
+					&(struct fs_spool_blkref){ .seg = g->num,
+						.off = b->off, .total = b->total,
+						.lane = lane });
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
 	for (size_t i = 0; i < nclosed && rc == 0; i++)
 		rc = closed_blocks(s, closed[i], lane, hash, since, &v, &nv, &cap);
 	for (size_t i = 0; i < nopen && rc == 0; i++)
-		rc = push_ref(&v, &nv, &cap, open_v[i].seg,
-			      &(struct fs_idx_blk){ .off = open_v[i].off,
-						    .total = open_v[i].total,
-						    .lane = open_v[i].lane });
+		rc = push_ref(&v, &nv, &cap, &open_v[i]);
 	free(open_v);
 	free(closed);
 	if (rc < 0) {

@@ -128,6 +128,7 @@ struct fs_spool_blkref {
 	uint64_t off;		/* in the segment */
 	uint32_t total;		/* bytes */
 	uint32_t lane;
+	uint64_t order;		/* (the history iterator's) */
 };
 
 /* Wait (up to timeout_ms) until every chunk of lane before seq is on

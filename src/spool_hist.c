@@ -27,7 +27,7 @@
 /* One recorded lane's candidate blocks and where its reading is. */
 struct hlane {
 	uint32_t lane;
-	struct fs_hist_blk *b;
+	struct fs_spool_blkref *b;
 	size_t n, next;
 	size_t ahead;		/* blocks before it were read ahead */
 	int fd;			/* segment fd_seg, or -1 */
@@ -44,7 +44,7 @@ struct fs_spool_hist {
 	int (*open_seg)(void *arg, uint64_t seg);
 	void *arg;
 	bool own_fds;		/* close what open_seg gave */
-	struct fs_hist_blk *all;
+	struct fs_spool_blkref *all;
 	struct hlane *l;
 	unsigned nl;
 	uint8_t *out;
@@ -56,7 +56,7 @@ struct fs_spool_hist {
 
 static int cmp_lane(const void *a, const void *b)
 {
-	const struct fs_hist_blk *x = a, *y = b;
+	const struct fs_spool_blkref *x = a, *y = b;
 
 	/* by lane, keeping each lane's blocks in their order */
 	if (x->lane != y->lane)
@@ -65,7 +65,7 @@ static int cmp_lane(const void *a, const void *b)
 }
 
 fs_spool_hist *fs_hist_from_blocks(const struct fs_hist_ref *ref,
-				   struct fs_hist_blk *b, size_t n,
+				   struct fs_spool_blkref *b, size_t n,
 				   uint32_t snap,
 				   int (*open_seg)(void *arg, uint64_t seg),
 				   void *arg, bool own_fds)
@@ -119,7 +119,6 @@ fs_spool_hist *fs_spool_hist_open(fs_spool *s, const struct fs_pkt_hdr *rec,
 {
 	struct fs_hist_ref ref;
 	struct fs_spool_blkref *v;
-	struct fs_hist_blk *b;
 	size_t n;
 
 	if (s == NULL || fs_hist_ref_get(rec, &ref) < 0)
@@ -129,19 +128,7 @@ fs_spool_hist *fs_spool_hist_open(fs_spool *s, const struct fs_pkt_hdr *rec,
 	if (fs_spool_flow_blocks(s, ref.lane, ref.hash, ref.first_ts, &v,
 				 &n) < 0)
 		return NULL;
-	b = calloc(n + 1, sizeof(*b));
-	if (b == NULL) {
-		free(v);
-		return NULL;
-	}
-	for (size_t i = 0; i < n; i++) {
-		b[i].seg = v[i].seg;
-		b[i].off = v[i].off;
-		b[i].total = v[i].total;
-		b[i].lane = v[i].lane;
-	}
-	free(v);
-	return fs_hist_from_blocks(&ref, b, n, snap, open_own, s, true);
+	return fs_hist_from_blocks(&ref, v, n, snap, open_own, s, true);
 }
 
 int fs_hist_ref_get(const struct fs_pkt_hdr *rec, struct fs_hist_ref *ref)
@@ -157,7 +144,7 @@ int fs_hist_ref_get(const struct fs_pkt_hdr *rec, struct fs_hist_ref *ref)
 static bool load(fs_spool_hist *h, struct hlane *x)
 {
 	while (x->next < x->n) {
-		const struct fs_hist_blk *r = &x->b[x->next++];
+		const struct fs_spool_blkref *r = &x->b[x->next++];
 		struct fs_spool_blk bh;
 
 		if (x->fd < 0 || x->fd_seg != r->seg) {

@@ -36,14 +36,6 @@ int fs_hist_ref_get(const struct fs_pkt_hdr *rec, struct fs_hist_ref *ref);
 fs_spool_hist *fs_spool_hist_open(fs_spool *s, const struct fs_pkt_hdr *rec,
 				  uint32_t snap);
 
-/* A candidate block of some spool: segment, place, recorded lane. */
-struct fs_hist_blk {
-	uint64_t seg;
-	uint64_t off;
-	uint32_t total;
-	uint32_t lane;
-	uint64_t order;		/* (the iterator's) */
-};
 
 /*
  * The same over any spool's candidate blocks b[0..n) (each lane's in
@@ -53,7 +45,7 @@ struct fs_hist_blk {
  * such bound). NULL on ENOMEM.
  */
 fs_spool_hist *fs_hist_from_blocks(const struct fs_hist_ref *ref,
-				   struct fs_hist_blk *b, size_t n,
+				   struct fs_spool_blkref *b, size_t n,
 				   uint32_t snap,
 				   int (*open_seg)(void *arg, uint64_t seg),
 				   void *arg, bool own_fds);
