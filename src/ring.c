@@ -3,20 +3,56 @@
  * The QQ ring (see ring.h): lanes of fixed-size chunks, one writer per
  * lane, lock-free readers that validate what they copied.
  */
+#define _GNU_SOURCE
 #include "ring.h"
 #include "mem.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/*
+ * One mapping holds a ring: a header page (geometry, state, the
+ * publisher's tables), the lanes, then the chunks of every lane. A lane
+ * finds its chunks by an offset from itself, so a process that maps a
+ * shared ring at another address reads it with the same code.
+ */
+#define RING_MAGIC 0x4753514651515346ull	/* "FSQQFQSG" */
+#define RING_VERSION 1u
+#define HDR_BYTES (64u * 1024)
+
+struct ring_hdr {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t nlanes;
+	uint32_t max_cap;
+	uint32_t lane_size;	/* sizeof(struct fs_lane) of the writer */
+	uint32_t chunk_hdr;	/* sizeof(struct fs_chunk) of the writer */
+	uint32_t hdr_bytes;
+	uint64_t lanes_off;	/* from the start of the mapping */
+	uint64_t map_len;
+	_Atomic uint32_t state;
+	_Atomic uint32_t tag;
+	uint8_t pad[64 - 48];
+	uint8_t extra[];	/* FS_RING_EXTRA bytes */
+};
+_Static_assert(sizeof(struct ring_hdr) + FS_RING_EXTRA <= HDR_BYTES,
+	       "the header page holds the extra room");
+_Static_assert(sizeof(struct fs_chunk) == 64, "a chunk header is a line");
 
 struct fs_ring {
-	uint8_t *mem;
+	uint8_t *mem;		/* the whole mapping */
 	size_t mem_len;
 	unsigned nlanes;
 	uint32_t max_cap;
+	struct ring_hdr *hdr;
 	struct fs_lane *lanes;
+	bool readonly;		/* attached: another process writes it */
 };
 
 #define CHUNK_MIN (64u * 1024)
@@ -34,6 +70,10 @@ static void chunk_start(struct fs_lane *l, uint64_t seq)
 	atomic_store_explicit(&c->first_pkt, l->wpkts, memory_order_relaxed);
 	atomic_store_explicit(&c->first_ts, 0, memory_order_relaxed);
 	atomic_store_explicit(&c->last_ts, 0, memory_order_relaxed);
+	atomic_store_explicit(&c->tag, l->tag_src == NULL ? 0 :
+			      atomic_load_explicit(l->tag_src,
+						   memory_order_acquire),
+			      memory_order_relaxed);
 	l->cur = c;
 	l->cur_used = 0;
 	l->cur_npkts = 0;
@@ -41,62 +81,226 @@ static void chunk_start(struct fs_lane *l, uint64_t seq)
 	l->cur_last = 0;
 }
 
-fs_ring *fs_ring_create(uint64_t bytes, unsigned nlanes, uint32_t max_cap)
+static size_t lanes_bytes(unsigned nlanes)
 {
-	fs_ring *r;
-	uint64_t lane_bytes;
-	uint32_t cs, n;
-	unsigned i;
+	return ((size_t)nlanes * sizeof(struct fs_lane) + 4095) & ~(size_t)4095;
+}
 
-	if (nlanes == 0 || max_cap == 0 || max_cap > 65535) {
-		errno = EINVAL;
-		return NULL;
-	}
+/* Chunk size and count per lane for bytes over nlanes; false: too few. */
+static bool geometry(uint64_t bytes, unsigned nlanes, uint32_t max_cap,
+		     uint32_t *cs_out, uint32_t *n_out)
+{
+	uint64_t lane_bytes;
+	uint32_t cs;
+
+	if (nlanes == 0 || max_cap == 0 || max_cap > 65535)
+		return false;
 	lane_bytes = bytes / nlanes;
 	cs = CHUNK_MAX;
 	while (cs > CHUNK_MIN && lane_bytes / cs < CHUNKS_WANTED)
 		cs /= 2;
 	while (cs - sizeof(struct fs_chunk) < FS_REC_SIZE(max_cap))
 		cs *= 2;
-	if (lane_bytes / cs < CHUNKS_MIN || lane_bytes / cs > UINT32_MAX) {
-		errno = EINVAL;
-		return NULL;
-	}
-	n = (uint32_t)(lane_bytes / cs);
+	if (lane_bytes / cs < CHUNKS_MIN || lane_bytes / cs > UINT32_MAX)
+		return false;
+	*cs_out = cs;
+	*n_out = (uint32_t)(lane_bytes / cs);
+	return true;
+}
 
-	r = calloc(1, sizeof(*r));
+/* Lay a new ring out in mem (len bytes, zeroed). */
+static fs_ring *lay_out(uint8_t *mem, size_t len, unsigned nlanes,
+			uint32_t max_cap, uint32_t cs, uint32_t n)
+{
+	fs_ring *r = calloc(1, sizeof(*r));
+	uint8_t *chunks = mem + HDR_BYTES + lanes_bytes(nlanes);
+
 	if (r == NULL)
 		return NULL;
-	r->lanes = aligned_alloc(64, sizeof(struct fs_lane) * nlanes);
-	if (r->lanes == NULL) {
-		free(r);
-		errno = ENOMEM;
-		return NULL;
-	}
-	memset(r->lanes, 0, sizeof(struct fs_lane) * nlanes);
+	r->mem = mem;
+	r->mem_len = len;
 	r->nlanes = nlanes;
 	r->max_cap = max_cap;
-	r->mem_len = (size_t)cs * n * nlanes;
-	r->mem = fs_map_resident(r->mem_len);
-	if (r->mem == NULL) {
-		int e = errno;
-
-		free(r->lanes);
-		free(r);
-		errno = e;
-		return NULL;
-	}
-
-	for (i = 0; i < nlanes; i++) {
+	r->hdr = (struct ring_hdr *)mem;
+	r->lanes = (struct fs_lane *)(mem + HDR_BYTES);
+	r->hdr->magic = RING_MAGIC;
+	r->hdr->version = RING_VERSION;
+	r->hdr->nlanes = nlanes;
+	r->hdr->max_cap = max_cap;
+	r->hdr->lane_size = sizeof(struct fs_lane);
+	r->hdr->chunk_hdr = sizeof(struct fs_chunk);
+	r->hdr->hdr_bytes = HDR_BYTES;
+	r->hdr->lanes_off = HDR_BYTES;
+	r->hdr->map_len = len;
+	for (unsigned i = 0; i < nlanes; i++) {
 		struct fs_lane *l = &r->lanes[i];
 
-		l->mem = r->mem + (size_t)cs * n * i;
+		l->mem_off = (int64_t)((chunks + (size_t)cs * n * i) -
+				       (uint8_t *)l);
 		l->chunk_size = cs;
 		l->data_size = cs - (uint32_t)sizeof(struct fs_chunk);
 		l->nchunks = n;
 		l->index = i;
+		l->tag_src = &r->hdr->tag;
 		chunk_start(l, 0);
 	}
+	return r;
+}
+
+static size_t ring_len(unsigned nlanes, uint32_t cs, uint32_t n)
+{
+	return HDR_BYTES + lanes_bytes(nlanes) + (size_t)cs * n * nlanes;
+}
+
+fs_ring *fs_ring_create(uint64_t bytes, unsigned nlanes, uint32_t max_cap)
+{
+	uint32_t cs, n;
+	size_t len;
+	uint8_t *mem;
+	fs_ring *r;
+
+	if (!geometry(bytes, nlanes, max_cap, &cs, &n)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	len = ring_len(nlanes, cs, n);
+	mem = fs_map_resident(len);
+	if (mem == NULL)
+		return NULL;
+	r = lay_out(mem, len, nlanes, max_cap, cs, n);
+	if (r == NULL) {
+		munmap(mem, len);
+		errno = ENOMEM;
+	}
+	return r;
+}
+
+#define SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL)
+
+fs_ring *fs_ring_create_shared(uint64_t bytes, unsigned nlanes,
+			       uint32_t max_cap, int *fd_out)
+{
+	uint32_t cs, n;
+	size_t len;
+	uint8_t *mem;
+	fs_ring *r;
+	int fd, e;
+
+	if (!geometry(bytes, nlanes, max_cap, &cs, &n)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	len = ring_len(nlanes, cs, n);
+	fd = memfd_create("flowscope-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return NULL;
+	if (ftruncate(fd, (off_t)len) != 0)
+		goto fail;
+	mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED)
+		goto fail;
+	(void)madvise(mem, len, MADV_HUGEPAGE);
+	(void)madvise(mem, len, MADV_DONTFORK);
+	if (madvise(mem, len, MADV_POPULATE_WRITE) != 0 && errno != EINVAL) {
+		e = errno == EFAULT || errno == EAGAIN ? ENOMEM : errno;
+		munmap(mem, len);
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	/* from here on only this mapping writes it */
+	if (fcntl(fd, F_ADD_SEALS, SEALS) != 0) {
+		e = errno;
+		munmap(mem, len);
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	r = lay_out(mem, len, nlanes, max_cap, cs, n);
+	if (r == NULL) {
+		munmap(mem, len);
+		close(fd);
+		errno = ENOMEM;
+		return NULL;
+	}
+	*fd_out = fd;
+	return r;
+fail:
+	e = errno;
+	close(fd);
+	errno = e;
+	return NULL;
+}
+
+static fs_ring *bad(char *err, size_t errlen, const char *why, void *mem,
+		    size_t len)
+{
+	snprintf(err, errlen, "the shared ring is not one this library can "
+		 "read: %s", why);
+	if (mem != NULL)
+		munmap(mem, len);
+	errno = EPROTO;
+	return NULL;
+}
+
+fs_ring *fs_ring_attach(int fd, char *err, size_t errlen)
+{
+	struct stat st;
+	const struct ring_hdr *h;
+	uint8_t *mem;
+	size_t len;
+	fs_ring *r;
+	int seals = fcntl(fd, F_GET_SEALS);
+
+	if (seals < 0 || (seals & (F_SEAL_SHRINK | F_SEAL_FUTURE_WRITE)) !=
+	    (F_SEAL_SHRINK | F_SEAL_FUTURE_WRITE))
+		return bad(err, errlen, "not sealed against shrinking and "
+			   "writing", NULL, 0);
+	if (fstat(fd, &st) != 0 || st.st_size < (off_t)HDR_BYTES)
+		return bad(err, errlen, "too small", NULL, 0);
+	len = (size_t)st.st_size;
+	mem = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED) {
+		snprintf(err, errlen, "cannot map the shared ring: %s",
+			 strerror(errno));
+		return NULL;
+	}
+	(void)madvise(mem, len, MADV_DONTFORK);
+	h = (const struct ring_hdr *)mem;
+	if (h->magic != RING_MAGIC || h->version != RING_VERSION)
+		return bad(err, errlen, "another version", mem, len);
+	if (h->lane_size != sizeof(struct fs_lane) ||
+	    h->chunk_hdr != sizeof(struct fs_chunk) ||
+	    h->hdr_bytes != HDR_BYTES || h->lanes_off != HDR_BYTES ||
+	    h->map_len != len || h->nlanes == 0 || h->nlanes > 4096 ||
+	    h->max_cap == 0 || h->max_cap > 65535 ||
+	    HDR_BYTES + lanes_bytes(h->nlanes) > len)
+		return bad(err, errlen, "its layout", mem, len);
+	for (unsigned i = 0; i < h->nlanes; i++) {
+		const struct fs_lane *l = (const struct fs_lane *)
+			(mem + HDR_BYTES) + i;
+		int64_t lo = (int64_t)((const uint8_t *)l - mem) + l->mem_off;
+
+		if (l->chunk_size < sizeof(struct fs_chunk) +
+		    FS_REC_SIZE(h->max_cap) || l->chunk_size % 64 != 0 ||
+		    l->data_size != l->chunk_size - sizeof(struct fs_chunk) ||
+		    l->nchunks < CHUNKS_MIN || l->index != i || lo < 0 ||
+		    (uint64_t)lo + (uint64_t)l->chunk_size * l->nchunks > len)
+			return bad(err, errlen, "a lane outside it", mem, len);
+	}
+	r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		munmap(mem, len);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	r->mem = mem;
+	r->mem_len = len;
+	r->nlanes = h->nlanes;
+	r->max_cap = h->max_cap;
+	r->hdr = (struct ring_hdr *)mem;
+	r->lanes = (struct fs_lane *)(mem + HDR_BYTES);
+	r->readonly = true;
 	return r;
 }
 
@@ -105,8 +309,30 @@ void fs_ring_free(fs_ring *r)
 	if (r == NULL)
 		return;
 	munmap(r->mem, r->mem_len);
-	free(r->lanes);
 	free(r);
+}
+
+void fs_ring_set_state(fs_ring *r, enum fs_ring_state st)
+{
+	if (!r->readonly)
+		atomic_store_explicit(&r->hdr->state, (uint32_t)st,
+				      memory_order_release);
+}
+
+enum fs_ring_state fs_ring_state(const fs_ring *r)
+{
+	return (enum fs_ring_state)atomic_load_explicit(&r->hdr->state,
+							memory_order_acquire);
+}
+
+void *fs_ring_extra(fs_ring *r)
+{
+	return r->hdr->extra;
+}
+
+_Atomic uint32_t *fs_ring_tag(fs_ring *r)
+{
+	return &r->hdr->tag;
 }
 
 unsigned fs_ring_lanes(const fs_ring *r)
@@ -121,7 +347,9 @@ struct fs_lane *fs_ring_lane(fs_ring *r, unsigned i)
 
 uint64_t fs_ring_capacity(const fs_ring *r)
 {
-	return r->mem_len;
+	const struct fs_lane *l = &r->lanes[0];
+
+	return (uint64_t)l->chunk_size * l->nchunks * r->nlanes;
 }
 
 void fs_lane_publish(struct fs_lane *l)
@@ -246,6 +474,13 @@ bool fs_lane_pending(struct fs_lane *l, const struct fs_cursor *c)
 unsigned fs_lane_read(struct fs_lane *l, struct fs_cursor *c, void *buf,
 		      size_t len, unsigned max, uint64_t *lost)
 {
+	return fs_lane_read_pos(l, c, buf, len, max, lost, NULL);
+}
+
+unsigned fs_lane_read_pos(struct fs_lane *l, struct fs_cursor *c, void *buf,
+			  size_t len, unsigned max, uint64_t *lost,
+			  struct fs_rec_where *where)
+{
 	uint8_t *out = buf;
 	size_t out_used = 0;
 	unsigned count = 0;
@@ -264,6 +499,12 @@ unsigned fs_lane_read(struct fs_lane *l, struct fs_cursor *c, void *buf,
 		head = atomic_load_explicit(&l->head, memory_order_acquire);
 		ch = fs_lane_chunk(l, c->seq);
 		used = atomic_load_explicit(&ch->used, memory_order_acquire);
+		/* only a chunk's next life can say more than it holds */
+		if (used > l->data_size) {
+			if (gone(l, c->seq))
+				continue;
+			break;
+		}
 		if (c->off >= used) {
 			if (c->seq < head) {
 				/* a used below the cursor may be that of the
@@ -299,6 +540,21 @@ unsigned fs_lane_read(struct fs_lane *l, struct fs_cursor *c, void *buf,
 			break;			/* buffer full */
 		}
 		memcpy(out + out_used, ch->data + start, off - start);
+		if (where != NULL) {
+			uint32_t tag = atomic_load_explicit(&ch->tag,
+						memory_order_relaxed);
+			uint32_t o = start;
+
+			for (unsigned k = 0; k < n; k++) {
+				const struct fs_pkt_hdr *h = (const void *)
+					(out + out_used + (o - start));
+
+				where[count + k].pos.seq = c->seq;
+				where[count + k].pos.off = o;
+				where[count + k].tag = tag;
+				o += FS_REC_SIZE(h->cap_len);
+			}
+		}
 		if (gone(l, c->seq))
 			continue;	/* discard the copy; catch_up counts it */
 		out_used += off - start;

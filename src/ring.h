@@ -62,7 +62,10 @@ struct fs_chunk {
 	_Atomic uint64_t first_pkt;	/* lane packet index of the first record */
 	_Atomic uint64_t first_ts;	/* timestamp of the first record */
 	_Atomic uint64_t last_ts;	/* timestamp of the last published one */
-	uint8_t pad[24];
+	/* the ring's tag when the writer started the chunk (a shared
+	 * ring's steering generation, share.h); 0 when nothing sets it */
+	_Atomic uint32_t tag;
+	uint8_t pad[20];
 	uint8_t data[];
 };
 
@@ -81,8 +84,10 @@ struct fs_lane {
 	uint32_t cur_last;		/* offset of the last reserved record */
 	uint32_t pub_npkts;		/* records of cur already published */
 	uint64_t wpkts, wbytes;		/* reserved ever */
-	/* constant */
-	uint8_t *mem;
+	_Atomic uint32_t *tag_src;	/* stamped into each new chunk */
+	/* constant; the chunks are found from the lane's own address, so
+	 * that another process mapping the ring elsewhere finds them too */
+	int64_t mem_off;		/* chunk 0, from this struct */
 	uint32_t chunk_size;		/* bytes per chunk, header included */
 	uint32_t data_size;		/* chunk_size - header */
 	uint32_t nchunks;
@@ -100,8 +105,39 @@ typedef struct fs_ring fs_ring;
  */
 fs_ring *fs_ring_create(uint64_t bytes, unsigned nlanes, uint32_t max_cap);
 
+/*
+ * The same in memory another process can map (share.h): a sealed memfd,
+ * returned in *fd (close-on-exec). Its size cannot change and no mapping
+ * made after this call can write it: every other process that is given
+ * the descriptor can only read.
+ */
+fs_ring *fs_ring_create_shared(uint64_t bytes, unsigned nlanes,
+			       uint32_t max_cap, int *fd);
+
+/*
+ * Map a shared ring's descriptor read-only and check that what it says of
+ * itself fits in it (the writer's layout, every lane's chunks inside the
+ * mapping, the seals). Returns NULL with err on any mismatch.
+ */
+fs_ring *fs_ring_attach(int fd, char *err, size_t errlen);
+
 /* Release the ring's memory. No writer or reader may use it any more. */
 void fs_ring_free(fs_ring *r);
+
+/* State of a ring as its writer tells readers of other processes. */
+enum fs_ring_state {
+	FS_RING_RUNNING = 0,
+	FS_RING_ENDED = 1,	/* the writer ended and published everything */
+};
+void fs_ring_set_state(fs_ring *r, enum fs_ring_state st);
+enum fs_ring_state fs_ring_state(const fs_ring *r);
+
+/* Room in the ring's mapping for its publisher's own tables (share.c),
+ * FS_RING_EXTRA bytes, zeroed; readers of other processes see it. */
+#define FS_RING_EXTRA (60u * 1024)
+void *fs_ring_extra(fs_ring *r);
+/* The word the writers stamp into every chunk they start (fs_chunk.tag). */
+_Atomic uint32_t *fs_ring_tag(fs_ring *r);
 
 unsigned fs_ring_lanes(const fs_ring *r);
 struct fs_lane *fs_ring_lane(fs_ring *r, unsigned i);
@@ -152,6 +188,17 @@ void fs_cursor_newest(struct fs_lane *l, struct fs_cursor *c);
 unsigned fs_lane_read(struct fs_lane *l, struct fs_cursor *c, void *buf,
 		      size_t len, unsigned max, uint64_t *lost);
 
+/* Where a record that fs_lane_read_pos copied is in the lane, and the tag
+ * of its chunk. */
+struct fs_rec_where {
+	struct fs_ring_pos pos;
+	uint32_t tag;
+};
+/* fs_lane_read, and where[k] (max entries) tells where record k was. */
+unsigned fs_lane_read_pos(struct fs_lane *l, struct fs_cursor *c, void *buf,
+			  size_t len, unsigned max, uint64_t *lost,
+			  struct fs_rec_where *where);
+
 /* Reader: is anything published beyond the cursor? */
 bool fs_lane_pending(struct fs_lane *l, const struct fs_cursor *c);
 
@@ -189,8 +236,8 @@ void fs_lane_next_chunk(struct fs_lane *l);
 static inline struct fs_chunk *fs_lane_chunk(const struct fs_lane *l,
 					     uint64_t seq)
 {
-	return (struct fs_chunk *)(l->mem +
-		(size_t)(seq % l->nchunks) * l->chunk_size);
+	return (struct fs_chunk *)((uintptr_t)l + (uintptr_t)l->mem_off +
+		(uintptr_t)(seq % l->nchunks) * l->chunk_size);
 }
 
 static inline struct fs_pkt_hdr *fs_lane_reserve(struct fs_lane *l,

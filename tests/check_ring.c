@@ -4,11 +4,15 @@
  * consume, random access, mixed sizes up to 9000 bytes, and one writer
  * racing one reader.
  */
+#define _GNU_SOURCE
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "ring.h"
 
@@ -308,6 +312,68 @@ START_TEST(writer_races_reader)
 }
 END_TEST
 
+START_TEST(shared_ring_is_read_only_elsewhere)
+{
+	/* a second mapping of the descriptor (as another process gets it)
+	 * reads what the writer publishes, at its own address, and cannot
+	 * be made writable in any way */
+	int fd = -1;
+	fs_ring *w = fs_ring_create_shared(1 << 20, 2, 1500, &fd);
+	fs_ring *r;
+	struct fs_cursor c;
+	uint64_t next = 0, lost = 0;
+	char err[256];
+	uint8_t b = 0;
+
+	ck_assert_ptr_nonnull(w);
+	ck_assert_int_ge(fd, 0);
+	r = fs_ring_attach(fd, err, sizeof(err));
+	ck_assert_msg(r != NULL, "%s", err);
+	ck_assert_uint_eq(fs_ring_lanes(r), 2);
+	ck_assert_uint_eq(fs_ring_capacity(r), fs_ring_capacity(w));
+	fs_cursor_oldest(fs_ring_lane(r, 1), &c);
+	atomic_store(fs_ring_tag(w), 7);
+	for (uint64_t i = 0; i < 3000; i++)
+		put(fs_ring_lane(w, 1), i, (uint16_t)(60 + i % 1400), NULL);
+	fs_lane_publish(fs_ring_lane(w, 1));
+	/* the lane wrapped: what the reader gets is intact and in order */
+	ck_assert_uint_gt(drain(fs_ring_lane(r, 1), &c, &next, &lost), 0);
+	ck_assert_uint_eq(next, 3000);
+	ck_assert_uint_gt(lost, 0);
+	/* chunks started after the tag was set carry it */
+	ck_assert_uint_eq(atomic_load(&fs_lane_chunk(fs_ring_lane(r, 1),
+		fs_ring_lane(r, 1)->head)->tag), 7);
+	ck_assert_int_eq(fs_ring_state(r), FS_RING_RUNNING);
+	fs_ring_set_state(w, FS_RING_ENDED);
+	ck_assert_int_eq(fs_ring_state(r), FS_RING_ENDED);
+	ck_assert_ptr_eq(mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED,
+			      fd, 0), MAP_FAILED);
+	ck_assert_int_lt(pwrite(fd, &b, 1, 0), 0);
+	ck_assert_int_lt(ftruncate(fd, 0), 0);
+	fs_ring_free(r);
+	fs_ring_free(w);
+	close(fd);
+}
+END_TEST
+
+START_TEST(attach_refuses_what_is_not_a_ring)
+{
+	char err[256];
+	int fd = memfd_create("x", MFD_ALLOW_SEALING);
+
+	/* unsealed */
+	ck_assert_int_eq(ftruncate(fd, 1 << 20), 0);
+	ck_assert_ptr_null(fs_ring_attach(fd, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "sealed"));
+	/* sealed, but garbage */
+	ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+			       F_SEAL_FUTURE_WRITE), 0);
+	ck_assert_ptr_null(fs_ring_attach(fd, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "version"));
+	close(fd);
+}
+END_TEST
+
 static Suite *ring_suite(void)
 {
 	Suite *s = suite_create("ring");
@@ -320,6 +386,8 @@ static Suite *ring_suite(void)
 	tcase_add_test(tc, wrap_and_overrun);
 	tcase_add_test(tc, random_access);
 	tcase_add_test(tc, mixed_sizes_in_order);
+	tcase_add_test(tc, shared_ring_is_read_only_elsewhere);
+	tcase_add_test(tc, attach_refuses_what_is_not_a_ring);
 #ifndef __SANITIZE_THREAD__
 	/* the seqlock's byte races are by design (see tests/tsan.supp), and
 	 * reporting each of them makes this test take many minutes */
