@@ -652,8 +652,8 @@ done:
  * a stale socket (nobody listening) is removed, anything else is left
  * alone and refused.
  */
-static int clear_stale(const char *path, const struct sockaddr_un *sa,
-		       char *err, size_t errlen)
+int fs_control_clear_stale(const char *path, const struct sockaddr_un *sa,
+			   char *err, size_t errlen)
 {
 	struct stat st;
 	int fd = -1;
@@ -735,7 +735,7 @@ fs_control *fs_control_start(const char *path,
 	memcpy(c->path, path, strlen(path) + 1);
 
 	if (check_dir(path, err, errlen) < 0 ||
-	    clear_stale(path, &sa, err, errlen) < 0)
+	    fs_control_clear_stale(path, &sa, err, errlen) < 0)
 		goto done;
 	c->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
 			0);

@@ -56,6 +56,13 @@ fs_control *fs_control_start(const char *path,
 			     const struct fs_control_ops *ops, void *arg,
 			     char *err, size_t errlen);
 
+/* A file already at path: a live server's socket is an error, a stale
+ * socket (nobody listening) is removed, anything else is refused.
+ * Returns 0 when path is free now. */
+struct sockaddr_un;
+int fs_control_clear_stale(const char *path, const struct sockaddr_un *sa,
+			   char *err, size_t errlen);
+
 /* Stop the thread, remove the socket. NULL is fine. */
 void fs_control_stop(fs_control *c);
 

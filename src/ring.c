@@ -70,10 +70,9 @@ static void chunk_start(struct fs_lane *l, uint64_t seq)
 	atomic_store_explicit(&c->first_pkt, l->wpkts, memory_order_relaxed);
 	atomic_store_explicit(&c->first_ts, 0, memory_order_relaxed);
 	atomic_store_explicit(&c->last_ts, 0, memory_order_relaxed);
-	atomic_store_explicit(&c->tag, l->tag_src == NULL ? 0 :
-			      atomic_load_explicit(l->tag_src,
-						   memory_order_acquire),
-			      memory_order_relaxed);
+	l->cur_tag = l->tag_src == NULL ? 0 :
+		atomic_load_explicit(l->tag_src, memory_order_acquire);
+	atomic_store_explicit(&c->tag, l->cur_tag, memory_order_relaxed);
 	l->cur = c;
 	l->cur_used = 0;
 	l->cur_npkts = 0;
@@ -397,6 +396,16 @@ void fs_lane_next_chunk(struct fs_lane *l)
 	chunk_start(l, next);
 	/* release: a reader that sees head > seq sees the final used */
 	atomic_store_explicit(&l->head, next, memory_order_release);
+}
+
+bool fs_lane_retag_empty(struct fs_lane *l)
+{
+	if (l->cur_npkts != 0)
+		return false;
+	l->cur_tag = atomic_load_explicit(l->tag_src, memory_order_acquire);
+	/* readers take a chunk's tag only with records, published after */
+	atomic_store_explicit(&l->cur->tag, l->cur_tag, memory_order_relaxed);
+	return true;
 }
 
 /* Has chunk seq been (or is it being) reused? Call after copying from it. */

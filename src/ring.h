@@ -85,6 +85,7 @@ struct fs_lane {
 	uint32_t pub_npkts;		/* records of cur already published */
 	uint64_t wpkts, wbytes;		/* reserved ever */
 	_Atomic uint32_t *tag_src;	/* stamped into each new chunk */
+	uint32_t cur_tag;		/* what cur was stamped with */
 	/* constant; the chunks are found from the lane's own address, so
 	 * that another process mapping the ring elsewhere finds them too */
 	int64_t mem_off;		/* chunk 0, from this struct */
@@ -261,6 +262,20 @@ static inline struct fs_pkt_hdr *fs_lane_reserve(struct fs_lane *l,
 	l->wbytes += cap;
 	return h;
 }
+
+/* Writer: did the ring's tag change since the current chunk began? Then
+ * the writer starts a new chunk (fs_lane_retag) before it publishes more,
+ * so readers of other processes learn of the change by the next record. */
+static inline bool fs_lane_tag_moved(const struct fs_lane *l)
+{
+	return l->tag_src != NULL &&
+		atomic_load_explicit(l->tag_src, memory_order_relaxed) !=
+		l->cur_tag;
+}
+
+/* Writer: take the new tag into the current chunk when it holds no record
+ * yet (true), else the caller must start a new chunk (false). */
+bool fs_lane_retag_empty(struct fs_lane *l);
 
 static inline bool fs_lane_would_drop(const struct fs_lane *l, uint64_t seq,
 				      uint32_t cap)

@@ -320,12 +320,28 @@ void fs_rx_begin(struct fs_rxq *r, const char *name)
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 }
 
+/* The ring's tag moved (a shared ring's readers regrouped, share.h):
+ * the next records go into a chunk that carries the new one. */
+static void retag(struct fs_rxq *r)
+{
+	struct fs_lane *l = r->lane;
+
+	if (fs_lane_retag_empty(l))
+		return;
+	if (r->wait_main)
+		fs_rx_wait_reader(r, l->data_size);
+	fs_rx_new_chunk(r, l->data_size);
+	fs_lane_next_chunk(l);
+}
+
 void fs_rx_burst_done(struct fs_rxq *r, unsigned n)
 {
 	const struct fs_sink *sk = r->sink;
 	struct fs_analyzer *an = r->an;
 	bool wake = false;
 
+	if (__builtin_expect(fs_lane_tag_moved(r->lane), 0))
+		retag(r);
 	if (analyze_now(an, r->lane)) {
 		if (fs_analyzer_try(an)) {
 			analyze_all(r, 0);
@@ -345,6 +361,8 @@ void fs_rx_idle(struct fs_rxq *r, bool clock)
 {
 	const struct fs_sink *sk = r->sink;
 
+	if (fs_lane_tag_moved(r->lane))
+		retag(r);
 	/* live traffic ages by the clock when idle; a file only by its
 	 * own timestamps */
 	if (fs_analyzer_try(r->an)) {
