@@ -32,6 +32,7 @@
 #include "mem.h"
 #include "privsep.h"
 #include "ring.h"
+#include "share.h"
 #include "source.h"
 #include "spool.h"
 #include "spool_hist.h"
@@ -58,6 +59,12 @@ struct reader {
 	fs_spool_hist *hist;
 	const uint8_t *hrec;
 	uint32_t hrd, hwr;
+	/* attached (flowscope:@NAME): where each staged record was (for
+	 * its chunk's steering tag), or NULL without a group; skip_old:
+	 * records before since are still to be stepped over */
+	struct fs_rec_where *where;
+	bool skip_old;
+	uint32_t snap;		/* bytes handed out per packet, at most */
 };
 
 struct fs_capture {
@@ -70,6 +77,13 @@ struct fs_capture {
 	fs_control *ctl;
 	char ctl_path[108];	/* sun_path's size */
 	fs_privsep *ps;		/* the privileged helper, or NULL */
+	/* share = NAME: the ring is published (its memfd until then) */
+	fs_share *share;
+	int share_fd;
+	/* @NAME: the ring is another process's, read through this source */
+	struct fs_source *attached;
+	_Atomic uint64_t seen;	/* attached: records that were ours */
+	struct fs_frag *frags;	/* attached in a group: fragments' flows */
 	int dump_fd;		/* dump_dir, or -1 */
 	fs_dumper *dumper;
 	struct fs_lane **dlanes;	/* the dumper's lanes */
@@ -203,6 +217,14 @@ void fs_capture_stop(fs_capture *c)
 		fs_source_close(&c->src[i]);
 	}
 	c->stopped = true;
+	/* the writers have published everything: readers of other
+	 * processes read the rest and end (the state before the hang-up,
+	 * so that they never take the end for a crash) */
+	if (c->share != NULL) {
+		fs_ring_set_state(c->ring, FS_RING_ENDED);
+		fs_share_stop(c->share);
+		c->share = NULL;
+	}
 	/* after the sources: the writers have stopped, the spool and the
 	 * dumper write what they left and complete every file */
 	/* the dumper first: a triggered flow's history it still writes
@@ -247,6 +269,9 @@ void fs_capture_close(fs_capture *c)
 		close(c->dump_fd);
 	if (c->spool_fd >= 0)
 		close(c->spool_fd);
+	if (c->share_fd >= 0)
+		close(c->share_fd);
+	free(c->frags);
 	free(c->dlanes);
 	free(c->hist_lost);
 	free(c->src);
@@ -258,8 +283,10 @@ void fs_capture_close(fs_capture *c)
 	fs_ring_free(c->dring);
 	pcap_freecode(&c->trigger);
 	if (c->rd != NULL)
-		for (unsigned i = 0; i < c->nlanes; i++)
+		for (unsigned i = 0; i < c->nlanes; i++) {
 			free(c->rd[i].buf);
+			free(c->rd[i].where);
+		}
 	free(c->rd);
 	free((void *)c->reader_seq);
 	fs_ring_free(c->ring);
@@ -359,6 +386,16 @@ int fs_capture_write_stats(fs_capture *c, FILE *out)
 	fprintf(out, "not_triggered %" PRIu64 "\n", s.not_triggered);
 	fprintf(out, "cut_packets %" PRIu64 "\n", s.cut_packets);
 	fprintf(out, "cut_bytes %" PRIu64 "\n", s.cut_bytes);
+	if (c->share != NULL) {
+		struct fs_share_stats sh;
+
+		fs_share_get_stats(c->share, &sh);
+		fprintf(out, "readers %u\n", sh.readers);
+		fprintf(out, "readers_attached %" PRIu64 "\n", sh.attached);
+		fprintf(out, "readers_refused %" PRIu64 "\n", sh.refused);
+		fprintf(out, "group_joins %" PRIu64 "\n", sh.joins);
+		fprintf(out, "group_leaves %" PRIu64 "\n", sh.leaves);
+	}
 	for (unsigned i = 0; c->src != NULL && !c->stopped &&
 	     i < c->nsources; i++)
 		if (c->src[i].spec.kind == FS_SRC_SPOOL) {
@@ -399,6 +436,17 @@ int fs_capture_write_stats(fs_capture *c, FILE *out)
 			sp.oldest_ts / 1000000000u, sp.oldest_ts % 1000000000u);
 	}
 	return ferror(out) ? -1 : 0;
+}
+
+static int ctl_readers(void *arg, FILE *out, char *err, size_t errlen)
+{
+	fs_capture *c = arg;
+
+	(void)err;
+	(void)errlen;
+	if (c->share != NULL)
+		fs_share_write_readers(c->share, out, "");
+	return 0;
 }
 
 static int ctl_stats(void *arg, FILE *out, char *err, size_t errlen)
@@ -553,6 +601,7 @@ static const struct fs_control_ops ctl_ops = {
 	.top = ctl_top,
 	.flows = ctl_flows,
 	.trigger = ctl_trigger,
+	.readers = ctl_readers,
 };
 
 /* The control socket's path: the control key, or the default one named
@@ -680,13 +729,20 @@ static int resolve_window(fs_capture *c, char *errbuf, size_t errlen)
 	if (c->cfg.since == NULL && c->cfg.until == NULL)
 		return 0;
 	for (size_t i = 0; i < c->dev.nsources; i++)
-		if (c->dev.sources[i].kind != FS_SRC_FILE &&
-		    c->dev.sources[i].kind != FS_SRC_SPOOL) {
+		if (c->dev.sources[i].kind == FS_SRC_ATTACH &&
+		    c->cfg.until != NULL) {
+			snprintf(errbuf, errlen, "until: an attached reader "
+				 "(flowscope:@%s) goes on live; only since "
+				 "starts it in the past", c->dev.sources[i].arg);
+			return -1;
+		} else if (c->dev.sources[i].kind != FS_SRC_FILE &&
+			   c->dev.sources[i].kind != FS_SRC_SPOOL &&
+			   c->dev.sources[i].kind != FS_SRC_ATTACH) {
 			char b[64];
 
-			snprintf(errbuf, errlen, "%s: only file= and spool= "
-				 "sources have a past to choose from; %s is "
-				 "live", key, fs_source_label(&c->dev.sources[i],
+			snprintf(errbuf, errlen, "%s: only file=, spool= and "
+				 "@NAME sources have a past to choose from; %s "
+				 "is live", key, fs_source_label(&c->dev.sources[i],
 							     b, sizeof(b)));
 			return -1;
 		}
@@ -898,6 +954,69 @@ bool fs_capture_tstamp_fell_back(const fs_capture *c)
 static fs_spool_hist *open_history(void *arg, unsigned lane,
 				   const struct fs_pkt_hdr *rec, uint32_t snap);
 
+/*
+ * share and @NAME. An attached reader reads the ring another capture
+ * records: what is recorded, analyzed, spooled, dumped or published is
+ * that capture's, so keys that would change it are refused here with
+ * the reason rather than ignored (sizes and queues, which only the
+ * recording capture uses, are left alone). group needs an attached
+ * ring, share_group a published one.
+ */
+static int check_sharing(fs_capture *c, char *errbuf, size_t errlen)
+{
+	static const char *const theirs[] = {
+		"trigger", "dump_dir", "spool_dir", "cutoff", "share",
+		"share_group", "source_vlans",
+	};
+	const struct fs_source_spec *att = NULL;
+
+	for (size_t i = 0; i < c->dev.nsources; i++)
+		if (c->dev.sources[i].kind == FS_SRC_ATTACH)
+			att = &c->dev.sources[i];
+	if (att == NULL) {
+		if (c->cfg.group != NULL) {
+			snprintf(errbuf, errlen, "group: only an attached "
+				 "reader (flowscope:@NAME) takes it");
+			return -1;
+		}
+		if (c->cfg.share_group != NULL && c->cfg.share == NULL) {
+			snprintf(errbuf, errlen, "share_group: only a capture "
+				 "that publishes its ring (share = NAME) takes "
+				 "it");
+			return -1;
+		}
+		return 0;
+	}
+	if (c->dev.nsources > 1) {
+		snprintf(errbuf, errlen, "flowscope:@%s: an attached ring is "
+			 "read alone (no other source in the device name)",
+			 att->arg);
+		return -1;
+	}
+	if (!c->reader) {
+		snprintf(errbuf, errlen, "flowscope:@%s: a recorder records "
+			 "its own sources; attach with a program that reads",
+			 att->arg);
+		return -1;
+	}
+	if (c->cfg.mode == FS_MODE_TRIGGER) {
+		snprintf(errbuf, errlen, "mode: an attached reader "
+			 "(flowscope:@%s) delivers live; for triggered flows "
+			 "set mode, trigger and dump_dir on the capture that "
+			 "publishes the ring", att->arg);
+		return -1;
+	}
+	for (size_t k = 0; k < sizeof(theirs) / sizeof(theirs[0]); k++)
+		if (fs_config_given(&c->cfg, theirs[k])) {
+			snprintf(errbuf, errlen, "%s: an attached reader "
+				 "(flowscope:@%s) does not take it: it belongs "
+				 "to the capture that publishes the ring",
+				 theirs[k], att->arg);
+			return -1;
+		}
+	return 0;
+}
+
 fs_capture *fs_capture_open(const char *device,
 			    const struct fs_open_params *params,
 			    char *errbuf, size_t errlen)
@@ -918,6 +1037,7 @@ fs_capture *fs_capture_open(const char *device,
 	c->efd = -1;
 	c->dump_fd = -1;
 	c->spool_fd = -1;
+	c->share_fd = -1;
 	pthread_once(&fork_once, watch_forks);
 	c->fork_gen = atomic_load(&fork_gen);
 	c->win_hi = UINT64_MAX;
@@ -926,7 +1046,8 @@ fs_capture *fs_capture_open(const char *device,
 	if (load_device(device, &c->dev, &c->cfg, secure, errbuf,
 			errlen) < 0)
 		goto fail;
-	if (resolve_window(c, errbuf, errlen) < 0)
+	if (resolve_window(c, errbuf, errlen) < 0 ||
+	    check_sharing(c, errbuf, errlen) < 0)
 		goto fail;
 	/* pcap_set_buffer_size() (tcpdump -B) sizes the ring when buffer
 	 * was not configured. Sizes up to libpcap's own default, which
@@ -947,6 +1068,10 @@ fs_capture *fs_capture_open(const char *device,
 		c->src[i].index = i;
 		c->src[i].win_lo = c->win_lo;
 		c->src[i].win_hi = c->win_hi;
+		if (c->dev.sources[i].kind == FS_SRC_ATTACH) {
+			c->attached = &c->src[i];	/* lanes: the ring's */
+			continue;
+		}
 		c->nlanes += c->dev.sources[i].kind == FS_SRC_FILE ||
 			c->dev.sources[i].kind == FS_SRC_SPOOL ? 1
 			: c->cfg.rx_queues;
@@ -959,10 +1084,28 @@ fs_capture *fs_capture_open(const char *device,
 			 c->cfg.rx_queues, MAX_LANES);
 		goto fail;
 	}
-	if (check_memory(c, errbuf, errlen) < 0 ||
+	if ((c->attached == NULL && check_memory(c, errbuf, errlen) < 0) ||
 	    start_privsep(c, errbuf, errlen) < 0)
 		goto fail;
-	c->ring = fs_ring_create(c->cfg.buffer, c->nlanes, caplen);
+	if (c->attached != NULL) {
+		/* after the helper's fork: it must not hold our connection,
+		 * whose end tells the publisher we are gone */
+		if (fs_attachsrc_connect(c->attached, &c->cfg, errbuf,
+					 errlen) < 0)
+			goto fail;
+		c->ring = fs_attachsrc_ring(c->attached);
+		c->nlanes = fs_ring_lanes(c->ring);
+		if (fs_attachsrc_grouped(c->attached)) {
+			c->frags = calloc(FS_FRAGS, sizeof(*c->frags));
+			if (c->frags == NULL)
+				goto oom;
+		}
+	} else if (c->cfg.share != NULL) {
+		c->ring = fs_ring_create_shared(c->cfg.buffer, c->nlanes,
+						caplen, &c->share_fd);
+	} else {
+		c->ring = fs_ring_create(c->cfg.buffer, c->nlanes, caplen);
+	}
 	if (c->ring == NULL) {
 		if (errno == ENOMEM)
 			snprintf(errbuf, errlen, "buffer: cannot reserve %llu "
@@ -1002,21 +1145,43 @@ fs_capture *fs_capture_open(const char *device,
 		struct fs_lane *deliv = c->dring ? fs_ring_lane(c->dring, i)
 						 : NULL;
 
-		if (fs_analyzer_init(&c->an[i], main_lane, deliv,
+		if (c->attached != NULL) {
+			/* the publisher analyzes; the lane is only read */
+			c->an[i].lane = main_lane;
+		} else if (fs_analyzer_init(&c->an[i], main_lane, deliv,
 				     fs_ring_capacity(c->ring) / c->nlanes,
 				     c->cfg.max_flows, c->cfg.flow_timeout,
-				     &c->trigger, caplen, errbuf, errlen) < 0)
+				     &c->trigger, caplen, errbuf, errlen) < 0) {
 			goto fail;
+		}
 		c->an[i].cutoff = c->cfg.cutoff;
 		atomic_store(&c->dump_seq[i], UINT64_MAX);
 		if (!c->reader)
 			continue;	/* only rd[i].rxq is used */
 		c->rd[i].lane = c->cfg.mode == FS_MODE_TRIGGER ? deliv
 							       : main_lane;
+		c->rd[i].snap = caplen;
 		c->rd[i].buf = malloc(STAGE_BYTES);
 		if (c->rd[i].buf == NULL)
 			goto oom;
-		fs_cursor_oldest(c->rd[i].lane, &c->rd[i].cur);
+		if (c->attached == NULL) {
+			fs_cursor_oldest(c->rd[i].lane, &c->rd[i].cur);
+			continue;
+		}
+		/* attached: from now on, or from since on */
+		if (c->win_lo != 0) {
+			fs_cursor_since(c->rd[i].lane, &c->rd[i].cur,
+					c->win_lo);
+			c->rd[i].skip_old = true;
+		} else {
+			fs_cursor_newest(c->rd[i].lane, &c->rd[i].cur);
+		}
+		if (c->frags != NULL) {
+			c->rd[i].where = calloc(STAGE_PKTS,
+						sizeof(*c->rd[i].where));
+			if (c->rd[i].where == NULL)
+				goto oom;
+		}
 	}
 	c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (c->efd < 0) {
@@ -1036,6 +1201,8 @@ fs_capture *fs_capture_open(const char *device,
 	c->sink.ended = c->reader ? NULL : queue_ended;
 	c->sink.notify_arg = c;
 	c->sink.caplen = caplen;
+	c->sink.delivered = &c->delivered;
+	c->sink.lost = &c->lost;
 
 	sp.caplen = caplen;
 	sp.promisc = params->promisc;
@@ -1059,7 +1226,8 @@ fs_capture *fs_capture_open(const char *device,
 			s->rxq[q].an = &c->an[lane];
 			/* a lossless source waits for the reader: then the
 			 * reader must never be the one analyzing */
-			c->an[lane].shared = !s->lossless;
+			c->an[lane].shared = !s->lossless &&
+				s->spec.kind != FS_SRC_ATTACH;
 			/* what the ring gives up of a spool read back is
 			 * still in that spool */
 			c->an[lane].spooled = s->spec.kind == FS_SRC_SPOOL;
@@ -1109,6 +1277,15 @@ fs_capture *fs_capture_open(const char *device,
 	 * never both */
 	if (!c->cfg.control_off && start_control(c, errbuf, errlen) < 0)
 		goto fail;
+	/* last: a reader that attaches finds the lanes written */
+	if (c->cfg.share != NULL) {
+		c->share = fs_share_start(c->cfg.share, c->cfg.share_group,
+					  c->ring, c->share_fd, errbuf, errlen);
+		if (c->share == NULL)
+			goto fail;
+		close(c->share_fd);
+		c->share_fd = -1;
+	}
 	return c;
 oom:
 	snprintf(errbuf, errlen, "flowscope: out of memory");
@@ -1188,6 +1365,50 @@ static void end_hist(fs_capture *c, struct reader *r)
 	r->rd += FS_REC_SIZE(h->cap_len);
 }
 
+/*
+ * Attached: keep of the n records just staged in r those that are ours,
+ * packed at the front, and return their bytes. Records before since are
+ * stepped over until the first one at or after it; in a group, those
+ * that the steering of their chunk gives to another member. A record
+ * whose chunk's table was replaced before we looked (we were more than
+ * FS_SHARE_GENS regroupings behind) is nobody's we can tell: lost.
+ */
+static uint32_t keep_ours(fs_capture *c, struct reader *r, unsigned n)
+{
+	uint32_t in = 0, out = 0;
+	uint64_t kept = 0, unknown = 0;
+
+	for (unsigned k = 0; k < n; k++) {
+		struct fs_pkt_hdr *h = (void *)(r->buf + in);
+		uint32_t sz = FS_REC_SIZE(h->cap_len);
+
+		in += sz;
+		if (r->skip_old) {
+			if (h->ts_ns < c->win_lo)
+				continue;
+			r->skip_old = false;
+		}
+		if (r->where != NULL) {
+			bool unk = false;
+
+			if (!fs_attachsrc_mine(c->attached, h, r->where[k].tag,
+					       c->frags, &unk)) {
+				unknown += unk;
+				continue;
+			}
+		}
+		if (out != in - sz)
+			memmove(r->buf + out, h, sz);
+		out += sz;
+		kept++;
+	}
+	atomic_fetch_add_explicit(&c->seen, kept, memory_order_relaxed);
+	if (unknown)
+		atomic_fetch_add_explicit(&c->lost, unknown,
+					  memory_order_relaxed);
+	return out;
+}
+
 /* Stage what lane r has (only when its previous batch is delivered:
  * the application may still hold pointers into it until the next read). */
 static void stage(fs_capture *c, unsigned i)
@@ -1206,13 +1427,23 @@ static void stage(fs_capture *c, unsigned i)
 	if (r->rd < r->wr)
 		return;
 	r->rd = r->wr = 0;
-	n = fs_lane_read(r->lane, &r->cur, r->buf, STAGE_BYTES, STAGE_PKTS,
-			 &lost);
+	if (__builtin_expect(c->attached != NULL, 0)) {
+		/* a batch of nothing of ours is not the end of the lane */
+		do {
+			n = fs_lane_read_pos(r->lane, &r->cur, r->buf,
+					     STAGE_BYTES, STAGE_PKTS, &lost,
+					     r->where);
+			off = keep_ours(c, r, n);
+		} while (off == 0 && n == STAGE_PKTS);
+	} else {
+		n = fs_lane_read(r->lane, &r->cur, r->buf, STAGE_BYTES,
+				 STAGE_PKTS, &lost);
+		for (unsigned k = 0; k < n; k++)
+			off += FS_REC_SIZE(((const struct fs_pkt_hdr *)
+					    (r->buf + off))->cap_len);
+	}
 	if (lost)
 		atomic_fetch_add_explicit(&c->lost, lost, memory_order_relaxed);
-	for (unsigned k = 0; k < n; k++)
-		off += FS_REC_SIZE(((const struct fs_pkt_hdr *)
-				    (r->buf + off))->cap_len);
 	r->wr = off;
 	atomic_store_explicit(&c->reader_seq[i], r->cur.seq,
 			      memory_order_release);
@@ -1225,7 +1456,8 @@ static void take(struct reader *r, const struct fs_pkt_hdr *h,
 		 struct fs_packet *p)
 {
 	p->ts_ns = h->ts_ns;
-	p->caplen = h->cap_len;
+	/* a publisher's records may be longer than our snaplen */
+	p->caplen = h->cap_len < r->snap ? h->cap_len : r->snap;
 	p->wirelen = h->wire_len;
 	p->data = (const uint8_t *)(h + 1);
 	p->source = h->source;
@@ -1471,8 +1703,9 @@ int fs_capture_set_direction(fs_capture *c, enum fs_direction d,
 	static const char *const what[] = {
 		[FS_SRC_DPDK] = "dpdkN", [FS_SRC_FILE] = "file=",
 		[FS_SRC_SPOOL] = "spool=", [FS_SRC_GEN] = "gen",
+		[FS_SRC_ATTACH] = "@NAME",
 	};
-	bool blind[FS_SRC_GEN + 1] = { false };
+	bool blind[FS_SRC_ATTACH + 1] = { false };
 	char list[96] = "";
 	unsigned nblind = 0, k = 0;
 
@@ -1481,16 +1714,17 @@ int fs_capture_set_direction(fs_capture *c, enum fs_direction d,
 		return 0;
 	}
 	/* only a packet socket tells what the interface sent, and a spool
-	 * keeps what it told */
+	 * or a published ring keeps what it told */
 	for (unsigned i = 0; i < c->nsources; i++)
 		if (c->src[i].spec.kind != FS_SRC_IFACE &&
 		    c->src[i].spec.kind != FS_SRC_SPOOL &&
+		    c->src[i].spec.kind != FS_SRC_ATTACH &&
 		    !blind[c->src[i].spec.kind]) {
 			blind[c->src[i].spec.kind] = true;
 			nblind++;
 		}
 	if (nblind > 0) {
-		for (unsigned kind = 0; kind <= FS_SRC_GEN; kind++) {
+		for (unsigned kind = 0; kind <= FS_SRC_ATTACH; kind++) {
 			size_t n = strlen(list);
 
 			if (!blind[kind])
@@ -1549,6 +1783,11 @@ void fs_capture_stats(fs_capture *c, struct fs_stats *s)
 		if (u.newest_ts > newest)
 			newest = u.newest_ts;
 	}
+	/* attached: the packets that were ours since we attached (the
+	 * lanes count the publisher's since it started) */
+	if (c->attached != NULL)
+		s->recv = atomic_load_explicit(&c->seen, memory_order_relaxed) +
+			atomic_load_explicit(&c->lost, memory_order_relaxed);
 	if (c->stopped)
 		s->ifdrop = c->ifdrop_last;
 	else

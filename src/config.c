@@ -71,6 +71,9 @@ _Static_assert(FIELD_IS(spool_dir, char *), "spool_dir");
 _Static_assert(FIELD_IS(spool_size, uint64_t), "spool_size");
 _Static_assert(FIELD_IS(cutoff, uint64_t), "cutoff");
 _Static_assert(FIELD_IS(since, char *), "since");
+_Static_assert(FIELD_IS(share, char *), "share");
+_Static_assert(FIELD_IS(share_group, char *), "share_group");
+_Static_assert(FIELD_IS(group, char *), "group");
 _Static_assert(FIELD_IS(until, char *), "until");
 _Static_assert(FIELD_IS(source_vlans, struct fs_vlans), "source_vlans");
 
@@ -145,7 +148,8 @@ static const struct fs_config_key keys[] = {
 	  "bytes of each flow (both directions) kept as history, 0: all; "
 	  "a trigger lifts its flow's cutoff from then on" },
 	{ "since", FS_KEY_TIME, "none", 0, 0, OFF(since),
-	  "start of the time window a file= or spool= capture delivers: "
+	  "start of the time window a file=, spool= or @NAME capture "
+	  "delivers: "
 	  "ISO 8601 UTC, epoch seconds, or before now (-10m)" },
 	{ "until", FS_KEY_TIME, "none", 0, 0, OFF(until),
 	  "end of that window (packets before it are delivered)" },
@@ -154,6 +158,15 @@ static const struct fs_config_key keys[] = {
 	  "one VLAN id per source, comma-separated in the order of the "
 	  "device name (0: none), pushed as an outermost 802.1Q tag onto "
 	  "that source's packets so aggregated inputs stay apart" },
+	{ "share", FS_KEY_NAME, "none", 1, 64, OFF(share),
+	  "publish the ring read-only under this name: other processes "
+	  "of this machine read it with flowscope:@NAME" },
+	{ "share_group", FS_KEY_NAME, "none", 1, 32, OFF(share_group),
+	  "a Unix group whose members may attach to the shared ring, "
+	  "besides its user (and root)" },
+	{ "group", FS_KEY_NAME, "none", 1, 32, OFF(group),
+	  "readers attached with the same group id split the traffic: "
+	  "each flow, both directions, goes to one of them" },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -206,6 +219,9 @@ void fs_config_release(struct fs_config *c)
 	free(c->spool_dir);
 	free(c->since);
 	free(c->until);
+	free(c->share);
+	free(c->share_group);
+	free(c->group);
 	fs_config_init(c);
 }
 
@@ -361,6 +377,11 @@ static void describe(const struct fs_config_key *k, char *buf, size_t len)
 		snprintf(buf, len, "VLAN ids %llu to %llu separated by commas, "
 			 "one per source (0: no tag), e.g. 10,20",
 			 (unsigned long long)k->min,
+			 (unsigned long long)k->max);
+		break;
+	case FS_KEY_NAME:
+		snprintf(buf, len, "a name of 1 to %llu letters, digits, '.', "
+			 "'_' or '-' (not starting with '.' or '-')",
 			 (unsigned long long)k->max);
 		break;
 	case FS_KEY_STRING:
@@ -675,6 +696,26 @@ static int set_value(struct fs_config *c, const struct fs_config_key *k,
 
 	case FS_KEY_STRING:
 		break;
+
+	case FS_KEY_NAME: {
+		size_t n = strlen(value);
+		bool ok = n >= k->min && n <= k->max && value[0] != '.' &&
+			value[0] != '-';
+
+		for (size_t i = 0; ok && i < n; i++) {
+			char ch = value[i];
+
+			ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+				(ch >= '0' && ch <= '9') || ch == '.' ||
+				ch == '_' || ch == '-';
+		}
+		if (!ok)
+			return fail(err, errlen, where, "%s: '%s' is not a name "
+				    "(1 to %llu letters, digits, '.', '_', '-', "
+				    "not starting with '.' or '-')", k->name,
+				    value, (unsigned long long)k->max);
+		break;
+	}
 
 	case FS_KEY_PROFILE:
 		if (strcmp(value, "uniform") == 0)

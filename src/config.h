@@ -65,6 +65,9 @@ struct fs_config {
 	char *since, *until;	/* the window's ends as written, or NULL;
 				 * resolved when the capture is activated */
 	struct fs_vlans source_vlans;	/* n 0: no tags */
+	char *share;		/* publish the ring under this name, or NULL */
+	char *share_group;	/* Unix group that may attach too, or NULL */
+	char *group;		/* attached readers' group id, or NULL */
 	uint64_t given;		/* bit i: key i of the table was set */
 };
 
@@ -83,6 +86,7 @@ enum fs_key_type {
 	FS_KEY_STRING,	/* free text */
 	FS_KEY_TIME,	/* a time, absolute or before now (timewin.h) */
 	FS_KEY_PROFILE,	/* uniform | realistic */
+	FS_KEY_NAME,	/* 1..max bytes of [A-Za-z0-9._-], not led by '.' or '-' */
 };
 
 /* One row of the key table: the parser, env lookup, docs and errors

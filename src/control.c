@@ -32,7 +32,7 @@
 #define BACKLOG FS_CTL_CONN_MAX
 #define TOP_DEFAULT 10
 #define TOP_MAX 1000
-#define COMMANDS "stats, top, flows, trigger, help, ping"
+#define COMMANDS "stats, top, flows, trigger, readers, help, ping"
 
 /*
  * One client: it sends its command line (READ), then gets the answer,
@@ -74,6 +74,8 @@ static const char help_text[] =
 	"when one is given\n"
 	"trigger [FILTER]   trigger every tracked flow matching FILTER "
 	"(all without one)\n"
+	"readers            processes attached to the shared ring (share): "
+	"pid, program, mode, group, rate, drops\n"
 	"help               this list\n"
 	"ping               answers pong (liveness check)\n";
 
@@ -182,6 +184,15 @@ static int run_command(const fs_control *c, const char *cmd, const char *arg,
 			goto done;
 		}
 		rc = o->stats(c->arg, out, why, whylen);
+		goto done;
+	}
+	if (strcmp(cmd, "readers") == 0) {
+		if (arg[0] != '\0') {
+			snprintf(why, whylen, "readers takes no argument");
+			goto done;
+		}
+		rc = o->readers == NULL ? 0 : o->readers(c->arg, out, why,
+							 whylen);
 		goto done;
 	}
 	if (strcmp(cmd, "top") == 0) {

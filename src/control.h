@@ -41,6 +41,9 @@ struct fs_control_ops {
 		     char *err, size_t errlen);
 	int (*trigger)(void *arg, const struct bpf_program *filter, FILE *out,
 		       char *err, size_t errlen);
+	/* processes attached to the capture's shared ring, one line each
+	 * (none: no line) */
+	int (*readers)(void *arg, FILE *out, char *err, size_t errlen);
 };
 
 typedef struct fs_control fs_control;

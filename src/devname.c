@@ -14,7 +14,7 @@
 #include <string.h>
 
 #define SYNTAX FS_DEVNAME_PREFIX "[/CONFIG_FILE]:SOURCE[:SOURCE...]"
-#define SOURCES "IFNAME, dpdkN, file=PATH, spool=DIR or gen"
+#define SOURCES "IFNAME, dpdkN, file=PATH, spool=DIR, gen or @NAME"
 
 /* The kernel's limit, without the NUL: a longer name can never exist. */
 #define IFNAME_MAX (IF_NAMESIZE - 1)
@@ -137,6 +137,7 @@ static bool same_source(const struct fs_source_spec *a,
 	case FS_SRC_IFACE:
 	case FS_SRC_FILE:
 	case FS_SRC_SPOOL:
+	case FS_SRC_ATTACH:
 		return strcmp(a->arg, b->arg) == 0;
 	case FS_SRC_DPDK:
 		return a->port == b->port;
@@ -178,6 +179,28 @@ static int parse_source(const char *device, const char *tok, size_t len,
 				    "%s: 'spool=' needs a directory (spool=DIR)",
 				    device);
 		s.kind = FS_SRC_SPOOL;
+		has_arg = true;
+	} else if (tok[0] == '@') {
+		if (len == 1)
+			return fail(err, errlen, "%s: '@' needs the name of a "
+				    "published ring (@NAME, see share)", device);
+		if (len - 1 > FS_NAME_MAX)
+			return fail(err, errlen, "%s: '%.*s': a share name has "
+				    "at most %d bytes", device, tl, tok,
+				    FS_NAME_MAX);
+		for (size_t i = 1; i < len; i++) {
+			char ch = tok[i];
+
+			if (!((ch >= 'a' && ch <= 'z') ||
+			      (ch >= 'A' && ch <= 'Z') ||
+			      (ch >= '0' && ch <= '9') || ch == '.' ||
+			      ch == '_' || ch == '-') ||
+			    (i == 1 && (ch == '.' || ch == '-')))
+				return fail(err, errlen, "%s: '%.*s' is not a "
+					    "share name (@NAME: letters, digits, "
+					    "'.', '_', '-')", device, tl, tok);
+		}
+		s.kind = FS_SRC_ATTACH;
 		has_arg = true;
 	} else if (len > 4 && memcmp(tok, "dpdk", 4) == 0 &&
 		   all_digits(tok + 4, len - 4)) {
@@ -222,7 +245,8 @@ static int parse_source(const char *device, const char *tok, size_t len,
 			    d->nsources + 1, FS_MAX_SOURCES);
 	if (has_arg) {
 		const char *a = s.kind == FS_SRC_FILE ? tok + 5
-			: s.kind == FS_SRC_SPOOL ? tok + 6 : tok;
+			: s.kind == FS_SRC_SPOOL ? tok + 6
+			: s.kind == FS_SRC_ATTACH ? tok + 1 : tok;
 
 		s.arg = strndup(a, len - (size_t)(a - tok));
 		if (!s.arg)
@@ -339,6 +363,11 @@ const char *fs_source_label(const struct fs_source_spec *s, char *buf,
 		return "spool";
 	case FS_SRC_GEN:
 		return "gen";
+	case FS_SRC_ATTACH:
+		if (!s->arg || !buf || len == 0 ||
+		    (size_t)snprintf(buf, len, "@%s", s->arg) >= len)
+			return "@";
+		return buf;
 	}
 	return "?";
 }

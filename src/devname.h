@@ -29,11 +29,13 @@ enum fs_source_kind {
 	FS_SRC_FILE,	/* file=PATH: pcap/pcapng replay */
 	FS_SRC_SPOOL,	/* spool=DIR: the history a spool keeps */
 	FS_SRC_GEN,	/* gen: built-in generator */
+	FS_SRC_ATTACH,	/* @NAME: the ring another process publishes */
 };
 
 struct fs_source_spec {
 	enum fs_source_kind kind;
-	char *arg;		/* IFACE: interface name; FILE: path; else NULL */
+	char *arg;		/* IFACE: interface name; FILE, SPOOL: path;
+				 * ATTACH: NAME; else NULL */
 	uint16_t port;		/* DPDK: port number */
 };
 

@@ -26,7 +26,8 @@
 #define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path))
 
 static const char *const commands[] = {
-	"list", "stats", "top", "flows", "trigger", "help", "ping", NULL
+	"list", "stats", "top", "flows", "trigger", "readers", "help", "ping",
+	NULL
 };
 
 static void usage(void)
@@ -38,11 +39,13 @@ static void usage(void)
 "Talks to a running flowscope capture through its control socket.\n"
 "\n"
 "commands:\n"
-"  list               running captures and their sockets\n"
+"  list               running captures and their sockets, and the readers\n"
+"                     attached to each shared ring\n"
 "  stats              received, dropped, NIC-dropped, ring, history, flows\n"
 "  top [N]            the N (default 10) busiest flows of the last interval\n"
 "  flows [FILTER]     tracked flows, optionally those matching a pcap filter\n"
 "  trigger [FILTER]   trigger every tracked flow matching FILTER (all without)\n"
+"  readers            processes attached to the capture's shared ring\n"
 "  help               the commands the capture understands\n"
 "  ping               check that the capture answers\n"
 "\n"
@@ -188,6 +191,33 @@ done:
 	return rc;
 }
 
+/* Under a capture of list, the readers attached to its ring, indented
+ * (an older capture that does not know the command shows none). */
+static void print_readers(const char *path)
+{
+	char ans[16384], why[256];
+	size_t have = 0;
+	ssize_t n;
+	int fd = connect_to(path, PROBE_TIMEOUT_S, why, sizeof(why));
+	char *p, *nl;
+
+	if (fd < 0)
+		return;
+	if (send_all(fd, "readers\n", 8) < 0) {
+		close(fd);
+		return;
+	}
+	while (have < sizeof(ans) - 1 &&
+	       (n = recv_some(fd, ans + have, sizeof(ans) - 1 - have)) > 0)
+		have += (size_t)n;
+	close(fd);
+	ans[have] = '\0';
+	if (strncmp(ans, "ok\n", 3) != 0)
+		return;
+	for (p = ans + 3; (nl = strchr(p, '\n')) != NULL; p = nl + 1)
+		printf("    %.*s\n", (int)(nl - p), p);
+}
+
 static int is_sock_name(const struct dirent *d)
 {
 	size_t n = strlen(d->d_name);
@@ -251,8 +281,10 @@ static int scan(const char *dir, int print, char *only, size_t onlylen)
 			if (live == 0)
 				snprintf(only, onlylen, "%s", path);
 			live++;
-			if (print)
+			if (print) {
 				print_capture(stdout, "", path, name, "");
+				print_readers(path);
+			}
 		} else if (r < 0 && print) {
 			char note[600];
 

@@ -446,6 +446,32 @@ void fs_cursor_oldest(struct fs_lane *l, struct fs_cursor *c)
 	catch_up(l, c, NULL);
 }
 
+void fs_cursor_since(struct fs_lane *l, struct fs_cursor *c, uint64_t ts)
+{
+	uint64_t head = atomic_load_explicit(&l->head, memory_order_acquire);
+
+	fs_cursor_oldest(l, c);
+	/* closed chunks whose newest record is older than ts are stepped
+	 * over whole; a chunk given up while we look moves us to the tail */
+	while (c->seq < head) {
+		struct fs_chunk *ch = fs_lane_chunk(l, c->seq);
+		uint64_t last = atomic_load_explicit(&ch->last_ts,
+						     memory_order_acquire);
+		uint32_t n = atomic_load_explicit(&ch->npkts,
+						  memory_order_relaxed);
+
+		if (gone(l, c->seq)) {
+			fs_cursor_oldest(l, c);
+			continue;
+		}
+		if (last >= ts)
+			return;
+		c->seq++;
+		c->off = 0;
+		c->pkt += n;
+	}
+}
+
 void fs_cursor_newest(struct fs_lane *l, struct fs_cursor *c)
 {
 	for (;;) {

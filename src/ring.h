@@ -174,6 +174,10 @@ struct fs_cursor {
 
 /* A cursor at the oldest record still in the lane. */
 void fs_cursor_oldest(struct fs_lane *l, struct fs_cursor *c);
+/* A cursor at the first chunk that holds records of ts or later (the
+ * chunk being filled when none does); the caller skips the older records
+ * in that chunk. */
+void fs_cursor_since(struct fs_lane *l, struct fs_cursor *c, uint64_t ts);
 /* A cursor after the newest published record. */
 void fs_cursor_newest(struct fs_lane *l, struct fs_cursor *c);
 

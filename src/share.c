@@ -77,7 +77,9 @@ int fs_share_path(const char *name, bool root_dir, char *buf, size_t len)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	n = snprintf(buf, len, root_dir ? "%s/%s.sock" : "%s/share-%s.sock",
+	/* not NAME.sock in the control directory, where flowscope-ctl
+	 * takes every .sock for a capture's control socket */
+	n = snprintf(buf, len, root_dir ? "%s/%s.sock" : "%s/%s.share",
 		     dir, name);
 	if (n < 0 || (size_t)n >= len || (size_t)n >= sizeof(dir)) {
 		errno = ENAMETOOLONG;

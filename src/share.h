@@ -51,7 +51,8 @@
 
 #include "ring.h"
 
-/* Where root's shares listen (others: their control directory's share/).
+/* Where root's shares listen (others: NAME.share in their control
+ * directory).
  * Not under FS_CTL_DIR: that one is root's private directory. */
 #define FS_SHARE_DIR "/run/flowscope-share"
 #define FS_SHARE_NAME_MAX 64

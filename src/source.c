@@ -11,7 +11,8 @@
 
 bool fs_source_needs_eal(enum fs_source_kind kind)
 {
-	return kind != FS_SRC_IFACE && kind != FS_SRC_SPOOL;
+	return kind != FS_SRC_IFACE && kind != FS_SRC_SPOOL &&
+		kind != FS_SRC_ATTACH;
 }
 
 int fs_source_open(struct fs_source *src, const struct fs_config *cfg,
@@ -21,6 +22,8 @@ int fs_source_open(struct fs_source *src, const struct fs_config *cfg,
 		return fs_tpacket_open(src, cfg, p, err, errlen);
 	if (src->spec.kind == FS_SRC_SPOOL)
 		return fs_spoolsrc_open(src, cfg, err, errlen);
+	if (src->spec.kind == FS_SRC_ATTACH)
+		return fs_attachsrc_open(src, err, errlen);
 	return fs_dpdk_open(src, cfg, p, err, errlen);
 }
 
@@ -31,6 +34,8 @@ int fs_source_start(struct fs_source *src, const struct fs_sink *sink,
 		return fs_tpacket_start(src, sink, err, errlen);
 	if (src->spec.kind == FS_SRC_SPOOL)
 		return fs_spoolsrc_start(src, sink, err, errlen);
+	if (src->spec.kind == FS_SRC_ATTACH)
+		return fs_attachsrc_start(src, sink, err, errlen);
 	return fs_dpdk_start(src, sink, err, errlen);
 }
 
@@ -40,6 +45,8 @@ void fs_source_close(struct fs_source *src)
 		fs_tpacket_close(src);
 	else if (src->spec.kind == FS_SRC_SPOOL)
 		fs_spoolsrc_close(src);
+	else if (src->spec.kind == FS_SRC_ATTACH)
+		fs_attachsrc_close(src);
 	else
 		fs_dpdk_close(src);
 }
@@ -48,7 +55,7 @@ uint64_t fs_source_ifdrop(struct fs_source *src)
 {
 	if (src->spec.kind == FS_SRC_IFACE)
 		return fs_tpacket_ifdrop(src);
-	if (src->spec.kind == FS_SRC_SPOOL)
+	if (src->spec.kind == FS_SRC_SPOOL || src->spec.kind == FS_SRC_ATTACH)
 		return 0;
 	return fs_dpdk_ifdrop(src);
 }
@@ -63,6 +70,7 @@ unsigned fs_source_tstamp_types(const struct fs_source_spec *spec)
 	case FS_SRC_FILE:	/* the file's own, or the feeder's clock */
 	case FS_SRC_SPOOL:	/* what the spool recorded */
 	case FS_SRC_GEN:
+	case FS_SRC_ATTACH:	/* the publisher's */
 		break;
 	}
 	return FS_TSTAMP_BIT(FS_TSTAMP_HOST);

@@ -57,6 +57,9 @@ struct fs_sink {
 	 * do beyond notify */
 	void (*ended)(void *arg);
 	uint32_t caplen;		/* bytes kept per packet */
+	/* the reader's counts, which an attached source reports to its
+	 * publisher (NULL: none) */
+	const _Atomic uint64_t *delivered, *lost;
 };
 
 /* The packet socket and kernel ring of one queue of an interface. */
@@ -122,6 +125,7 @@ struct fs_source {
 	bool stop_fd_open;
 	_Atomic uint64_t kernel_drops;	/* IFACE: tp_drops summed so far */
 	struct fs_spool_reader *spool;	/* SPOOL: what it reads */
+	struct fs_attach *att;		/* ATTACH: the publisher, its ring */
 	/* FILE, SPOOL: what is delivered, win_lo <= ts < win_hi (ns) */
 	uint64_t win_lo, win_hi;
 	enum fs_tstamp tstamp;	/* the kind asked for (never DEFAULT) */
@@ -238,6 +242,25 @@ struct fs_spool_hist *fs_spoolsrc_hist_open(struct fs_source *src,
 					    uint32_t snap);
 void fs_spoolsrc_counts(struct fs_source *src, uint64_t *read,
 			uint64_t *skipped);
+
+/* The attached ring (source_attach.c): @NAME, a ring another process
+ * publishes (share.h). fs_attachsrc_connect() attaches before the
+ * capture sets up its lanes, which are the ring's; open gives the source
+ * one queue per lane; the thread watches the publisher and wakes the
+ * reader. */
+int fs_attachsrc_connect(struct fs_source *src, const struct fs_config *cfg,
+			 char *err, size_t errlen);
+fs_ring *fs_attachsrc_ring(struct fs_source *src);
+int fs_attachsrc_open(struct fs_source *src, char *err, size_t errlen);
+int fs_attachsrc_start(struct fs_source *src, const struct fs_sink *sink,
+		       char *err, size_t errlen);
+void fs_attachsrc_close(struct fs_source *src);
+/* Is the record of chunk tag ours (the group's steering)? */
+struct fs_pkt_hdr;
+struct fs_frag;
+bool fs_attachsrc_mine(struct fs_source *src, const struct fs_pkt_hdr *h,
+		       uint32_t tag, struct fs_frag *frags, bool *unknown);
+bool fs_attachsrc_grouped(const struct fs_source *src);
 
 /* Start thread t running fn(arg) with every signal blocked, so that the
  * application's signals go to its own threads. Returns 0 or an errno

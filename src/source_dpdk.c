@@ -329,6 +329,7 @@ int fs_dpdk_open(struct fs_source *src, const struct fs_config *cfg,
 	switch (src->spec.kind) {
 	case FS_SRC_IFACE:	/* not ours: source_tpacket.c */
 	case FS_SRC_SPOOL:	/* nor this: source_spool.c */
+	case FS_SRC_ATTACH:	/* nor this: source_attach.c */
 		snprintf(err, errlen, "%s: not a DPDK source", src->spec.arg);
 		break;
 	case FS_SRC_DPDK:
