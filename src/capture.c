@@ -1006,6 +1006,11 @@ static int check_sharing(fs_capture *c, char *errbuf, size_t errlen)
 			 "publishes the ring", att->arg);
 		return -1;
 	}
+	/* the publisher's control socket lists its readers (pid, program,
+	 * rate, drops); one of a reader's own only when asked for, so that
+	 * a reader that is killed leaves no file behind */
+	if (!fs_config_given(&c->cfg, "control"))
+		c->cfg.control_off = true;
 	for (size_t k = 0; k < sizeof(theirs) / sizeof(theirs[0]); k++)
 		if (fs_config_given(&c->cfg, theirs[k])) {
 			snprintf(errbuf, errlen, "%s: an attached reader "

@@ -103,6 +103,7 @@ struct rslot {
 	bool admitted;
 	pid_t pid;
 	uid_t uid;
+	gid_t gid;
 	uint32_t member;
 	int64_t since_ms;	/* connected (hello deadline) */
 	char prog[32];
@@ -224,6 +225,8 @@ static bool admitted(fs_share *s, struct rslot *r, char *err, size_t len)
 
 	if (r->uid == 0 || r->uid == geteuid())
 		return true;
+	if (s->has_gid && r->gid == s->gid)
+		return true;	/* its primary group */
 	if (s->has_gid &&
 	    getsockopt(r->fd, SOL_SOCKET, SO_PEERGROUPS, groups, &gl) == 0) {
 		for (size_t i = 0; i < gl / sizeof(gid_t); i++)
@@ -368,6 +371,7 @@ static void accept_one(fs_share *s)
 	r->fd = fd;
 	r->pid = cr.pid;
 	r->uid = cr.uid;
+	r->gid = cr.gid;
 	r->since_ms = now_ms();
 }
 

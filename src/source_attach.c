@@ -150,18 +150,17 @@ static void *watch_thread(void *arg)
 		 * only then hangs up */
 		ended = fs_ring_state(a->ring) == FS_RING_ENDED;
 		now_pkts = published(src);
+		/* what arrived, at once: a sleeping reader is woken at most
+		 * once per look (an awake one costs nothing), and never
+		 * after the ring had to wait for a batch it may not hold */
 		if (now_pkts != seen) {
 			unwoken += now_pkts - seen;
 			seen = now_pkts;
-			if (sk->notify(sk->notify_arg, (unsigned)(unwoken > UINT32_MAX ?
-				       UINT32_MAX : unwoken), false))
-				unwoken = 0;
-		} else if (unwoken > 0) {
-			/* the lanes went quiet: what there is, at once */
-			if (sk->notify(sk->notify_arg, (unsigned)(unwoken > UINT32_MAX ?
-				       UINT32_MAX : unwoken), true))
-				unwoken = 0;
 		}
+		if (unwoken > 0 &&
+		    sk->notify(sk->notify_arg, (unsigned)(unwoken > UINT32_MAX ?
+			       UINT32_MAX : unwoken), true))
+			unwoken = 0;
 		if (ended) {
 			end_all(src, sk);
 			return NULL;

@@ -45,7 +45,7 @@ static int op_filter(void *arg, const struct bpf_program *f, FILE *out,
 }
 
 static const struct fs_control_ops ops = {
-	op_stats, op_top, op_filter, op_filter,
+	op_stats, op_top, op_filter, op_filter, op_stats,
 };
 
 static fs_control *server;

@@ -1,0 +1,301 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# share.sh: one recording, many applications (share = NAME, flowscope:@NAME).
+# flowscope-record records a veth interface and publishes its ring while
+# tcpreplay sends known traces into the other end from a namespace.
+#  (a) three tcpdumps attached at once each write every packet sent, byte
+#      for byte; one stops with -c while the others go on; the publisher's
+#      `readers` lists them all, stats counts them.
+#  (b) four more, with group = g, at the same time: together they hold
+#      the full reader's packets exactly once, each flow within one member
+#      (the flow counts of the members add up to the trace's), and every
+#      member has some.
+#  (c) a reader SIGSTOPped while more than the ring passes: the other
+#      reader loses nothing; after SIGCONT the stopped one reports its
+#      losses, and captured + dropped is what was sent.
+#  (d) a reader SIGKILLed leaves nothing: its slot goes from `readers`,
+#      the publisher's mappings and /dev/shm are as before, and no control
+#      socket of the reader is left.
+#  (e) since = -5s: history from 5 s back, then live, with no gap and no
+#      duplicate at the seam (the packets' own sequence numbers).
+#  (f) another uid is refused with a message naming share_group; a member
+#      of share_group (its primary group) is admitted.
+#  (g) the publisher ends (SIGTERM): readers end within a second, exit 0;
+#      it is killed (SIGKILL): readers end within a second, exit 1, with
+#      a message naming it; attaching then says the publisher is gone.
+#  (h) bad requests: a name nobody publishes, trigger mode, group without
+#      @NAME, a second publisher of a taken name: clear errors.
+set -u
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need_root
+need_tools
+need_ctl
+need_tshark
+need_cmd tcpreplay setpriv
+REC=${FS_RECORD:-}
+[ -n "$REC" ] || skip "FS_RECORD is not set (path of flowscope-record)"
+netns_veth_setup 1500
+NAME=fsshare$$
+# a publisher killed on purpose leaves its socket (nobody may remove it
+# for a process that is gone); the test does
+at_exit rm -f "/run/flowscope-share/$NAME.sock"
+
+# publisher NAME [VAR=VALUE...]: flowscope-record on VETH_HOST publishing
+# the ring as $NAME, with a control socket of its own; REC_PID, REC_SOCK
+publisher() {
+	local n=$1
+	shift
+	REC_SOCK=$WORK/$n.sock
+	bg_start "$WORK/$n.out" "$WORK/$n.err" env FLOWSCOPE_SHARE="$NAME" \
+		FLOWSCOPE_CONTROL="$REC_SOCK" "$@" "$REC" "$VETH_HOST"
+	REC_PID=$BG_PID
+	wait_socket "$REC_SOCK" "$REC_PID" 20 ||
+		fail_log "the publisher did not start" "$WORK/$n.err"
+	[ -S "/run/flowscope-share/$NAME.sock" ] ||
+		fail_log "no share socket /run/flowscope-share/$NAME.sock" "$WORK/$n.err"
+}
+
+# reader OUT [VAR=VALUE...] [tcpdump args]: tcpdump -w OUT on @NAME in the
+# background until it is listening; RD_PID is its job
+reader() {
+	local out=$1
+	shift
+	local vars=()
+	while [ $# -gt 0 ] && _fs_is_assign "$1"; do
+		vars+=("$1")
+		shift
+	done
+	bg_start "$out.stdout" "$out.stderr" fs_tcpdump "${vars[@]}" -n \
+		-i "flowscope:@$NAME" -w "$out" "$@"
+	RD_PID=$BG_PID
+	FS_SETTLE=0 wait_listening "$out.stderr" "$RD_PID" 20 ||
+		fail_log "tcpdump on flowscope:@$NAME did not start" "$out.stderr"
+}
+
+# replay TRACE PPS: tcpreplay TRACE into the namespace's end
+replay() {
+	ip netns exec "$NS" timeout 120 tcpreplay -q --pps="$2" -i "$VETH_NS" "$1" \
+		>"$WORK/replay.out" 2>&1 || fail_log "tcpreplay failed" "$WORK/replay.out"
+}
+
+# ended_within PID TENTHS: PID ends within TENTHS tenths of a second;
+# its status in BG_RC
+ended_within() {
+	local i
+	for ((i = 0; i < $2; i++)); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$1" 2>/dev/null && return 1
+	wait "$1"
+	BG_RC=$?
+	return 0
+}
+
+# ---- (a), (b) --------------------------------------------------------------
+# 3000 packets of 300 UDP flows
+"$MKTRACE" -o "$WORK/t.pcap" --packets 3000 --flows 300 --size 200 ||
+	fail "fs-mktrace failed"
+nflows=$("$PCAPCMP" --count-flows "$WORK/t.pcap")
+stock_run "$TCPDUMP" -r "$WORK/t.pcap" -c 500 -w "$WORK/t500.pcap" 2>/dev/null ||
+	fail "stock tcpdump cannot cut t.pcap"
+
+publisher pub FLOWSCOPE_BUFFER=64m
+check "three tcpdumps and a group of four attach to flowscope:@$NAME"
+reader "$WORK/a.pcap"; pa=$RD_PID
+reader "$WORK/b.pcap"; pb=$RD_PID
+reader "$WORK/c.pcap" -c 500; pc=$RD_PID
+gp=()
+for g in 1 2 3 4; do
+	reader "$WORK/g$g.pcap" FLOWSCOPE_GROUP=g
+	gp+=("$RD_PID")
+done
+ctl "$REC_SOCK" readers >"$WORK/readers.out" 2>&1 || fail_log "readers failed" "$WORK/readers.out"
+[ "$(grep -c '^reader pid ' "$WORK/readers.out")" = 7 ] ||
+	fail_log "the publisher does not list 7 readers" "$WORK/readers.out"
+[ "$(grep -c ' group g ' "$WORK/readers.out")" = 4 ] ||
+	fail_log "the publisher does not list 4 readers of group g" "$WORK/readers.out"
+grep -q ' program tcpdump mode live ' "$WORK/readers.out" ||
+	fail_log "readers does not name program and mode" "$WORK/readers.out"
+ctl "$REC_SOCK" stats >"$WORK/stats.out" 2>&1 || fail_log "stats failed" "$WORK/stats.out"
+[ "$(stat_value "$WORK/stats.out" readers)" = 7 ] ||
+	fail_log "stats does not count 7 readers" "$WORK/stats.out"
+replay "$WORK/t.pcap" 3000
+sleep 1
+ended_within "$pc" 50 || fail_log "tcpdump -c 500 did not stop by itself" "$WORK/c.pcap.stderr"
+expect_ok "$BG_RC" "tcpdump -c 500 on @$NAME" "$WORK/c.pcap.stderr"
+kill -0 "$pa" 2>/dev/null || fail_log "a reader ended when another stopped" "$WORK/a.pcap.stderr"
+for f in a b; do
+	stop_tcpdump "$WORK/$f.pcap" "$([ $f = a ] && echo "$pa" || echo "$pb")"
+	expect_ok "$BG_RC" "tcpdump $f on @$NAME" "$WORK/$f.pcap.stderr"
+	check "reader $f holds every packet sent, byte for byte"
+	expect_same --bytes-only "$WORK/t.pcap" "$WORK/$f.pcap"
+	[ "$(td_dropped "$WORK/$f.pcap.stderr")" = 0 ] ||
+		fail_log "reader $f reports drops" "$WORK/$f.pcap.stderr"
+done
+check "the reader with -c 500 holds the first 500"
+expect_same --bytes-only "$WORK/t500.pcap" "$WORK/c.pcap"
+for g in 1 2 3 4; do
+	stop_tcpdump "$WORK/g$g.pcap" "${gp[$((g - 1))]}"
+	expect_ok "$BG_RC" "group member $g" "$WORK/g$g.pcap.stderr"
+done
+check "the group holds every packet exactly once, each flow in one member"
+expect_same --per-flow "$WORK/a.pcap" "$WORK/g1.pcap" "$WORK/g2.pcap" \
+	"$WORK/g3.pcap" "$WORK/g4.pcap"
+sum=0
+for g in 1 2 3 4; do
+	n=$("$PCAPCMP" --count-flows "$WORK/g$g.pcap")
+	[ "$n" -gt 0 ] || fail "group member $g got no flow"
+	say "member $g: $n flows, $(pcap_count "$WORK/g$g.pcap") packets"
+	sum=$((sum + n))
+done
+[ "$sum" = "$nflows" ] || fail "the members hold $sum flows between them, the trace $nflows: a flow was split"
+sleep 0.5
+ctl "$REC_SOCK" stats >"$WORK/stats2.out" 2>&1
+[ "$(stat_value "$WORK/stats2.out" group_joins)" = 4 ] &&
+	[ "$(stat_value "$WORK/stats2.out" group_leaves)" = 4 ] ||
+	fail_log "stats does not count 4 joins and 4 leaves" "$WORK/stats2.out"
+
+# ---- (d) -----------------------------------------------------------------
+check "a reader SIGKILLed leaves nothing behind"
+maps_before=$(grep -c memfd "/proc/$REC_PID/maps")
+shm_before=$(ls -A /dev/shm | sort | tr '\n' ' ')
+run_before=$(ls -A /run/flowscope 2>/dev/null | sort | tr '\n' ' ')
+reader "$WORK/k.pcap"
+kpid=$(tcpdump_pid "$WORK/k.pcap")
+ctl "$REC_SOCK" readers | grep -q "^reader pid $kpid " || fail "the reader to kill is not listed"
+kill -KILL "$kpid"
+for ((i = 0; i < 20; i++)); do
+	ctl "$REC_SOCK" readers | grep -q "^reader pid $kpid " || break
+	sleep 0.1
+done
+ctl "$REC_SOCK" readers | grep -q "^reader pid $kpid " && fail "the killed reader is still listed after 2 s"
+[ "$(grep -c memfd "/proc/$REC_PID/maps")" = "$maps_before" ] || fail "the publisher's mappings changed"
+[ "$(ls -A /dev/shm | sort | tr '\n' ' ')" = "$shm_before" ] || fail "/dev/shm changed"
+[ "$(ls -A /run/flowscope 2>/dev/null | sort | tr '\n' ' ')" = "$run_before" ] ||
+	fail "the killed reader left a file in /run/flowscope"
+
+# ---- (h) -----------------------------------------------------------------
+# bad NAME VAR=VALUE... -- DEVICE MESSAGE: tcpdump on DEVICE fails naming it
+bad() {
+	local what=$1 msg=$3 dev=$2
+	shift 3
+	check "$what"
+	fs_run "$@" "$TCPDUMP" -c 1 -w /dev/null -i "$dev" >"$WORK/bad.out" 2>&1 &&
+		fail_log "tcpdump -i $dev $* succeeded" "$WORK/bad.out"
+	grep -q -- "$msg" "$WORK/bad.out" || fail_log "no message '$msg'" "$WORK/bad.out"
+}
+bad "a name nobody publishes" "flowscope:@nobody$$" "no capture publishes 'nobody$$'"
+bad "trigger mode on an attached reader" "flowscope:@$NAME" "mode: an attached reader" FLOWSCOPE_MODE=trigger
+bad "group without @NAME" "flowscope:$VETH_HOST" "group: only an attached reader" FLOWSCOPE_GROUP=x
+bad "a bad group id" "flowscope:@$NAME" "group: '../x' is not a name" FLOWSCOPE_GROUP=../x
+check "a second publisher of the name is refused, naming the first"
+FLOWSCOPE_SHARE=$NAME FLOWSCOPE_CONTROL=off timeout 20 "$REC" "$VETH_HOST" >"$WORK/dup.out" 2>&1 &&
+	fail_log "a second publisher of $NAME started" "$WORK/dup.out"
+grep -q "published already, by pid $REC_PID" "$WORK/dup.out" ||
+	fail_log "the refusal does not name the publisher" "$WORK/dup.out"
+
+# ---- (f) -----------------------------------------------------------------
+check "another uid is refused"
+setpriv --reuid=65534 --regid=65534 --clear-groups "$FS_RUN" timeout 20 \
+	"$TCPDUMP" -c 1 -w /dev/null -i "flowscope:@$NAME" >"$WORK/uid.out" 2>&1 &&
+	fail_log "nobody attached to root's ring" "$WORK/uid.out"
+grep -q "may not attach: only root" "$WORK/uid.out" ||
+	fail_log "the refusal does not say who may attach" "$WORK/uid.out"
+kill_tree "$REC_PID"
+
+# ---- (c) -----------------------------------------------------------------
+# 8000 packets of 1000 bytes through a 1 MiB ring; a share_group for (f)
+"$MKTRACE" -o "$WORK/big.pcap" --packets 8000 --flows 50 --size 1000 ||
+	fail "fs-mktrace failed"
+gname=$(getent group 65534 | cut -d: -f1)
+publisher pub2 FLOWSCOPE_BUFFER=1m FLOWSCOPE_SHARE_GROUP="$gname"
+check "a member of share_group $gname is admitted"
+setpriv --reuid=65534 --regid=65534 --clear-groups "$FS_RUN" timeout 20 \
+	"$TCPDUMP" -c 1 -w /dev/null -i "flowscope:@$NAME" >"$WORK/gid.out" 2>&1 &
+gid_job=$!
+FS_SETTLE=0 wait_listening "$WORK/gid.out" "$gid_job" 20 ||
+	fail_log "a member of $gname was not admitted" "$WORK/gid.out"
+check "a SIGSTOPped reader drops only its own"
+reader "$WORK/o.pcap"; po=$RD_PID
+reader "$WORK/s.pcap"; ps_=$RD_PID
+spid=$(tcpdump_pid "$WORK/s.pcap")
+kill -STOP "$spid"
+replay "$WORK/big.pcap" 8000
+sleep 1
+kill -CONT "$spid"
+sleep 1
+wait "$gid_job" || fail_log "the share_group member's tcpdump failed" "$WORK/gid.out"
+stop_tcpdump "$WORK/o.pcap" "$po"
+stop_tcpdump "$WORK/s.pcap" "$ps_"
+expect_same --bytes-only "$WORK/big.pcap" "$WORK/o.pcap"
+[ "$(td_dropped "$WORK/o.pcap.stderr")" = 0 ] || fail_log "the running reader reports drops" "$WORK/o.pcap.stderr"
+sd=$(td_dropped "$WORK/s.pcap.stderr")
+sc=$(pcap_count "$WORK/s.pcap")
+say "stopped reader: $sc captured, $sd dropped"
+[ "$sd" -gt 0 ] || fail_log "the stopped reader reports no drops" "$WORK/s.pcap.stderr"
+[ $((sc + sd)) = 8000 ] || fail_log "the stopped reader: $sc captured + $sd dropped is not 8000" "$WORK/s.pcap.stderr"
+expect_same --bytes-only --subset "$WORK/s.pcap" "$WORK/big.pcap"
+kill_tree "$REC_PID"
+
+# ---- (e) -----------------------------------------------------------------
+check "since = -5s: the last 5 s, then live, no gap, no duplicate"
+"$MKTRACE" -o "$WORK/seq.pcap" --packets 2400 --flows 7 --size 100 ||
+	fail "fs-mktrace failed"
+publisher pub3 FLOWSCOPE_BUFFER=64m
+ip netns exec "$NS" timeout 60 tcpreplay -q --pps=200 -i "$VETH_NS" "$WORK/seq.pcap" \
+	>"$WORK/replay3.out" 2>&1 &
+rp=$!
+sleep 8
+t0=$(date +%s.%N)
+reader "$WORK/since.pcap" FLOWSCOPE_SINCE=-5s
+wait "$rp" || fail_log "tcpreplay failed" "$WORK/replay3.out"
+sleep 1
+stop_tcpdump "$WORK/since.pcap" "$RD_PID"
+expect_ok "$BG_RC" "tcpdump since=-5s" "$WORK/since.pcap.stderr"
+stock_run "$TSHARK" -r "$WORK/since.pcap" -T fields -e frame.time_epoch -e udp.payload \
+	>"$WORK/since.fields" 2>"$WORK/since.terr" || fail_log "tshark cannot read since.pcap" "$WORK/since.terr"
+awk -v t0="$t0" '
+	function hex(h,   v, k) {
+		v = 0
+		for (k = 1; k <= length(h); k++)
+			v = v * 16 + index("0123456789abcdef", substr(h, k, 1)) - 1
+		return v
+	}
+	{ i = hex(substr($2, 9, 8)); ts = $1 + 0 }
+	NR == 1 { first = i; fts = ts }
+	NR > 1 && i != prev + 1 { printf "gap or duplicate: %d after %d\n", i, prev; bad = 1 }
+	{ prev = i }
+	END {
+		printf "first %d at %.3f (attach %.3f), last %d, %d packets\n", first, fts, t0, prev, NR
+		if (prev != 2399) { print "the last packet is not the last sent"; bad = 1 }
+		if (fts < t0 - 5.2 || fts > t0 - 4.6) { print "the first packet is not from 5 s before"; bad = 1 }
+		exit bad
+	}' "$WORK/since.fields" >"$WORK/since.check" 2>&1 ||
+	fail_log "since=-5s" "$WORK/since.check"
+say "$(tail -n 1 "$WORK/since.check")"
+
+# ---- (g) -----------------------------------------------------------------
+check "the publisher ends: readers end within a second, exit 0"
+reader "$WORK/e1.pcap"; p1=$RD_PID
+reader "$WORK/e2.pcap"; p2=$RD_PID
+kill -TERM "$REC_PID"
+for p in "$p1" "$p2"; do
+	ended_within "$p" 15 || fail "a reader still runs 1.5 s after the publisher ended"
+	[ "$BG_RC" = 0 ] || fail "a reader exited $BG_RC when the publisher ended"
+done
+bg_wait "$REC_PID" 5 || fail "the publisher did not stop"
+check "the publisher is killed: readers end within a second, exit 1, naming it"
+publisher pub4
+reader "$WORK/d1.pcap"; p1=$RD_PID
+reader "$WORK/d2.pcap"; p2=$RD_PID
+kill -KILL "$REC_PID"
+for p in "$p1" "$p2"; do
+	ended_within "$p" 15 || fail "a reader still runs 1.5 s after the publisher was killed"
+	[ "$BG_RC" = 1 ] || fail "a reader exited $BG_RC when the publisher was killed"
+done
+grep -q "the publisher (pid $REC_PID, flowscope-recor.*) is gone" "$WORK/d1.pcap.stderr" ||
+	fail_log "the reader does not say the publisher is gone" "$WORK/d1.pcap.stderr"
+bad "attaching after the publisher died" "flowscope:@$NAME" "is gone (stale socket"
+pass
