@@ -423,7 +423,10 @@ static int share_dir(const char *path, char *err, size_t errlen)
 	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
 	if (strcmp(dir, FS_SHARE_DIR) != 0)
 		return 0;	/* the user's control directory: control.c's */
-	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+	if (mkdir(dir, 0755) == 0) {
+		/* whatever the umask: readers of share_group pass through */
+		(void)chmod(dir, 0755);
+	} else if (errno != EEXIST) {
 		snprintf(err, errlen, "share: cannot create %s: %s", dir,
 			 strerror(errno));
 		return -1;

@@ -206,6 +206,7 @@ START_TEST(test_table)
 		"max_flows", "dump_dir", "control", "eal", "rx_queues",
 		"rx_slots", "rx_mbufs", "gen_flows", "gen_rate", "gen_packets", "gen_size", "gen_profile",
 		"source", "spool_dir", "spool_size", "cutoff", "since", "until", "source_vlans",
+		"share", "share_group", "group",
 	};
 	size_t n = 0;
 	const struct fs_config_key *k = fs_config_keys(&n);

@@ -318,6 +318,8 @@ START_TEST(ping_and_help)
 			 "pcap filter when one is given\n"
 			 "trigger [FILTER]   trigger every tracked flow "
 			 "matching FILTER (all without one)\n"
+			 "readers            processes attached to the shared "
+			 "ring (share): pid, program, mode, group, rate, drops\n"
 			 "help               this list\n"
 			 "ping               answers pong (liveness check)\n");
 	ck_assert_str_eq(ask("ping now\n"),
@@ -425,14 +427,14 @@ START_TEST(unknown_and_empty)
 {
 	ck_assert_str_eq(ask("frobnicate all\n"),
 			 "error: unknown command 'frobnicate' (stats, top, "
-			 "flows, trigger, help, ping)\n");
+			 "flows, trigger, readers, help, ping)\n");
 	ck_assert_str_eq(ask("STATS\n"),
 			 "error: unknown command 'STATS' (stats, top, "
-			 "flows, trigger, help, ping)\n");
+			 "flows, trigger, readers, help, ping)\n");
 	ck_assert_str_eq(ask("\n"), "error: empty command (stats, top, "
-			 "flows, trigger, help, ping)\n");
+			 "flows, trigger, readers, help, ping)\n");
 	ck_assert_str_eq(ask("   \n"), "error: empty command (stats, top, "
-			 "flows, trigger, help, ping)\n");
+			 "flows, trigger, readers, help, ping)\n");
 	ck_assert_int_eq(seen().stats, 0);
 }
 END_TEST
