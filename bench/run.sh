@@ -172,3 +172,4 @@ eff 1500
 
 # the spool's rows (also on their own: bash bench/spool.sh)
 BENCH_SECONDS=$secs bash "$top/bench/spool.sh"
+BENCH_SECONDS=$secs bash "$top/bench/share.sh"
