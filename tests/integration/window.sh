@@ -61,6 +61,6 @@ bad "not a time" "since: 'yesterday' is not a time" FLOWSCOPE_SINCE=yesterday \
 	FLOWSCOPE_CONTROL=off -n -i "flowscope:file=$t"
 bad "until before since" "until: .* is not after since" FLOWSCOPE_SINCE=1700000001 \
 	FLOWSCOPE_UNTIL=1700000000 FLOWSCOPE_CONTROL=off -n -i "flowscope:file=$t"
-bad "a live source" "since: only file= and spool= sources" FLOWSCOPE_SINCE=-1m \
+bad "a live source" "since: only file=, spool= and @NAME sources" FLOWSCOPE_SINCE=-1m \
 	FLOWSCOPE_CONTROL=off -n -i flowscope:gen
 pass
