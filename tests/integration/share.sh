@@ -5,7 +5,7 @@
 # tcpreplay sends known traces into the other end from a namespace.
 #  (a) three tcpdumps attached at once each write every packet sent, byte
 #      for byte; one stops with -c while the others go on; the publisher's
-#      `readers` lists them all, stats counts them.
+#      `readers` and flowscope-ctl list show them all, stats counts them.
 #  (b) four more, with group = g, at the same time: together they hold
 #      the full reader's packets exactly once, each flow within one member
 #      (the flow counts of the members add up to the trace's), and every
@@ -118,6 +118,10 @@ ctl "$REC_SOCK" readers >"$WORK/readers.out" 2>&1 || fail_log "readers failed" "
 	fail_log "the publisher does not list 4 readers of group g" "$WORK/readers.out"
 grep -q ' program tcpdump mode live ' "$WORK/readers.out" ||
 	fail_log "readers does not name program and mode" "$WORK/readers.out"
+FLOWSCOPE_CTL_DIR=$WORK timeout 10 "$CTL" list >"$WORK/list.out" 2>&1 ||
+	fail_log "flowscope-ctl list failed" "$WORK/list.out"
+[ "$(grep -c '^    reader pid [0-9]* program tcpdump mode live group . rate [0-9]* pkt/s delivered [0-9]* drops 0$' "$WORK/list.out")" = 7 ] ||
+	fail_log "flowscope-ctl list does not show the 7 readers under the publisher" "$WORK/list.out"
 ctl "$REC_SOCK" stats >"$WORK/stats.out" 2>&1 || fail_log "stats failed" "$WORK/stats.out"
 [ "$(stat_value "$WORK/stats.out" readers)" = 7 ] ||
 	fail_log "stats does not count 7 readers" "$WORK/stats.out"
