@@ -178,7 +178,7 @@ ctl "$REC_SOCK" readers | grep -q "^reader pid $kpid " && fail "the killed reade
 [ "$(grep -c memfd "/proc/$REC_PID/maps")" = "$maps_before" ] || fail "the publisher's mappings changed"
 [ "$(ls -A /dev/shm | grep -i flowscope | sort | tr '\n' ' ')" = "$shm_before" ] ||
 	fail "/dev/shm changed"
-ls -A /run/flowscope 2>/dev/null | grep -q "^$kpid-" &&
+compgen -G "/run/flowscope/$kpid-*" >/dev/null &&
 	fail "the killed reader left a file in /run/flowscope"
 
 # ---- (h) -----------------------------------------------------------------
