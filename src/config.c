@@ -697,25 +697,13 @@ static int set_value(struct fs_config *c, const struct fs_config_key *k,
 	case FS_KEY_STRING:
 		break;
 
-	case FS_KEY_NAME: {
-		size_t n = strlen(value);
-		bool ok = n >= k->min && n <= k->max && value[0] != '.' &&
-			value[0] != '-';
-
-		for (size_t i = 0; ok && i < n; i++) {
-			char ch = value[i];
-
-			ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-				(ch >= '0' && ch <= '9') || ch == '.' ||
-				ch == '_' || ch == '-';
-		}
-		if (!ok)
+	case FS_KEY_NAME:
+		if (!fs_name_valid(value, strlen(value), k->max))
 			return fail(err, errlen, where, "%s: '%s' is not a name "
 				    "(1 to %llu letters, digits, '.', '_', '-', "
 				    "not starting with '.' or '-')", k->name,
 				    value, (unsigned long long)k->max);
 		break;
-	}
 
 	case FS_KEY_PROFILE:
 		if (strcmp(value, "uniform") == 0)

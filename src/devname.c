@@ -38,11 +38,10 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-bool fs_devname_valid_name(const char *name)
+bool fs_name_valid(const char *name, size_t n, size_t max)
 {
-	size_t n = name ? strlen(name) : 0;
-
-	if (n == 0 || n > FS_NAME_MAX || name[0] == '.' || name[0] == '-')
+	if (name == NULL || n == 0 || n > max || name[0] == '.' ||
+	    name[0] == '-')
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char ch = name[i];
@@ -53,6 +52,11 @@ bool fs_devname_valid_name(const char *name)
 			return false;
 	}
 	return true;
+}
+
+bool fs_devname_valid_name(const char *name)
+{
+	return name != NULL && fs_name_valid(name, strlen(name), FS_NAME_MAX);
 }
 
 bool fs_devname_is_ours(const char *device)
@@ -188,18 +192,10 @@ static int parse_source(const char *device, const char *tok, size_t len,
 			return fail(err, errlen, "%s: '%.*s': a share name has "
 				    "at most %d bytes", device, tl, tok,
 				    FS_NAME_MAX);
-		for (size_t i = 1; i < len; i++) {
-			char ch = tok[i];
-
-			if (!((ch >= 'a' && ch <= 'z') ||
-			      (ch >= 'A' && ch <= 'Z') ||
-			      (ch >= '0' && ch <= '9') || ch == '.' ||
-			      ch == '_' || ch == '-') ||
-			    (i == 1 && (ch == '.' || ch == '-')))
-				return fail(err, errlen, "%s: '%.*s' is not a "
-					    "share name (@NAME: letters, digits, "
-					    "'.', '_', '-')", device, tl, tok);
-		}
+		if (!fs_name_valid(tok + 1, len - 1, FS_NAME_MAX))
+			return fail(err, errlen, "%s: '%.*s' is not a share "
+				    "name (@NAME: letters, digits, '.', '_', "
+				    "'-')", device, tl, tok);
 		s.kind = FS_SRC_ATTACH;
 		has_arg = true;
 	} else if (len > 4 && memcmp(tok, "dpdk", 4) == 0 &&

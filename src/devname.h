@@ -72,6 +72,9 @@ const char *fs_devname_conf_dir(void);
 /* Is name (of flowscope-NAME) a valid capture name: 1..FS_NAME_MAX of
  * letters, digits, '_', '.' and '-', not starting with '.' or '-'? */
 bool fs_devname_valid_name(const char *name);
+/* The same rule for n bytes at name and at most max of them (share
+ * names, group ids: config.c, share.c). */
+bool fs_name_valid(const char *name, size_t n, size_t max);
 
 /*
  * The sources of named capture d (parsed with fs_devname_parse, named

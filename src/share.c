@@ -24,6 +24,7 @@
 
 #include "control.h"
 #include "control_dir.h"
+#include "devname.h"
 
 #define LINE_MAX_ 256
 #define HELLO_MS 3000		/* for the reader's first line */
@@ -51,19 +52,7 @@ _Static_assert(sizeof(struct tables) <= FS_RING_EXTRA,
 
 bool fs_share_name_ok(const char *name, size_t max)
 {
-	size_t n = name ? strlen(name) : 0;
-
-	if (n == 0 || n > max || name[0] == '.' || name[0] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		      c == '-'))
-			return false;
-	}
-	return true;
+	return name != NULL && fs_name_valid(name, strlen(name), max);
 }
 
 int fs_share_path(const char *name, bool root_dir, char *buf, size_t len)
