@@ -25,7 +25,7 @@ pid=$!
 samples=()
 while kill -0 "$pid" 2>/dev/null; do
 	sleep 5
-	tpid=$(pgrep -f "^/usr/bin/tcpdump -Z root -n -i flowscope:gen" | head -n 1)
+	tpid=$(pgrep -o -f "^/usr/bin/tcpdump -Z root -n -i flowscope:gen")
 	[ -n "$tpid" ] || continue
 	rss=$(sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$tpid/status" 2>/dev/null)
 	[ -n "$rss" ] || continue

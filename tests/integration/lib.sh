@@ -429,8 +429,11 @@ td_dropped() {
 
 # tcpdump_pid OUT: the pid of the tcpdump process writing OUT (-w OUT),
 # the process a Ctrl-C would signal (not the wrappers around it).
+# The oldest match, not the lowest pid: the privileged helper flowscope forks
+# carries tcpdump's command line, and once the pid counter wraps its pid can
+# be the lower one.
 tcpdump_pid() {
-	pgrep -f "^$TCPDUMP .*-w $1( |\$)" | head -n 1
+	pgrep -o -f "^$TCPDUMP .*-w $1( |\$)"
 }
 
 # stop_tcpdump OUT PID [SECONDS]: SIGINT to the tcpdump writing OUT, whose

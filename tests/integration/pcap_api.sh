@@ -36,7 +36,7 @@ fs_tcpdump -n -i flowscope:gen -w "$WORK/int.pcap" 2>"$WORK/int.err" &
 pid=$!
 sleep 2
 # the signal goes to tcpdump itself, as a Ctrl-C would
-tpid=$(pgrep -f "^$TCPDUMP .*$WORK/int.pcap" | head -n 1)
+tpid=$(pgrep -o -f "^$TCPDUMP .*$WORK/int.pcap")
 [ -n "$tpid" ] || fail "cannot find the tcpdump process"
 kill -INT "$tpid"
 wait "$pid"

@@ -110,7 +110,7 @@ if command -v softflowd >/dev/null; then
 	check "softflowd on flowscope-t: idle after the end, SIGTERM ends it as on a stock device"
 	bg_start "$WORK/sf.out" "$WORK/sf.err" "$FS_RUN" softflowd -d -i flowscope-t -n 127.0.0.1:9
 	sleep 3
-	sf=$(pgrep -x softflowd | head -n 1)
+	sf=$(pgrep -o -x softflowd)
 	[ -n "$sf" ] || fail_log "softflowd is not running" "$WORK/sf.err"
 	a=$(cpu_ticks "$sf")
 	sleep 2
