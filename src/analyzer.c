@@ -90,7 +90,26 @@ void fs_analyzer_free(struct fs_analyzer *a)
 	fs_flow_table_free(&a->table);
 	free(a->trigger.bf_insns);
 	free(a->scratch);
+	if (a->foreign != NULL)
+		free(a->foreign->buf);
 	memset(a, 0, sizeof(*a));
+}
+
+int fs_analyzer_foreign(struct fs_analyzer *a, struct fs_foreign *f,
+			const struct fs_cursor *cur, char *err, size_t errlen)
+{
+	/* a whole burst of small records, and any one record */
+	f->len = (size_t)FS_AN_BURST * 256 + FS_REC_SIZE(a->snap);
+	f->buf = malloc(f->len);
+	if (f->buf == NULL) {
+		snprintf(err, errlen, "flowscope: out of memory");
+		return -1;
+	}
+	a->foreign = f;
+	a->acur = *cur;
+	atomic_store(&a->analyzed, a->acur.pkt);
+	atomic_store(&a->aseq, a->acur.seq);
+	return 0;
 }
 
 /* Copy one record into the delivery lane. */
@@ -250,9 +269,10 @@ void fs_frag_fixup(struct fs_frag *frags, struct fs_pkt_info *info,
 	info->dir = e->dir;
 }
 
+/* Analyze the record h at pos, lane packet k; act: it may trigger. */
 static void analyze(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
 		    struct fs_ring_pos pos, uint64_t k,
-		    const struct fs_pkt_info *pinfo)
+		    const struct fs_pkt_info *pinfo, bool act)
 {
 	const uint8_t *data = (const uint8_t *)(h + 1);
 	struct fs_pkt_info info = *pinfo;
@@ -279,7 +299,7 @@ static void analyze(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
 	 * triggers its flow lifts the cutoff from itself on. */
 	if (unlikely(a->cutoff != 0) && !f->triggered &&
 	    f->bytes[0] + f->bytes[1] >= a->cutoff) {
-		if (a->trigger.bf_insns != NULL &&
+		if (act && a->trigger.bf_insns != NULL &&
 		    bpf_filter(a->trigger.bf_insns, data, h->wire_len,
 			       h->cap_len) != 0) {
 			matched = 1;
@@ -308,17 +328,19 @@ static void analyze(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
 		return;
 	}
 	a->untriggered++;
-	if (matched || (a->trigger.bf_insns != NULL &&
+	if (matched || (act && a->trigger.bf_insns != NULL &&
 			bpf_filter(a->trigger.bf_insns, data, h->wire_len,
 				   h->cap_len) != 0))
 		trigger_flow(a, f);
 }
 
-/* The n records of one burst, lane packet numbers k0.. : parse all and
- * prefetch their slots, then their flows, so the misses overlap, and
- * only then use them. */
-static void burst(struct fs_analyzer *a, const struct fs_pkt_hdr *const *h,
-		  const struct fs_ring_pos *pos, uint64_t k0, unsigned n)
+/* The n records of one burst, lane packet numbers k0.. (or ks[], and
+ * act[] whether each may trigger): parse all and prefetch their slots,
+ * then their flows, so the misses overlap, and only then use them. */
+static inline void burst(struct fs_analyzer *a,
+			 const struct fs_pkt_hdr *const *h,
+			 const struct fs_ring_pos *pos, uint64_t k0,
+			 const uint64_t *ks, const bool *act, unsigned n)
 {
 	struct fs_pkt_info info[FS_AN_BURST];
 
@@ -330,7 +352,64 @@ static void burst(struct fs_analyzer *a, const struct fs_pkt_hdr *const *h,
 	for (unsigned i = 0; i < n; i++)
 		fs_flow_prefetch_flow(&a->table, info[i].hash);
 	for (unsigned i = 0; i < n; i++)
-		analyze(a, h[i], pos[i], k0 + i, &info[i]);
+		analyze(a, h[i], pos[i], ks != NULL ? ks[i] : k0 + i, &info[i],
+			act == NULL || act[i]);
+}
+
+/*
+ * A foreign lane: copy a burst out (fs_lane_read_pos checks what it
+ * copied), keep what is ours, analyze that. The history index points
+ * into the lane itself, and trigger_flow copies from there with the
+ * same check, so a chunk reused meanwhile is history lost, never torn.
+ */
+static unsigned run_foreign(struct fs_analyzer *a, unsigned max)
+{
+	struct fs_foreign *f = a->foreign;
+	unsigned done = 0;
+
+	while (done < max) {
+		const struct fs_pkt_hdr *hs[FS_AN_BURST];
+		struct fs_ring_pos ps[FS_AN_BURST];
+		uint64_t ks[FS_AN_BURST], lost = 0, k0, acting = 0;
+		bool act[FS_AN_BURST];
+		unsigned n, m = 0;
+		size_t off = 0;
+
+		n = fs_lane_read_pos(a->lane, &a->acur, f->buf, f->len,
+				     FS_AN_BURST, &lost, f->where);
+		/* a batch never spans a gap: the lost ones came before it;
+		 * those that could not have triggered were only history */
+		k0 = a->acur.pkt - n;
+		if (lost > 0 && k0 > f->act_pkt)
+			atomic_fetch_add_explicit(f->lost, k0 - f->act_pkt < lost ?
+						  k0 - f->act_pkt : lost,
+						  memory_order_relaxed);
+		if (n == 0)
+			break;
+		for (unsigned i = 0; i < n; i++) {
+			const struct fs_pkt_hdr *h = (const void *)(f->buf + off);
+
+			off += FS_REC_SIZE(h->cap_len);
+			if (f->keep != NULL &&
+			    !f->keep(f->keep_arg, h, f->where[i].tag))
+				continue;
+			hs[m] = h;
+			ps[m] = f->where[i].pos;
+			ks[m] = k0 + i;
+			act[m] = k0 + i >= f->act_pkt && h->ts_ns >= f->act_ts;
+			acting += act[m];
+			m++;
+		}
+		if (m > 0)
+			burst(a, hs, ps, 0, ks, act, m);
+		if (acting > 0)
+			atomic_fetch_add_explicit(f->seen, acting,
+						  memory_order_relaxed);
+		done += n;
+	}
+	atomic_store_explicit(&a->aseq, a->acur.seq, memory_order_release);
+	atomic_store_explicit(&a->analyzed, a->acur.pkt, memory_order_release);
+	return done;
 }
 
 unsigned fs_analyzer_run(struct fs_analyzer *a, unsigned max)
@@ -342,6 +421,8 @@ unsigned fs_analyzer_run(struct fs_analyzer *a, unsigned max)
 	uint32_t used = atomic_load_explicit(&ch->used, memory_order_acquire);
 	unsigned done = 0;
 
+	if (a->foreign != NULL)
+		return run_foreign(a, max);
 	if (end - c->pkt > max)
 		end = c->pkt + max;
 	while (c->pkt < end) {
@@ -376,7 +457,7 @@ unsigned fs_analyzer_run(struct fs_analyzer *a, unsigned max)
 			c->pkt++;
 			m++;
 		}
-		burst(a, hs, ps, k0, m);
+		burst(a, hs, ps, k0, NULL, NULL, m);
 		done += m;
 	}
 	atomic_store_explicit(&a->aseq, c->seq, memory_order_release);

@@ -54,6 +54,8 @@ struct fs_request {
 	uint64_t count;				/* TRIGGER/FLOWS: flows */
 };
 
+#define FS_AN_BURST 64	/* records per burst of analysis */
+
 /* The flow of a fragmented IPv4 datagram, learnt from its first fragment
  * (which has the ports) for its later fragments (which have none). */
 struct fs_frag {
@@ -112,6 +114,32 @@ struct fs_analyzer {
 	_Atomic uint64_t history_lost, untracked_packets;
 	_Atomic uint64_t cut_packets, cut_bytes;	/* past the cutoff */
 	_Atomic uint64_t not_triggered;	/* untriggered, as of the last tick */
+	/* a lane another process writes (flowscope:@NAME), which never
+	 * waits for this analyzer: fs_analyzer_foreign() */
+	struct fs_foreign *foreign;
+};
+
+/*
+ * What a lane that another process writes needs (fs_analyzer_foreign):
+ * its records are copied out a burst at a time and checked before they
+ * are analyzed, because the writer may reuse a chunk at any moment, and
+ * what it gave up before we copied it is counted in *lost. keep (may be
+ * NULL) says which records are ours (a group's steering); the others
+ * are not analyzed. A record before act_pkt (lane packet number) or
+ * older than act_ts is tracked but cannot trigger: the flows that were
+ * in the ring when the reader attached have their history, and only
+ * what arrives from then on (or from since on) selects flows.
+ */
+struct fs_foreign {
+	uint8_t *buf;
+	size_t len;
+	struct fs_rec_where where[FS_AN_BURST];
+	bool (*keep)(void *arg, const struct fs_pkt_hdr *h, uint32_t tag);
+	void *keep_arg;
+	uint64_t act_pkt, act_ts;
+	/* records that could trigger: analyzed, and given up before we
+	 * read them (the reader's ps_recv and ps_drop) */
+	_Atomic uint64_t *seen, *lost;
 };
 
 /* Bytes of resident memory fs_analyzer_init maps for a lane of
@@ -129,6 +157,12 @@ int fs_analyzer_init(struct fs_analyzer *a, struct fs_lane *lane,
 		     const struct bpf_program *trigger, uint32_t snap,
 		     char *err, size_t errlen);
 void fs_analyzer_free(struct fs_analyzer *a);
+
+/* Make a's lane a foreign one (struct fs_foreign, whose buf and len this
+ * sets up; the analyzer frees them) and put its cursor at cur. Returns 0
+ * or -1 with err. */
+int fs_analyzer_foreign(struct fs_analyzer *a, struct fs_foreign *f,
+			const struct fs_cursor *cur, char *err, size_t errlen);
 
 /* Ownership: take it if free (true), wait for it, give it back. Every
  * function below but fs_analyzer_call wants the caller to own it. */
@@ -158,7 +192,6 @@ static inline uint64_t fs_analyzer_backlog(struct fs_analyzer *a)
  * whose flow lookups are prefetched before any is made. Hot path: no
  * allocation but table growth, no locks. Returns how many.
  */
-#define FS_AN_BURST 64
 unsigned fs_analyzer_run(struct fs_analyzer *a, unsigned max);
 
 /* After a run (and when idle): expire flows, serve the mailbox. */

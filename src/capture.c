@@ -84,6 +84,7 @@ struct fs_capture {
 	struct fs_source *attached;
 	_Atomic uint64_t seen;	/* attached: records that were ours */
 	struct fs_frag *frags;	/* attached in a group: fragments' flows */
+	struct fs_foreign *foreign;	/* attached, trigger mode: per lane */
 	int dump_fd;		/* dump_dir, or -1 */
 	fs_dumper *dumper;
 	struct fs_lane **dlanes;	/* the dumper's lanes */
@@ -279,6 +280,7 @@ void fs_capture_close(fs_capture *c)
 		for (unsigned i = 0; i < c->nlanes; i++)
 			fs_analyzer_free(&c->an[i]);
 	free(c->an);
+	free(c->foreign);
 	free((void *)c->dump_seq);
 	fs_ring_free(c->dring);
 	pcap_freecode(&c->trigger);
@@ -956,17 +958,18 @@ static fs_spool_hist *open_history(void *arg, unsigned lane,
 
 /*
  * share and @NAME. An attached reader reads the ring another capture
- * records: what is recorded, analyzed, spooled, dumped or published is
- * that capture's, so keys that would change it are refused here with
- * the reason rather than ignored (sizes and queues, which only the
- * recording capture uses, are left alone). group needs an attached
- * ring, share_group a published one.
+ * records: what is recorded, spooled, dumped or published is that
+ * capture's, so keys that would change it are refused here with the
+ * reason rather than ignored (sizes and queues, which only the recording
+ * capture uses, are left alone). Its mode, trigger and flow tracking are
+ * its own (attach_analyzers). group needs an attached ring, share_group
+ * a published one.
  */
 static int check_sharing(fs_capture *c, char *errbuf, size_t errlen)
 {
 	static const char *const theirs[] = {
-		"trigger", "dump_dir", "spool_dir", "cutoff", "share",
-		"share_group", "source_vlans",
+		"dump_dir", "spool_dir", "cutoff", "share", "share_group",
+		"source_vlans",
 	};
 	const struct fs_source_spec *att = NULL;
 
@@ -999,13 +1002,6 @@ static int check_sharing(fs_capture *c, char *errbuf, size_t errlen)
 			 att->arg);
 		return -1;
 	}
-	if (c->cfg.mode == FS_MODE_TRIGGER) {
-		snprintf(errbuf, errlen, "mode: an attached reader "
-			 "(flowscope:@%s) delivers live; for triggered flows "
-			 "set mode, trigger and dump_dir on the capture that "
-			 "publishes the ring", att->arg);
-		return -1;
-	}
 	/* the publisher's control socket lists its readers (pid, program,
 	 * rate, drops); one of a reader's own only when asked for, so that
 	 * a reader that is killed leaves no file behind */
@@ -1022,6 +1018,68 @@ static int check_sharing(fs_capture *c, char *errbuf, size_t errlen)
 	return 0;
 }
 
+/* Attached in a group: is the record ours? One whose chunk's table was
+ * replaced before we looked is nobody's we can tell: lost (keep_ours). */
+static bool keep_mine(void *arg, const struct fs_pkt_hdr *h, uint32_t tag)
+{
+	fs_capture *c = arg;
+	bool unknown = false;
+
+	if (fs_attachsrc_mine(c->attached, h, tag, c->frags, &unknown))
+		return true;
+	if (unknown)
+		atomic_fetch_add_explicit(&c->lost, 1, memory_order_relaxed);
+	return false;
+}
+
+/*
+ * An attached reader in trigger mode tracks the flows itself, in its
+ * own process: the analyzer of lane i follows the publisher's lane with
+ * a cursor of its own and copies each burst out before it looks at it
+ * (fs_analyzer_foreign), and triggered flows go to private delivery
+ * lanes, as in a capture of our own. It starts at the oldest record the
+ * ring holds, so that a flow triggered from now on comes with all of its
+ * history there; what triggers is what arrives from now on, or from
+ * since on (since = -30s: as if the reader had been there 30 s ago).
+ */
+static int attach_analyzer(fs_capture *c, unsigned i, char *errbuf,
+			   size_t errlen)
+{
+	struct fs_lane *lane = fs_ring_lane(c->ring, i);
+	struct fs_foreign *f;
+	struct fs_cursor cur, now;
+
+	if (c->foreign == NULL) {
+		c->foreign = calloc(c->nlanes, sizeof(*c->foreign));
+		if (c->foreign == NULL) {
+			snprintf(errbuf, errlen, "flowscope: out of memory");
+			return -1;
+		}
+	}
+	f = &c->foreign[i];
+	if (fs_analyzer_init(&c->an[i], lane, fs_ring_lane(c->dring, i),
+			     fs_ring_capacity(c->ring) / c->nlanes,
+			     c->cfg.max_flows, c->cfg.flow_timeout,
+			     &c->trigger, fs_ring_max_cap(c->ring), errbuf,
+			     errlen) < 0)
+		return -1;
+	fs_cursor_newest(lane, &now);
+	if (c->win_lo != 0) {
+		fs_cursor_since(lane, &cur, c->win_lo);
+		f->act_ts = c->win_lo;
+	} else {
+		fs_cursor_oldest(lane, &cur);
+		f->act_pkt = now.pkt;
+	}
+	if (c->frags != NULL) {
+		f->keep = keep_mine;
+		f->keep_arg = c;
+	}
+	f->seen = &c->seen;
+	f->lost = &c->lost;
+	return fs_analyzer_foreign(&c->an[i], f, &cur, errbuf, errlen);
+}
+
 fs_capture *fs_capture_open(const char *device,
 			    const struct fs_open_params *params,
 			    char *errbuf, size_t errlen)
@@ -1029,6 +1087,7 @@ fs_capture *fs_capture_open(const char *device,
 	fs_capture *c = calloc(1, sizeof(*c));
 	struct fs_source_params sp;
 	uint32_t caplen;
+	uint32_t an_cap;	/* records the analyzers and delivery take */
 	unsigned lane = 0;
 	bool spooled = false;
 	/* setuid, setgid or file capabilities: whoever started the program
@@ -1063,6 +1122,7 @@ fs_capture *fs_capture_open(const char *device,
 	caplen = c->cfg.caplen ? c->cfg.caplen : (uint32_t)params->snaplen;
 	if (caplen == 0 || caplen > FS_CAPLEN_MAX)
 		caplen = FS_CAPLEN_MAX;
+	an_cap = caplen;
 
 	c->nsources = (unsigned)c->dev.nsources;
 	c->src = calloc(c->nsources, sizeof(*c->src));
@@ -1100,6 +1160,9 @@ fs_capture *fs_capture_open(const char *device,
 			goto fail;
 		c->ring = fs_attachsrc_ring(c->attached);
 		c->nlanes = fs_ring_lanes(c->ring);
+		/* trigger mode copies the publisher's records as they are */
+		if (c->cfg.mode == FS_MODE_TRIGGER)
+			an_cap = fs_ring_max_cap(c->ring);
 		if (fs_attachsrc_grouped(c->attached)) {
 			c->frags = calloc(FS_FRAGS, sizeof(*c->frags));
 			if (c->frags == NULL)
@@ -1124,13 +1187,13 @@ fs_capture *fs_capture_open(const char *device,
 				 c->nlanes, caplen);
 		goto fail;
 	}
-	if (c->cfg.trigger != NULL && compile_trigger(c, caplen, errbuf,
+	if (c->cfg.trigger != NULL && compile_trigger(c, an_cap, errbuf,
 						       errlen) < 0)
 		goto fail;
 	if (delivers(c)) {
 		uint64_t dbytes = delivery_bytes(c);
 
-		c->dring = fs_ring_create(dbytes, c->nlanes, caplen);
+		c->dring = fs_ring_create(dbytes, c->nlanes, an_cap);
 		if (c->dring == NULL) {
 			snprintf(errbuf, errlen, "buffer: cannot reserve %"
 				 PRIu64 " bytes for delivery: %s", dbytes,
@@ -1150,9 +1213,12 @@ fs_capture *fs_capture_open(const char *device,
 		struct fs_lane *deliv = c->dring ? fs_ring_lane(c->dring, i)
 						 : NULL;
 
-		if (c->attached != NULL) {
-			/* the publisher analyzes; the lane is only read */
+		if (c->attached != NULL && deliv == NULL) {
+			/* live: the lane is only read */
 			c->an[i].lane = main_lane;
+		} else if (c->attached != NULL) {
+			if (attach_analyzer(c, i, errbuf, errlen) < 0)
+				goto fail;
 		} else if (fs_analyzer_init(&c->an[i], main_lane, deliv,
 				     fs_ring_capacity(c->ring) / c->nlanes,
 				     c->cfg.max_flows, c->cfg.flow_timeout,
@@ -1169,7 +1235,7 @@ fs_capture *fs_capture_open(const char *device,
 		c->rd[i].buf = malloc(STAGE_BYTES);
 		if (c->rd[i].buf == NULL)
 			goto oom;
-		if (c->attached == NULL) {
+		if (c->attached == NULL || deliv != NULL) {
 			fs_cursor_oldest(c->rd[i].lane, &c->rd[i].cur);
 			continue;
 		}
@@ -1432,7 +1498,7 @@ static void stage(fs_capture *c, unsigned i)
 	if (r->rd < r->wr)
 		return;
 	r->rd = r->wr = 0;
-	if (__builtin_expect(c->attached != NULL, 0)) {
+	if (__builtin_expect(c->attached != NULL && c->dring == NULL, 0)) {
 		/* a batch of nothing of ours is not the end of the lane */
 		do {
 			n = fs_lane_read_pos(r->lane, &r->cur, r->buf,

@@ -339,6 +339,11 @@ unsigned fs_ring_lanes(const fs_ring *r)
 	return r->nlanes;
 }
 
+uint32_t fs_ring_max_cap(const fs_ring *r)
+{
+	return r->max_cap;
+}
+
 struct fs_lane *fs_ring_lane(fs_ring *r, unsigned i)
 {
 	return i < r->nlanes ? &r->lanes[i] : NULL;

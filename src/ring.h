@@ -141,6 +141,8 @@ void *fs_ring_extra(fs_ring *r);
 _Atomic uint32_t *fs_ring_tag(fs_ring *r);
 
 unsigned fs_ring_lanes(const fs_ring *r);
+/* The largest record data it holds (max_cap). */
+uint32_t fs_ring_max_cap(const fs_ring *r);
 struct fs_lane *fs_ring_lane(fs_ring *r, unsigned i);
 /* Bytes of chunk memory (the ring's real capacity). */
 uint64_t fs_ring_capacity(const fs_ring *r);

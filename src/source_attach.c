@@ -8,7 +8,9 @@
  * publisher's threads cannot reach across processes), reports what the
  * reader delivered and lost once a second, and tells the capture when
  * the publisher ended (end of capture once everything is read) or died
- * (a read error naming it).
+ * (a read error naming it). In trigger mode it also runs the capture's
+ * analyzers over the lanes (capture.c: attach_analyzer), and what they
+ * deliver is what wakes the reader.
  */
 #define _GNU_SOURCE
 #include "source.h"
@@ -27,6 +29,7 @@
 
 #define WATCH_MS 1	/* how often the watcher looks at the lanes */
 #define REPORT_MS 1000
+#define ANALYZE_MAX 65536u	/* records per lane between looks */
 
 int fs_attachsrc_connect(struct fs_source *src, const struct fs_config *cfg,
 			 char *err, size_t errlen)
@@ -121,6 +124,24 @@ static void report(struct fs_source *src, const struct fs_sink *sk)
 		    MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
+/* Trigger mode: run each lane's analyzer over what arrived (packet time
+ * ages the flows); *more: records are left. Returns what it delivered. */
+static uint64_t analyze(struct fs_source *src, bool *more)
+{
+	uint64_t d = 0;
+
+	*more = false;
+	for (unsigned q = 0; q < src->nq; q++) {
+		struct fs_analyzer *an = src->rxq[q].an;
+
+		fs_analyzer_hold(an);
+		d += fs_analyzer_step(an, ANALYZE_MAX, 0);
+		fs_analyzer_release(an);
+		*more |= fs_analyzer_backlog(an) > 0;
+	}
+	return d;
+}
+
 /* Every queue is done: the reader reads what is left, then ends. */
 static void end_all(struct fs_source *src, const struct fs_sink *sk)
 {
@@ -139,21 +160,28 @@ static void *watch_thread(void *arg)
 	struct fs_attach *a = src->att;
 	uint64_t seen = published(src), unwoken = 0;
 	int64_t next_report = mono_ms() + REPORT_MS;
+	bool more = false;
 
 	while (!atomic_load_explicit(&src->feeder_stop, memory_order_acquire)) {
 		struct pollfd p = { .fd = a->sock, .events = POLLIN };
 		uint64_t now_pkts;
 		bool ended;
 
-		(void)poll(&p, 1, WATCH_MS);
+		(void)poll(&p, 1, more ? 0 : WATCH_MS);
 		/* the state first: a publisher that ends marks its ring and
 		 * only then hangs up */
 		ended = fs_ring_state(a->ring) == FS_RING_ENDED;
-		now_pkts = published(src);
-		/* what arrived, at once: a sleeping reader is woken at most
-		 * once per look (an awake one costs nothing), and never
-		 * after the ring had to wait for a batch it may not hold */
-		if (now_pkts != seen) {
+		if (sk->trigger_mode) {
+			/* all of it, once the publisher ended */
+			do
+				unwoken += analyze(src, &more);
+			while (ended && more);
+		} else {
+			/* what arrived, at once: a sleeping reader is woken
+			 * at most once per look (an awake one costs
+			 * nothing), and never after the ring had to wait for
+			 * a batch it may not hold */
+			now_pkts = published(src);
 			unwoken += now_pkts - seen;
 			seen = now_pkts;
 		}

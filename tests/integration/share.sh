@@ -23,8 +23,14 @@
 #  (g) the publisher ends (SIGTERM): readers end within a second, exit 0;
 #      it is killed (SIGKILL): readers end within a second, exit 1, with
 #      a message naming it; attaching then says the publisher is gone.
-#  (h) bad requests: a name nobody publishes, trigger mode, group without
-#      @NAME, a second publisher of a taken name: clear errors.
+#  (h) bad requests: a name nobody publishes, group without @NAME, keys
+#      of the publisher's, a second publisher of a taken name: clear
+#      errors.
+#  (i) trigger mode on attached readers, checked with tshark's oracle: a
+#      RST trigger delivers exactly the RST flows, history first, to a
+#      reader and to a group of two (each flow in one member); a reader
+#      that attaches after a trace was sent and triggers through its own
+#      control socket gets those flows whole, from before it attached.
 set -u
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -161,6 +167,59 @@ ctl "$REC_SOCK" stats >"$WORK/stats2.out" 2>&1
 	[ "$(stat_value "$WORK/stats2.out" group_leaves)" = 4 ] ||
 	fail_log "stats does not count 4 joins and 4 leaves" "$WORK/stats2.out"
 
+# ---- (i) -----------------------------------------------------------------
+RST='tcp[tcpflags] & tcp-rst != 0'
+mktrace_summary rst --packets 3000 --flows 40 --proto mixed --size 128 \
+	--rst-every 7 --sport 40000
+oracle_flows "$WORK/rst.pcap" 'tcp.flags.reset == 1' "$WORK/rst.expected.pcap"
+[ "$ORACLE_COUNT" = "$(summary_value rst rst_flow_packets)" ] ||
+	fail "test bug: the oracle finds $ORACLE_COUNT packets of RST flows, fs-mktrace wrote $(summary_value rst rst_flow_packets)"
+expect_trigger_matches "$WORK/rst.pcap" "$RST" "$(summary_value rst rst_flows)"
+check "(i) trigger mode on @$NAME: trigger '$RST' delivers the $ORACLE_FLOWS RST flows, $ORACLE_COUNT packets"
+reader "$WORK/tr.pcap" FLOWSCOPE_MODE=trigger FLOWSCOPE_TRIGGER="$RST"; ptr=$RD_PID
+reader "$WORK/tg1.pcap" FLOWSCOPE_MODE=trigger FLOWSCOPE_TRIGGER="$RST" FLOWSCOPE_GROUP=t; ptg1=$RD_PID
+reader "$WORK/tg2.pcap" FLOWSCOPE_MODE=trigger FLOWSCOPE_TRIGGER="$RST" FLOWSCOPE_GROUP=t; ptg2=$RD_PID
+ctl "$REC_SOCK" readers >"$WORK/treaders.out" 2>&1
+[ "$(grep -c ' mode trigger ' "$WORK/treaders.out")" = 3 ] ||
+	fail_log "the publisher does not list 3 readers in trigger mode" "$WORK/treaders.out"
+replay "$WORK/rst.pcap" 3000
+sleep 1
+stop_tcpdump "$WORK/tr.pcap" "$ptr"
+expect_ok "$BG_RC" "tcpdump in trigger mode on @$NAME" "$WORK/tr.pcap.stderr"
+expect_same --per-flow --bytes-only "$WORK/rst.expected.pcap" "$WORK/tr.pcap"
+[ "$(td_dropped "$WORK/tr.pcap.stderr")" = 0 ] ||
+	fail_log "the trigger-mode reader reports drops" "$WORK/tr.pcap.stderr"
+check "(i) a group of two in trigger mode: the same flows between them, each in one member"
+stop_tcpdump "$WORK/tg1.pcap" "$ptg1"
+stop_tcpdump "$WORK/tg2.pcap" "$ptg2"
+expect_same --per-flow --bytes-only "$WORK/rst.expected.pcap" "$WORK/tg1.pcap" "$WORK/tg2.pcap"
+sum=0
+for g in 1 2; do
+	n=$("$PCAPCMP" --count-flows "$WORK/tg$g.pcap")
+	say "member $g: $n flows"
+	sum=$((sum + n))
+done
+[ "$sum" = "$ORACLE_FLOWS" ] || fail "the members hold $sum flows between them, the oracle $ORACLE_FLOWS: a flow was split"
+check "(i) a reader that attaches afterwards triggers flows sent before it came, whole"
+mktrace_summary late --packets 2000 --flows 30 --proto udp --size 100 --sport 20000
+replay "$WORK/late.pcap" 4000
+sleep 0.5
+oracle_flows "$WORK/late.pcap" 'udp.srcport >= 20000 && udp.srcport <= 20009' \
+	"$WORK/late.expected.pcap"
+lsock=$WORK/late.sock
+reader "$WORK/late.out.pcap" FLOWSCOPE_MODE=trigger FLOWSCOPE_CONTROL="$lsock"; plate=$RD_PID
+wait_socket "$lsock" "$plate" || fail_log "no control socket at $lsock" "$WORK/late.out.pcap.stderr"
+sleep 0.5
+ctl "$lsock" trigger 'udp portrange 20000-20009' >"$WORK/late.trig" 2>&1 ||
+	fail_log "flowscope-ctl trigger failed" "$WORK/late.trig"
+grep -qx "triggered $ORACLE_FLOWS" "$WORK/late.trig" ||
+	fail_log "the answer is not 'triggered $ORACLE_FLOWS'" "$WORK/late.trig"
+sleep 0.5
+stop_tcpdump "$WORK/late.out.pcap" "$plate"
+expect_ok "$BG_RC" "the late trigger-mode reader" "$WORK/late.out.pcap.stderr"
+expect_same --per-flow --bytes-only "$WORK/late.expected.pcap" "$WORK/late.out.pcap"
+say "  $ORACLE_COUNT packets of $ORACLE_FLOWS flows, all from before it attached"
+
 # ---- (d) -----------------------------------------------------------------
 check "a reader SIGKILLed leaves nothing behind"
 maps_before=$(grep -c memfd "/proc/$REC_PID/maps")
@@ -192,7 +251,7 @@ bad() {
 	grep -q -- "$msg" "$WORK/bad.out" || fail_log "no message '$msg'" "$WORK/bad.out"
 }
 bad "a name nobody publishes" "flowscope:@nobody$$" "no capture publishes 'nobody$$'"
-bad "trigger mode on an attached reader" "flowscope:@$NAME" "mode: an attached reader" FLOWSCOPE_MODE=trigger
+bad "a publisher's key on an attached reader" "flowscope:@$NAME" "dump_dir: an attached reader" FLOWSCOPE_DUMP_DIR=/tmp
 bad "group without @NAME" "flowscope:$VETH_HOST" "group: only an attached reader" FLOWSCOPE_GROUP=x
 bad "a bad group id" "flowscope:@$NAME" "group: '../x' is not a name" FLOWSCOPE_GROUP=../x
 check "a second publisher of the name is refused, naming the first"
