@@ -676,16 +676,20 @@ static bool delivers(const fs_capture *c)
  * What the capture makes resident (ring, delivery lanes, history index
  * and flow slots) against what the machine, the cgroups and the limits
  * can give, before any of it is touched: too much is an activate error
- * that names what is there, never an out-of-memory kill.
+ * that names what is there, never an out-of-memory kill. ring: the
+ * bytes of ring the analyzers index; own: whether we make them resident
+ * (an attached reader maps the publisher's).
  */
-static int check_memory(const fs_capture *c, char *errbuf, size_t errlen)
+static int check_memory(const fs_capture *c, uint64_t ring, bool own,
+			char *errbuf, size_t errlen)
 {
-	uint64_t ring = c->cfg.buffer, deliv = delivers(c) ?
-		delivery_bytes(c) : 0, index, room;
+	uint64_t deliv = delivers(c) ? delivery_bytes(c) : 0, index, room;
 	char why[256], need[32], r[32], d[32], x[32], have[32];
 
-	index = c->nlanes * fs_analyzer_mem_size(c->cfg.buffer / c->nlanes,
+	index = c->nlanes * fs_analyzer_mem_size(ring / c->nlanes,
 						 c->cfg.max_flows);
+	if (!own)
+		ring = 0;
 	room = fs_mem_room(why, sizeof(why));
 	if (ring + deliv + index <= room)
 		return 0;
@@ -1149,7 +1153,8 @@ fs_capture *fs_capture_open(const char *device,
 			 c->cfg.rx_queues, MAX_LANES);
 		goto fail;
 	}
-	if ((c->attached == NULL && check_memory(c, errbuf, errlen) < 0) ||
+	if ((c->attached == NULL &&
+	     check_memory(c, c->cfg.buffer, true, errbuf, errlen) < 0) ||
 	    start_privsep(c, errbuf, errlen) < 0)
 		goto fail;
 	if (c->attached != NULL) {
@@ -1161,8 +1166,12 @@ fs_capture *fs_capture_open(const char *device,
 		c->ring = fs_attachsrc_ring(c->attached);
 		c->nlanes = fs_ring_lanes(c->ring);
 		/* trigger mode copies the publisher's records as they are */
-		if (c->cfg.mode == FS_MODE_TRIGGER)
+		if (c->cfg.mode == FS_MODE_TRIGGER) {
 			an_cap = fs_ring_max_cap(c->ring);
+			if (check_memory(c, fs_ring_capacity(c->ring), false,
+					 errbuf, errlen) < 0)
+				goto fail;
+		}
 		if (fs_attachsrc_grouped(c->attached)) {
 			c->frags = calloc(FS_FRAGS, sizeof(*c->frags));
 			if (c->frags == NULL)
