@@ -139,6 +139,7 @@ integration() {
 	for t in "$@"; do
 		FS_RUN=$(pwd)/$lib/run FS_TOOLS=$(pwd)/tests/tools \
 			FS_CTL=$(pwd)/src/flowscope-ctl FS_SRCDIR=$(pwd) \
+			FS_RECORD=$(pwd)/src/flowscope-record \
 			run "integration_$t" bash "tests/integration/$t.sh"
 		if grep -q -E "$pattern" "$dir/integration_$t.log"; then
 			echo "FAIL: $san report in integration_$t"
@@ -165,7 +166,7 @@ else
 			file_replay gen errors pcap_api dpdk_port trigger_file \
 			trigger_overrun dump_dir ctl faults limits veth_live ctl_crowd ctl_user \
 			trigger_counts gen_rate pcap_options named dump_privsep dump_many \
-			spool cutoff spool_query spool_trigger
+			spool cutoff spool_query spool_trigger share
 	else
 		echo "FAIL: building the engine under ASan"; fail=$((fail + 1))
 	fi
@@ -179,7 +180,8 @@ else
 		integration TSan build-tsan 'ThreadSanitizer' \
 			file_replay gen errors pcap_api dpdk_port trigger_file \
 			trigger_overrun dump_dir ctl faults veth_live ctl_crowd ctl_user \
-			trigger_counts dump_privsep dump_many spool cutoff spool_trigger
+			trigger_counts dump_privsep dump_many spool cutoff spool_trigger \
+			share
 	else
 		echo "FAIL: building the engine under TSan"; fail=$((fail + 1))
 	fi
