@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "analyzer.h"
+#include "claim.h"
 #include "config.h"
 #include "control.h"
 #include "devname.h"
@@ -85,6 +86,7 @@ struct fs_capture {
 	_Atomic uint64_t seen;	/* attached: records that were ours */
 	struct fs_frag *frags;	/* attached in a group: fragments' flows */
 	struct fs_foreign *foreign;	/* attached, trigger mode: per lane */
+	struct fs_claims claims;	/* what we record that others may not */
 	int dump_fd;		/* dump_dir, or -1 */
 	fs_dumper *dumper;
 	struct fs_lane **dlanes;	/* the dumper's lanes */
@@ -272,6 +274,7 @@ void fs_capture_close(fs_capture *c)
 		close(c->spool_fd);
 	if (c->share_fd >= 0)
 		close(c->share_fd);
+	fs_claims_release(&c->claims);
 	free(c->frags);
 	free(c->dlanes);
 	free(c->hist_lost);
@@ -1022,6 +1025,33 @@ static int check_sharing(fs_capture *c, char *errbuf, size_t errlen)
 	return 0;
 }
 
+/*
+ * Who records what (claim.h): an interface that a capture publishing its
+ * ring records is refused to every other process, with the @NAME to
+ * attach to; so is a DPDK port on a real bus (a NIC, which one process
+ * drives) that any capture records. Interfaces are claimed before they
+ * are opened, ports once open (their device is known then).
+ */
+static int claim(fs_capture *c, struct fs_source *s, bool opened,
+		 char *errbuf, size_t errlen)
+{
+	char what[96], dev[64], label[32];
+
+	if (!opened && s->spec.kind == FS_SRC_IFACE) {
+		snprintf(what, sizeof(what), "if:%s", s->spec.arg);
+		if (c->cfg.share == NULL)
+			return fs_claim_check(what, s->spec.arg, errbuf, errlen);
+		return fs_claim_take(&c->claims, what, s->spec.arg,
+				     c->cfg.share, errbuf, errlen);
+	}
+	if (!opened || !fs_dpdk_device(s, dev, sizeof(dev)))
+		return 0;
+	snprintf(what, sizeof(what), "dpdk:%s", dev);
+	snprintf(label, sizeof(label), "dpdk%u", (unsigned)s->spec.port);
+	return fs_claim_take(&c->claims, what, label, c->cfg.share, errbuf,
+			     errlen);
+}
+
 /* Attached in a group: is the record ours? One whose chunk's table was
  * replaced before we looked is nobody's we can tell: lost (keep_ours). */
 static bool keep_mine(void *arg, const struct fs_pkt_hdr *h, uint32_t tag)
@@ -1102,6 +1132,7 @@ fs_capture *fs_capture_open(const char *device,
 		snprintf(errbuf, errlen, "flowscope: out of memory");
 		return NULL;
 	}
+	fs_claims_init(&c->claims);
 	c->efd = -1;
 	c->dump_fd = -1;
 	c->spool_fd = -1;
@@ -1296,7 +1327,9 @@ fs_capture *fs_capture_open(const char *device,
 	for (unsigned i = 0; i < c->nsources; i++) {
 		struct fs_source *s = &c->src[i];
 
-		if (fs_source_open(s, &c->cfg, &sp, errbuf, errlen) < 0)
+		if (claim(c, s, false, errbuf, errlen) < 0 ||
+		    fs_source_open(s, &c->cfg, &sp, errbuf, errlen) < 0 ||
+		    claim(c, s, true, errbuf, errlen) < 0)
 			goto fail;
 		/* unasked, the source's own choice was no promise */
 		if (params->tstamp == FS_TSTAMP_DEFAULT)

@@ -202,6 +202,9 @@ int fs_dpdk_start(struct fs_source *src, const struct fs_sink *sink,
 		  char *err, size_t errlen);
 void fs_dpdk_close(struct fs_source *src);
 uint64_t fs_dpdk_ifdrop(struct fs_source *src);
+/* An open dpdkN port's device on a real bus (its name, such as a PCI
+ * address, into name): true; a virtual one, or not a port: false. */
+bool fs_dpdk_device(const struct fs_source *src, char *name, size_t len);
 unsigned fs_dpdk_tstamp_types(uint16_t port);
 /* Read port's clock and the host's together into p (the best of a few
  * tries). Returns 0, or -1 when the port's clock cannot be read. */

@@ -17,7 +17,9 @@
 #include <unistd.h>
 
 #include <pcap/pcap.h>
+#include <rte_bus.h>
 #include <rte_bus_vdev.h>
+#include <rte_dev.h>
 #include <rte_errno.h>
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
@@ -120,6 +122,27 @@ static int claim_dpdk(struct fs_source *src, char *err, size_t errlen)
 	src->owner_id = owner.id;
 	src->port = port;
 	return 0;
+}
+
+bool fs_dpdk_device(const struct fs_source *src, char *name, size_t len)
+{
+	struct rte_eth_dev_info info;
+	const struct rte_bus *bus;
+	bool real = false;
+
+	if (src->spec.kind != FS_SRC_DPDK)
+		return false;
+	fs_eal_lock();
+	if (rte_eth_dev_info_get(src->port, &info) == 0 &&
+	    info.device != NULL) {
+		bus = rte_dev_bus(info.device);
+		/* a vdev is this process's own (a file, a ring, a socket) */
+		real = bus != NULL && strcmp(rte_bus_name(bus), "vdev") != 0;
+		if (real)
+			snprintf(name, len, "%s", rte_dev_name(info.device));
+	}
+	fs_eal_unlock();
+	return real;
 }
 
 static uint64_t clock_ns(clockid_t id)

@@ -25,7 +25,9 @@
 #      a message naming it; attaching then says the publisher is gone.
 #  (h) bad requests: a name nobody publishes, group without @NAME, keys
 #      of the publisher's, a second publisher of a taken name: clear
-#      errors.
+#      errors. The published interface is refused to another process, and
+#      to a second publisher, naming the publisher and the @NAME; it is
+#      free again once the publisher is gone (the later publishers).
 #  (i) trigger mode on attached readers, checked with tshark's oracle: a
 #      RST trigger delivers exactly the RST flows, history first, to a
 #      reader and to a group of two (each flow in one member); a reader
@@ -254,8 +256,15 @@ bad "a name nobody publishes" "flowscope:@nobody$$" "no capture publishes 'nobod
 bad "a publisher's key on an attached reader" "flowscope:@$NAME" "dump_dir: an attached reader" FLOWSCOPE_DUMP_DIR=/tmp
 bad "group without @NAME" "flowscope:$VETH_HOST" "group: only an attached reader" FLOWSCOPE_GROUP=x
 bad "a bad group id" "flowscope:@$NAME" "group: '../x' is not a name" FLOWSCOPE_GROUP=../x
+bad "the published interface, opened by another process" "flowscope:$VETH_HOST" \
+	"$VETH_HOST: recorded by pid $REC_PID (flowscope-recor[a-z]*), which publishes it: attach to flowscope:@$NAME instead"
+check "a second publisher of the interface is refused, naming the first"
+FLOWSCOPE_SHARE=other$$ FLOWSCOPE_CONTROL=off timeout 20 "$REC" "$VETH_HOST" >"$WORK/dup2.out" 2>&1 &&
+	fail_log "a second publisher of $VETH_HOST started" "$WORK/dup2.out"
+grep -q "$VETH_HOST: recorded by pid $REC_PID (flowscope-recor[a-z]*), which publishes it: attach to flowscope:@$NAME" "$WORK/dup2.out" ||
+	fail_log "the refusal does not name the publisher and @$NAME" "$WORK/dup2.out"
 check "a second publisher of the name is refused, naming the first"
-FLOWSCOPE_SHARE=$NAME FLOWSCOPE_CONTROL=off timeout 20 "$REC" "$VETH_HOST" >"$WORK/dup.out" 2>&1 &&
+FLOWSCOPE_SHARE=$NAME FLOWSCOPE_CONTROL=off FLOWSCOPE_GEN_RATE=1k timeout 20 "$REC" gen >"$WORK/dup.out" 2>&1 &&
 	fail_log "a second publisher of $NAME started" "$WORK/dup.out"
 grep -q "published already, by pid $REC_PID" "$WORK/dup.out" ||
 	fail_log "the refusal does not name the publisher" "$WORK/dup.out"
