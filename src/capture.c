@@ -60,6 +60,9 @@ struct reader {
 	fs_spool_hist *hist;
 	const uint8_t *hrec;
 	uint32_t hrd, hwr;
+	/* hist is the history before the lane itself (an attached reader's
+	 * since, from the publisher's spool), not a reference's */
+	bool lead;
 	/* attached (flowscope:@NAME): where each staged record was (for
 	 * its chunk's steering tag), or NULL without a group; skip_old:
 	 * records before since are still to be stepped over */
@@ -1052,6 +1055,55 @@ static int claim(fs_capture *c, struct fs_source *s, bool opened,
 			     errlen);
 }
 
+/*
+ * since on an attached reader, further back than the publisher's ring
+ * reaches: what the publisher's spool holds from then on comes first,
+ * lane by lane, up to the chunk the ring's oldest is, then the ring from
+ * that chunk on, so that the seam has no gap and no duplicate. Without a
+ * spool (or one this reader may not read) the ring's part is all there
+ * is. Not for a group, whose steering the spool does not keep, nor in
+ * trigger mode, whose analyzers learn from the ring.
+ */
+static void attach_history(fs_capture *c, uint32_t caplen)
+{
+	struct fs_attach *a = c->attached->att;
+	uint64_t before[MAX_LANES] = { 0 };
+	fs_spool_hist *h[MAX_LANES];
+	char path[64], err[256];
+	bool any = false;
+
+	if (a->spool_fd < 0 || c->win_lo == 0 || c->frags != NULL ||
+	    c->dring != NULL || !c->reader)
+		goto done;
+	for (unsigned i = 0; i < c->nlanes; i++) {
+		struct reader *r = &c->rd[i];
+		uint64_t tail = atomic_load_explicit(&r->lane->tail,
+						     memory_order_acquire);
+		uint64_t first = atomic_load_explicit(
+			&fs_lane_chunk(r->lane, r->cur.seq)->first_ts,
+			memory_order_relaxed);
+
+		/* the ring's oldest chunk is newer than since: given up
+		 * chunks before it may be on disk */
+		if (r->cur.seq == tail && tail > 0 && first > c->win_lo) {
+			before[i] = tail;
+			any = true;
+		}
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", a->spool_fd);
+	if (any && fs_spooldir_history(path, c->nlanes, c->win_lo, before,
+				       caplen, h, err, sizeof(err)) == 0)
+		for (unsigned i = 0; i < c->nlanes; i++)
+			if (h[i] != NULL) {
+				c->rd[i].hist = h[i];
+				c->rd[i].lead = true;
+			}
+done:
+	if (a->spool_fd >= 0)
+		close(a->spool_fd);
+	a->spool_fd = -1;
+}
+
 /* Attached in a group: is the record ours? One whose chunk's table was
  * replaced before we looked is nobody's we can tell: lost (keep_ours). */
 static bool keep_mine(void *arg, const struct fs_pkt_hdr *h, uint32_t tag)
@@ -1294,6 +1346,8 @@ fs_capture *fs_capture_open(const char *device,
 				goto oom;
 		}
 	}
+	if (c->attached != NULL)
+		attach_history(c, caplen);
 	c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (c->efd < 0) {
 		snprintf(errbuf, errlen, "flowscope: eventfd: %s",
@@ -1393,7 +1447,8 @@ fs_capture *fs_capture_open(const char *device,
 	/* last: a reader that attaches finds the lanes written */
 	if (c->cfg.share != NULL) {
 		c->share = fs_share_start(c->cfg.share, c->cfg.share_group,
-					  c->ring, c->share_fd, errbuf, errlen);
+					  c->ring, c->share_fd,
+					  c->spool != NULL ? c->spool_fd : -1, errbuf, errlen);
 		if (c->share == NULL)
 			goto fail;
 		close(c->share_fd);
@@ -1447,12 +1502,14 @@ static fs_spool_hist *open_history(void *arg, unsigned lane,
 }
 
 /* The iterator's next records; false at its end. */
-static bool next_hist(struct reader *r)
+static bool next_hist(fs_capture *c, struct reader *r)
 {
 	unsigned n;
 
 	r->hrd = 0;
 	r->hwr = (uint32_t)fs_spool_hist_next(r->hist, &r->hrec, &n);
+	if (r->lead)	/* received, as what the lane gives is */
+		atomic_fetch_add_explicit(&c->seen, n, memory_order_relaxed);
 	return r->hwr > 0;
 }
 
@@ -1464,6 +1521,14 @@ static void end_hist(fs_capture *c, struct reader *r)
 	unsigned lane = (unsigned)(r - c->rd);
 	struct fs_hist_ref ref;
 
+	if (r->lead) {
+		/* the lane itself is next, from the chunk the history
+		 * ended before */
+		fs_spool_hist_close(r->hist);
+		r->hist = NULL;
+		r->lead = false;
+		return;
+	}
 	if (r->hist != NULL) {
 		atomic_fetch_add_explicit(&c->an[lane].history_lost,
 					  fs_spool_hist_missing(r->hist),
@@ -1533,7 +1598,7 @@ static void stage(fs_capture *c, unsigned i)
 
 	if (r->hist != NULL) {
 		/* the previous batch of history is delivered: the next one */
-		if (r->hrd < r->hwr || next_hist(r))
+		if (r->hrd < r->hwr || next_hist(c, r))
 			return;
 		end_hist(c, r);
 	}
@@ -1600,7 +1665,7 @@ static bool all_ended(fs_capture *c)
 static bool anything_waiting(fs_capture *c)
 {
 	for (unsigned i = 0; i < c->nlanes; i++)
-		if (c->rd[i].rd < c->rd[i].wr ||
+		if (c->rd[i].rd < c->rd[i].wr || c->rd[i].lead ||
 		    fs_lane_pending(c->rd[i].lane, &c->rd[i].cur))
 			return true;
 	return false;
@@ -1613,7 +1678,7 @@ static bool start_hist(fs_capture *c, struct reader *r,
 		       const struct fs_pkt_hdr *h)
 {
 	r->hist = open_history(c, (unsigned)(r - c->rd), h, c->sink.caplen);
-	if (r->hist != NULL && next_hist(r))
+	if (r->hist != NULL && next_hist(c, r))
 		return true;
 	end_hist(c, r);
 	return false;

@@ -118,6 +118,7 @@ struct fs_share {
 	fs_ring *ring;
 	struct tables *tabs;
 	int ring_fd;
+	int spool_fd;		/* the spool directory, or -1 */
 	int lfd, wake;
 	pthread_t thread;
 	bool running;
@@ -184,23 +185,24 @@ static void slot_close(fs_share *s, struct rslot *r)
 	pthread_mutex_unlock(&s->lock);
 }
 
-static void say(int fd, const char *line, int pass_fd)
+/* Send line with the descriptors fds[0..nfds) (at most 2). */
+static void say(int fd, const char *line, const int *fds, unsigned nfds)
 {
 	struct iovec iov = { .iov_base = (void *)line, .iov_len = strlen(line) };
 	union {
 		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(2 * sizeof(int))];
 	} u;
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
 
-	if (pass_fd >= 0) {
+	if (nfds > 0) {
 		memset(&u, 0, sizeof(u));
 		m.msg_control = u.buf;
-		m.msg_controllen = sizeof(u.buf);
+		m.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
 		CMSG_FIRSTHDR(&m)->cmsg_level = SOL_SOCKET;
 		CMSG_FIRSTHDR(&m)->cmsg_type = SCM_RIGHTS;
-		CMSG_FIRSTHDR(&m)->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(CMSG_FIRSTHDR(&m)), &pass_fd, sizeof(int));
+		CMSG_FIRSTHDR(&m)->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(CMSG_FIRSTHDR(&m)), fds, nfds * sizeof(int));
 	}
 	(void)!sendmsg(fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
@@ -236,6 +238,7 @@ static bool admitted(fs_share *s, struct rslot *r, char *err, size_t len)
 static void hello(fs_share *s, struct rslot *r, char *line)
 {
 	char mode[16], group[64], prog[64], ver[8], err[300], ok[160];
+	int fds[2];
 	int fields = sscanf(line, "attach %7s %15s %63s %63s", ver, mode,
 			    group, prog);
 
@@ -244,14 +247,14 @@ static void hello(fs_share *s, struct rslot *r, char *line)
 	    (strcmp(group, "-") != 0 &&
 	     !fs_share_name_ok(group, FS_SHARE_GROUP_MAX))) {
 		say(r->fd, "error: not an attach request this publisher "
-		    "understands (another flowscope version?)\n", -1);
+		    "understands (another flowscope version?)\n", NULL, 0);
 		goto refuse;
 	}
 	if (!admitted(s, r, err, sizeof(err))) {
 		char out[320];
 
 		snprintf(out, sizeof(out), "error: %s\n", err);
-		say(r->fd, out, -1);
+		say(r->fd, out, NULL, 0);
 		goto refuse;
 	}
 	for (char *p = prog; *p; p++)
@@ -273,7 +276,11 @@ static void hello(fs_share *s, struct rslot *r, char *line)
 	pthread_mutex_unlock(&s->lock);
 	snprintf(ok, sizeof(ok), "ok %u %ld %s\n", r->member, (long)getpid(),
 		 program_invocation_short_name);
-	say(r->fd, ok, s->ring_fd);
+	/* the ring, and the spool's directory for since: what the ring
+	 * gave up is there */
+	fds[0] = s->ring_fd;
+	fds[1] = s->spool_fd;
+	say(r->fd, ok, fds, s->spool_fd >= 0 ? 2 : 1);
 	return;
 refuse:
 	pthread_mutex_lock(&s->lock);
@@ -352,7 +359,7 @@ static void accept_one(fs_share *s)
 		}
 	if (r == NULL) {
 		say(fd, "error: " "too many readers attached (at most 64)\n",
-		    -1);
+		    NULL, 0);
 		close(fd);
 		return;
 	}
@@ -459,7 +466,8 @@ static void publisher_of(const char *path, char *buf, size_t len)
 }
 
 fs_share *fs_share_start(const char *name, const char *share_group,
-			 fs_ring *ring, int ring_fd, char *err, size_t errlen)
+			 fs_ring *ring, int ring_fd, int spool_fd, char *err,
+			 size_t errlen)
 {
 	fs_share *s = calloc(1, sizeof(*s));
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -471,7 +479,7 @@ fs_share *fs_share_start(const char *name, const char *share_group,
 		snprintf(err, errlen, "share: out of memory");
 		return NULL;
 	}
-	s->lfd = s->wake = s->ring_fd = -1;
+	s->lfd = s->wake = s->ring_fd = s->spool_fd = -1;
 	for (unsigned i = 0; i < FS_SHARE_READERS; i++)
 		s->slot[i].fd = -1;
 	pthread_mutex_init(&s->lock, NULL);
@@ -501,6 +509,11 @@ fs_share *fs_share_start(const char *name, const char *share_group,
 	if (share_dir(s->path, err, errlen) < 0)
 		goto fail;
 	s->ring_fd = fcntl(ring_fd, F_DUPFD_CLOEXEC, 0);
+	if (spool_fd >= 0 &&
+	    (s->spool_fd = fcntl(spool_fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		snprintf(err, errlen, "share: %s", strerror(errno));
+		goto fail;
+	}
 	s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	s->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (s->ring_fd < 0 || s->lfd < 0 || s->wake < 0) {
@@ -553,6 +566,8 @@ fail:
 		close(s->wake);
 	if (s->ring_fd >= 0)
 		close(s->ring_fd);
+	if (s->spool_fd >= 0)
+		close(s->spool_fd);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 	return NULL;
@@ -579,6 +594,8 @@ void fs_share_stop(fs_share *s)
 	close(s->lfd);
 	close(s->wake);
 	close(s->ring_fd);
+	if (s->spool_fd >= 0)
+		close(s->spool_fd);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -648,12 +665,13 @@ static int try_connect(const char *path, int *fd_out)
 	return 0;
 }
 
-/* The publisher's answer line and the descriptor that came with it. */
-static int hear(int fd, char *line, size_t len, int *ring_fd)
+/* The publisher's answer line and the descriptors that came with it:
+ * the ring's, and the spool directory's when it has one (else -1). */
+static int hear(int fd, char *line, size_t len, int *ring_fd, int *spool_fd)
 {
 	union {
 		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(2 * sizeof(int))];
 	} u;
 	struct iovec iov = { .iov_base = line, .iov_len = len - 1 };
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1,
@@ -661,17 +679,26 @@ static int hear(int fd, char *line, size_t len, int *ring_fd)
 			    .msg_controllen = sizeof(u.buf) };
 	ssize_t n;
 
-	*ring_fd = -1;
+	*ring_fd = *spool_fd = -1;
 	do
 		n = recvmsg(fd, &m, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
 	if (n <= 0)
 		return -1;
 	line[n] = '\0';
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-		    c->cmsg_len == CMSG_LEN(sizeof(int)))
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+		int fds[2];
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		if (c->cmsg_len == CMSG_LEN(sizeof(int))) {
 			memcpy(ring_fd, CMSG_DATA(c), sizeof(int));
+		} else if (c->cmsg_len == CMSG_LEN(2 * sizeof(int))) {
+			memcpy(fds, CMSG_DATA(c), sizeof(fds));
+			*ring_fd = fds[0];
+			*spool_fd = fds[1];
+		}
+	}
 	return 0;
 }
 
@@ -686,6 +713,7 @@ int fs_share_attach(struct fs_attach *a, const char *name, const char *mode,
 
 	memset(a, 0, sizeof(*a));
 	a->sock = -1;
+	a->spool_fd = -1;
 	if (!fs_share_name_ok(name, FS_SHARE_NAME_MAX)) {
 		snprintf(err, errlen, "flowscope:@%.80s: not a share name "
 			 "(letters, digits, '.', '_', '-'; at most %d)", name,
@@ -732,7 +760,7 @@ int fs_share_attach(struct fs_attach *a, const char *name, const char *mode,
 	snprintf(line, sizeof(line), "attach " PROTO " %s %s %.31s\n", mode,
 		 group ? group : "-", program_invocation_short_name);
 	if (send(fd, line, strlen(line), MSG_NOSIGNAL) < 0 ||
-	    hear(fd, line, sizeof(line), &ring_fd) < 0) {
+	    hear(fd, line, sizeof(line), &ring_fd, &a->spool_fd) < 0) {
 		snprintf(err, errlen, "flowscope:@%s: the publisher did not "
 			 "answer: %s", name, errno ? strerror(errno) : "hung up");
 		goto fail;
@@ -764,6 +792,9 @@ int fs_share_attach(struct fs_attach *a, const char *name, const char *mode,
 fail:
 	if (ring_fd >= 0)
 		close(ring_fd);
+	if (a->spool_fd >= 0)
+		close(a->spool_fd);
+	a->spool_fd = -1;
 	close(fd);
 	return -1;
 }
@@ -773,6 +804,9 @@ void fs_share_detach(struct fs_attach *a)
 	if (a->sock >= 0)
 		close(a->sock);
 	a->sock = -1;
+	if (a->spool_fd >= 0)
+		close(a->spool_fd);
+	a->spool_fd = -1;
 }
 
 static uint64_t mix(uint64_t x)

@@ -35,7 +35,9 @@
  *
  * Protocol (one line each way, then reports):
  *   reader:    "attach 1 MODE GROUP PROGRAM\n"   (GROUP "-": none)
- *   publisher: "ok MEMBER PID PROGRAM\n" with the ring's descriptor, or
+ *   publisher: "ok MEMBER PID PROGRAM\n" with the ring's descriptor (and
+ *              its spool directory's, when it keeps one: since reaches
+ *              into it), or
  *              "error: WHY\n" and the end of the connection
  *   reader:    "stats DELIVERED DROPPED\n" once a second
  */
@@ -74,11 +76,13 @@ typedef struct fs_share fs_share;
 /*
  * Publish ring (whose memfd is ring_fd; the share keeps its own copy of
  * the descriptor) as name. share_group: the group whose members may
- * attach, or NULL. what: a few words on the capture, for readers' errors.
+ * attach, or NULL. spool_fd: the capture's spool directory (a copy is
+ * kept and handed to readers), or -1.
  * Returns NULL with err (a name already published names its publisher).
  */
 fs_share *fs_share_start(const char *name, const char *share_group,
-			 fs_ring *ring, int ring_fd, char *err, size_t errlen);
+			 fs_ring *ring, int ring_fd, int spool_fd, char *err,
+			 size_t errlen);
 /* Stop serving, close every reader's connection, remove the socket. */
 void fs_share_stop(fs_share *s);
 unsigned fs_share_readers(fs_share *s);
@@ -96,6 +100,7 @@ void fs_share_get_stats(fs_share *s, struct fs_share_stats *st);
 struct fs_attach {
 	fs_ring *ring;		/* mapped read-only */
 	int sock;		/* to the publisher */
+	int spool_fd;		/* its spool directory, or -1 */
 	uint32_t member;	/* our id in the group tables */
 	pid_t pub_pid;
 	char pub_prog[32];

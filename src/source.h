@@ -243,6 +243,17 @@ struct fs_spool_hist;
 struct fs_spool_hist *fs_spoolsrc_hist_open(struct fs_source *src,
 					    const struct fs_pkt_hdr *rec,
 					    uint32_t snap);
+/*
+ * An attached reader's history before the ring, from its publisher's
+ * spool directory dir: for each lane l < nlanes with before[l] != 0 (the
+ * ring's oldest chunk there is before[l], and it does not reach back to
+ * since), an iterator of every packet of the lane from since on, up to
+ * chunk before[l], into out[l] (NULL: nothing on disk). Returns 0, or
+ * -1 with err (out all NULL).
+ */
+int fs_spooldir_history(const char *dir, unsigned nlanes, uint64_t since,
+			const uint64_t *before, uint32_t snap,
+			struct fs_spool_hist **out, char *err, size_t errlen);
 void fs_spoolsrc_counts(struct fs_source *src, uint64_t *read,
 			uint64_t *skipped);
 

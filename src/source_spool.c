@@ -187,25 +187,25 @@ static void reader_free(struct fs_spool_reader *rd)
 	free(rd);
 }
 
-int fs_spoolsrc_open(struct fs_source *src, const struct fs_config *cfg,
-		     char *err, size_t errlen)
+/* Open the segments of spool directory dir and list their blocks, per
+ * lane, into a new reader. Returns it, or NULL with err. */
+static struct fs_spool_reader *reader_open(const char *dir, char *err,
+					   size_t errlen)
 {
-	const char *dir = src->spec.arg;
 	struct fs_spool_reader *rd = calloc(1, sizeof(*rd));
 	struct dirent **e = NULL;
 	int dfd, n;
 
-	(void)cfg;
 	if (rd == NULL) {
 		snprintf(err, errlen, "spool=%.128s: out of memory", dir);
-		return -1;
+		return NULL;
 	}
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
 		snprintf(err, errlen, "spool=%.128s: %s", dir,
 			 errno == ENOTDIR ? "not a directory" : strerror(errno));
 		free(rd);
-		return -1;
+		return NULL;
 	}
 	n = scandir(dir, &e, is_segment, cmp_name);
 	if (n < 0) {
@@ -253,10 +253,7 @@ int fs_spoolsrc_open(struct fs_source *src, const struct fs_config *cfg,
 		free(e[i]);
 	free(e);
 	close(dfd);
-	src->spool = rd;
-	src->nq = 1;
-	src->lossless = true;
-	return 0;
+	return rd;
 oom:
 	snprintf(err, errlen, "spool=%.128s: out of memory", dir);
 fail:
@@ -265,6 +262,109 @@ fail:
 	free(e);
 	close(dfd);
 	reader_free(rd);
+	return NULL;
+}
+
+int fs_spoolsrc_open(struct fs_source *src, const struct fs_config *cfg,
+		     char *err, size_t errlen)
+{
+	(void)cfg;
+	src->spool = reader_open(src->spec.arg, err, errlen);
+	if (src->spool == NULL)
+		return -1;
+	src->nq = 1;
+	src->lossless = true;
+	return 0;
+}
+
+/* One reader behind the history iterators of several lanes: the last
+ * one closed frees it. */
+struct shared_reader {
+	struct fs_spool_reader *rd;
+	unsigned refs;
+};
+
+static int shared_seg(void *arg, uint64_t seg)
+{
+	const struct shared_reader *sh = arg;
+
+	return seg < sh->rd->nseg ? sh->rd->fds[seg] : -1;
+}
+
+static void shared_release(void *arg)
+{
+	struct shared_reader *sh = arg;
+
+	if (--sh->refs == 0) {
+		reader_free(sh->rd);
+		free(sh);
+	}
+}
+
+int fs_spooldir_history(const char *dir, unsigned nlanes, uint64_t since,
+			const uint64_t *before, uint32_t snap,
+			fs_spool_hist **out, char *err, size_t errlen)
+{
+	struct shared_reader *sh;
+
+	for (unsigned l = 0; l < nlanes; l++)
+		out[l] = NULL;
+	sh = calloc(1, sizeof(*sh));
+	if (sh == NULL) {
+		snprintf(err, errlen, "spool=%.128s: out of memory", dir);
+		return -1;
+	}
+	sh->rd = reader_open(dir, err, errlen);
+	if (sh->rd == NULL) {
+		free(sh);
+		return -1;
+	}
+	sh->refs = 1;	/* ours, until the end of this function */
+	for (unsigned l = 0; l < nlanes && l < sh->rd->nlanes; l++) {
+		const struct stream *st = &sh->rd->s[l];
+		struct fs_spool_blkref *v;
+		struct fs_hist_ref ref;
+		size_t n = 0;
+
+		if (before[l] == 0 || st->n == 0)
+			continue;	/* the ring holds all of it */
+		v = calloc(st->n, sizeof(*v));
+		if (v == NULL)
+			goto oom;
+		for (size_t k = 0; k < st->n; k++) {
+			if (st->b[k].last_ts < since)
+				continue;
+			v[n].seg = st->b[k].seg;
+			v[n].off = st->b[k].off;
+			v[n].total = st->b[k].total;
+			v[n].lane = l;
+			n++;
+		}
+		if (n == 0) {
+			free(v);
+			continue;
+		}
+		memset(&ref, 0, sizeof(ref));
+		ref.magic = FS_HIST_MAGIC;
+		ref.lane = l;
+		ref.first_ts = since;
+		ref.before_seq = before[l];
+		out[l] = fs_hist_from_blocks(&ref, v, n, snap, shared_seg, sh,
+					     false);
+		if (out[l] == NULL)
+			goto oom;
+		fs_spool_hist_every(out[l], shared_release, sh);
+		sh->refs++;
+	}
+	shared_release(sh);
+	return 0;
+oom:
+	snprintf(err, errlen, "spool=%.128s: out of memory", dir);
+	for (unsigned l = 0; l < nlanes; l++) {
+		fs_spool_hist_close(out[l]);
+		out[l] = NULL;
+	}
+	shared_release(sh);
 	return -1;
 }
 

@@ -51,6 +51,10 @@ struct fs_spool_hist {
 	size_t out_room;
 	uint64_t found;
 	bool started;
+	/* every packet, not one flow's (fs_spool_hist_every) */
+	bool every;
+	void (*release)(void *arg);
+	void *release_arg;
 	struct fs_frag frags[FS_FRAGS];
 };
 
@@ -202,6 +206,15 @@ static void advance(fs_spool_hist *h, struct hlane *x)
 				x->pos = x->end;	/* not an EPB: the rest goes */
 				break;
 			}
+			if (h->every) {
+				if (e.ts >= h->ref.first_ts) {
+					x->ts = e.ts;
+					x->have = true;
+					return;
+				}
+				x->pos += e.len;
+				continue;
+			}
 			fs_flow_parse(e.data, e.caplen, &info);
 			if (info.frag_tag != 0)
 				fs_frag_fixup(h->frags, &info, e.ts);
@@ -265,7 +278,18 @@ size_t fs_spool_hist_next(fs_spool_hist *h, const uint8_t **recs,
 
 uint64_t fs_spool_hist_missing(const fs_spool_hist *h)
 {
+	if (h->every)
+		return 0;
 	return h->ref.expect > h->found ? h->ref.expect - h->found : 0;
+}
+
+void fs_spool_hist_every(fs_spool_hist *h, void (*release)(void *arg),
+			 void *arg)
+{
+	h->every = true;
+	h->ref.expect = UINT64_MAX;
+	h->release = release;
+	h->release_arg = arg;
 }
 
 void fs_spool_hist_close(fs_spool_hist *h)
@@ -280,5 +304,7 @@ void fs_spool_hist_close(fs_spool_hist *h)
 	free(h->l);
 	free(h->all);
 	free(h->out);
+	if (h->release != NULL)
+		h->release(h->release_arg);
 	free(h);
 }

@@ -58,6 +58,12 @@ fs_spool_hist *fs_hist_from_blocks(const struct fs_hist_ref *ref,
 size_t fs_spool_hist_next(fs_spool_hist *h, const uint8_t **recs,
 			  unsigned *npkts);
 
+/* Make h give every packet of its blocks from the reference's first_ts
+ * on, not one flow's, up to the lane's before_seq (an attached reader's
+ * history before the ring: capture.c); release(arg) when it is closed. */
+void fs_spool_hist_every(fs_spool_hist *h, void (*release)(void *arg),
+			 void *arg);
+
 /* Packets the reference expected that the spool did not give (so far). */
 uint64_t fs_spool_hist_missing(const fs_spool_hist *h);
 

@@ -18,6 +18,9 @@
 #      socket of the reader is left in /run/flowscope.
 #  (e) since = -5s: history from 5 s back, then live, with no gap and no
 #      duplicate at the seam (the packets' own sequence numbers).
+#  (j) since = -6s on a publisher whose 1 MiB ring holds less than that
+#      and whose spool_dir holds the rest: the spool's part, the ring's,
+#      then live, with no gap and no duplicate at either seam.
 #  (f) another uid is refused with a message naming share_group; a member
 #      of share_group (its primary group) is admitted.
 #  (g) the publisher ends (SIGTERM): readers end within a second, exit 0;
@@ -99,6 +102,36 @@ ended_within() {
 	wait "$1"
 	BG_RC=$?
 	return 0
+}
+
+# seq_check NAME T0 BACK LAST: $WORK/NAME.pcap holds the packets of a
+# trace whose UDP payloads number them, from BACK seconds before T0 to
+# packet LAST, each once and none missing
+seq_check() {
+	local name=$1 t0=$2 back=$3 last=$4
+	stock_run "$TSHARK" -r "$WORK/$name.pcap" -T fields -e frame.time_epoch -e udp.payload \
+		>"$WORK/$name.fields" 2>"$WORK/$name.terr" ||
+		fail_log "tshark cannot read $name.pcap" "$WORK/$name.terr"
+	awk -v t0="$t0" -v back="$back" -v last="$last" '
+		function hex(h,   v, k) {
+			v = 0
+			for (k = 1; k <= length(h); k++)
+				v = v * 16 + index("0123456789abcdef", substr(h, k, 1)) - 1
+			return v
+		}
+		{ i = hex(substr($2, 9, 8)); ts = $1 + 0 }
+		NR == 1 { first = i; fts = ts }
+		NR > 1 && i != prev + 1 { printf "gap or duplicate: %d after %d\n", i, prev; bad = 1 }
+		{ prev = i }
+		END {
+			printf "first %d at %.3f (attach %.3f), last %d, %d packets\n", first, fts, t0, prev, NR
+			if (prev != last) { print "the last packet is not the last sent"; bad = 1 }
+			if (fts < t0 - back - 0.2 || fts > t0 - back + 0.4) {
+				printf "the first packet is not from %s s before\n", back; bad = 1 }
+			exit bad
+		}' "$WORK/$name.fields" >"$WORK/$name.check" 2>&1 ||
+		fail_log "since=-${back}s" "$WORK/$name.check"
+	say "  $(tail -n 1 "$WORK/$name.check")"
 }
 
 # ---- (a), (b) --------------------------------------------------------------
@@ -327,27 +360,32 @@ wait "$rp" || fail_log "tcpreplay failed" "$WORK/replay3.out"
 sleep 1
 stop_tcpdump "$WORK/since.pcap" "$RD_PID"
 expect_ok "$BG_RC" "tcpdump since=-5s" "$WORK/since.pcap.stderr"
-stock_run "$TSHARK" -r "$WORK/since.pcap" -T fields -e frame.time_epoch -e udp.payload \
-	>"$WORK/since.fields" 2>"$WORK/since.terr" || fail_log "tshark cannot read since.pcap" "$WORK/since.terr"
-awk -v t0="$t0" '
-	function hex(h,   v, k) {
-		v = 0
-		for (k = 1; k <= length(h); k++)
-			v = v * 16 + index("0123456789abcdef", substr(h, k, 1)) - 1
-		return v
-	}
-	{ i = hex(substr($2, 9, 8)); ts = $1 + 0 }
-	NR == 1 { first = i; fts = ts }
-	NR > 1 && i != prev + 1 { printf "gap or duplicate: %d after %d\n", i, prev; bad = 1 }
-	{ prev = i }
-	END {
-		printf "first %d at %.3f (attach %.3f), last %d, %d packets\n", first, fts, t0, prev, NR
-		if (prev != 2399) { print "the last packet is not the last sent"; bad = 1 }
-		if (fts < t0 - 5.2 || fts > t0 - 4.6) { print "the first packet is not from 5 s before"; bad = 1 }
-		exit bad
-	}' "$WORK/since.fields" >"$WORK/since.check" 2>&1 ||
-	fail_log "since=-5s" "$WORK/since.check"
-say "$(tail -n 1 "$WORK/since.check")"
+seq_check since "$t0" 5 2399
+
+# ---- (j) -----------------------------------------------------------------
+check "since = -6s, further back than a 1 MiB ring: the spool's part, then the ring's, then live, no gap, no duplicate"
+"$MKTRACE" -o "$WORK/seq2.pcap" --packets 3000 --flows 7 --size 1000 ||
+	fail "fs-mktrace failed"
+kill_tree "$REC_PID"
+mkdir -m 0700 "$WORK/spool"
+publisher pub5 FLOWSCOPE_BUFFER=1m FLOWSCOPE_SPOOL_DIR="$WORK/spool"
+ip netns exec "$NS" timeout 60 tcpreplay -q --pps=300 -i "$VETH_NS" "$WORK/seq2.pcap" \
+	>"$WORK/replay5.out" 2>&1 &
+rp=$!
+sleep 8
+ctl "$REC_SOCK" stats >"$WORK/stats5.out" 2>&1 || fail_log "stats failed" "$WORK/stats5.out"
+t0=$(date +%s.%N)
+reader "$WORK/deep.pcap" FLOWSCOPE_SINCE=-6s
+hs=$(stat_value "$WORK/stats5.out" history_seconds)
+say "  the ring holds ${hs} s"
+awk -v h="$hs" 'BEGIN { exit !(h < 5) }' || fail "test bug: the ring holds $hs s, the spool is not needed"
+wait "$rp" || fail_log "tcpreplay failed" "$WORK/replay5.out"
+sleep 1
+stop_tcpdump "$WORK/deep.pcap" "$RD_PID"
+expect_ok "$BG_RC" "tcpdump since=-6s" "$WORK/deep.pcap.stderr"
+[ "$(td_dropped "$WORK/deep.pcap.stderr")" = 0 ] ||
+	fail_log "the reader reports drops" "$WORK/deep.pcap.stderr"
+seq_check deep "$t0" 6 2999
 
 # ---- (g) -----------------------------------------------------------------
 check "the publisher ends: readers end within a second, exit 0"
