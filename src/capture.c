@@ -1001,13 +1001,13 @@ static int check_sharing(fs_capture *c, char *errbuf, size_t errlen)
 		return 0;
 	}
 	if (c->dev.nsources > 1) {
-		snprintf(errbuf, errlen, "flowscope:@%s: an attached ring is "
+		snprintf(errbuf, errlen, "@%s: an attached ring is "
 			 "read alone (no other source in the device name)",
 			 att->arg);
 		return -1;
 	}
 	if (!c->reader) {
-		snprintf(errbuf, errlen, "flowscope:@%s: a recorder records "
+		snprintf(errbuf, errlen, "@%s: a recorder records "
 			 "its own sources; attach with a program that reads",
 			 att->arg);
 		return -1;

@@ -715,7 +715,7 @@ int fs_share_attach(struct fs_attach *a, const char *name, const char *mode,
 	a->sock = -1;
 	a->spool_fd = -1;
 	if (!fs_share_name_ok(name, FS_SHARE_NAME_MAX)) {
-		snprintf(err, errlen, "flowscope:@%.80s: not a share name "
+		snprintf(err, errlen, "@%.80s: not a share name "
 			 "(letters, digits, '.', '_', '-'; at most %d)", name,
 			 FS_SHARE_NAME_MAX);
 		return -1;
@@ -743,17 +743,17 @@ int fs_share_attach(struct fs_attach *a, const char *name, const char *mode,
 	}
 	if (fd < 0) {
 		if (e == ENOENT)
-			snprintf(err, errlen, "flowscope:@%s: no capture "
+			snprintf(err, errlen, "@%s: no capture "
 				 "publishes '%s' (no socket %s%s%s): start one "
 				 "with share = %s", name, name, paths[0],
 				 npaths > 1 ? " or " : "",
 				 npaths > 1 ? paths[1] : "", name);
 		else if (e == ECONNREFUSED)
-			snprintf(err, errlen, "flowscope:@%s: the capture that "
+			snprintf(err, errlen, "@%s: the capture that "
 				 "published '%s' is gone (stale socket %s)",
 				 name, name, tried);
 		else
-			snprintf(err, errlen, "flowscope:@%s: %s: %s", name,
+			snprintf(err, errlen, "@%s: %s: %s", name,
 				 tried, strerror(e));
 		return -1;
 	}
@@ -761,18 +761,18 @@ int fs_share_attach(struct fs_attach *a, const char *name, const char *mode,
 		 group ? group : "-", program_invocation_short_name);
 	if (send(fd, line, strlen(line), MSG_NOSIGNAL) < 0 ||
 	    hear(fd, line, sizeof(line), &ring_fd, &a->spool_fd) < 0) {
-		snprintf(err, errlen, "flowscope:@%s: the publisher did not "
+		snprintf(err, errlen, "@%s: the publisher did not "
 			 "answer: %s", name, errno ? strerror(errno) : "hung up");
 		goto fail;
 	}
 	line[strcspn(line, "\n")] = '\0';
 	if (strncmp(line, "error: ", 7) == 0) {
-		snprintf(err, errlen, "flowscope:@%s: %s", name, line + 7);
+		snprintf(err, errlen, "@%s: %s", name, line + 7);
 		goto fail;
 	}
 	if (sscanf(line, "ok %u %ld %31s", &member, &pid, prog) != 3 ||
 	    ring_fd < 0) {
-		snprintf(err, errlen, "flowscope:@%s: the publisher's answer "
+		snprintf(err, errlen, "@%s: the publisher's answer "
 			 "is not one this version understands", name);
 		goto fail;
 	}
@@ -780,7 +780,7 @@ int fs_share_attach(struct fs_attach *a, const char *name, const char *mode,
 	close(ring_fd);
 	ring_fd = -1;
 	if (a->ring == NULL) {
-		snprintf(err, errlen, "flowscope:@%s: %s", name, ringerr);
+		snprintf(err, errlen, "@%s: %s", name, ringerr);
 		goto fail;
 	}
 	a->sock = fd;

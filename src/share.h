@@ -114,7 +114,7 @@ struct fs_attach {
 };
 
 /* Attach to name: connect, be admitted, map. Returns 0 or -1 with err
- * ("flowscope:@NAME: ..."). */
+ * ("@NAME: ..."). */
 int fs_share_attach(struct fs_attach *a, const char *name, const char *mode,
 		    const char *group, char *err, size_t errlen);
 /* Hang up (the publisher frees our slot). The ring stays mapped: it is

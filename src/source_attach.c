@@ -59,7 +59,7 @@ int fs_attachsrc_open(struct fs_source *src, char *err, size_t errlen)
 	unsigned n = fs_ring_lanes(src->att->ring);
 
 	if (n > FS_MAX_QUEUES) {
-		snprintf(err, errlen, "flowscope:@%s: the published ring has "
+		snprintf(err, errlen, "@%s: the published ring has "
 			 "%u lanes, more than the %u one capture reads",
 			 src->spec.arg, n, FS_MAX_QUEUES);
 		return -1;
@@ -205,7 +205,7 @@ static void *watch_thread(void *arg)
 				}
 				snprintf(src->feeder_err,
 					 sizeof(src->feeder_err),
-					 "flowscope:@%s: the publisher (pid %ld, "
+					 "@%s: the publisher (pid %ld, "
 					 "%s) is gone: it ended without closing "
 					 "its ring", a->name, (long)a->pub_pid,
 					 a->pub_prog);
@@ -232,7 +232,7 @@ int fs_attachsrc_start(struct fs_source *src, const struct fs_sink *sink,
 	}
 	rc = fs_thread_start(&src->feeder, watch_thread, src);
 	if (rc != 0) {
-		snprintf(err, errlen, "flowscope:@%s: cannot start a thread: "
+		snprintf(err, errlen, "@%s: cannot start a thread: "
 			 "%s", src->spec.arg, strerror(rc));
 		return -1;
 	}
