@@ -43,6 +43,7 @@ ldd /usr/bin/tcpdump | grep -q "libpcap.so.0.8 => $lib" ||
 	fail "tcpdump does not load $lib: $(ldd /usr/bin/tcpdump | grep libpcap)"
 for f in /usr/bin/flowscope-ctl /usr/bin/flowscope-run /usr/sbin/flowscope-record \
 	 /lib/systemd/system/flowscope-record@.service \
+	 /usr/lib/tmpfiles.d/flowscope.conf \
 	 /usr/share/doc/flowscope/examples/flowscope.conf \
 	 /usr/share/doc/flowscope/examples/record-example.conf; do
 	[ -e "$f" ] || fail "$f is not installed"
@@ -75,7 +76,7 @@ apt-get purge -y -q flowscope >deb-purge.log 2>&1 ||
 	fail "the system library $syslib changed"
 for f in /etc/ld.so.conf.d/00-flowscope.conf "/usr/lib/$multiarch/flowscope" \
 	 /usr/bin/flowscope-ctl /usr/sbin/flowscope-record \
-	 /lib/systemd/system/flowscope-record@.service; do
+	 /lib/systemd/system/flowscope-record@.service /usr/lib/tmpfiles.d/flowscope.conf; do
 	[ ! -e "$f" ] || fail "$f is still there after purge"
 done
 tcpdump -i flowscope:gen -c 1 -w /dev/null >"$out/stock.out" 2>&1 &&

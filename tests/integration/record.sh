@@ -276,6 +276,16 @@ installed=${bin#"$WORK/inst"}
 grep -qx "ExecStart=$installed flowscope-%i" "$unit" ||
 	fail "the installed unit does not run $installed flowscope-%i: $(grep ExecStart "$unit")"
 "$bin" --version | grep -q '^flowscope-record [0-9]' || fail "the installed recorder has no --version"
+check "(f) make install: the tmpfiles.d entry that makes /run/flowscope-share"
+tmpf=$(find "$WORK/inst" -path '*/lib/tmpfiles.d/flowscope.conf' | head -n 1)
+[ -n "$tmpf" ] || fail_log "no tmpfiles.d/flowscope.conf installed" "$WORK/install.out"
+if command -v systemd-tmpfiles >/dev/null 2>&1; then
+	mkdir -p "$WORK/troot/run" || fail "mkdir failed"
+	systemd-tmpfiles --create --root="$WORK/troot" "$tmpf" >"$WORK/tmpfiles.out" 2>&1 ||
+		fail_log "systemd-tmpfiles --create failed" "$WORK/tmpfiles.out"
+	[ "$(stat -c '%a %U' "$WORK/troot/run/flowscope-share" 2>/dev/null)" = "755 root" ] ||
+		fail "systemd-tmpfiles did not make run/flowscope-share 0755 root"
+fi
 
 if command -v systemd-analyze >/dev/null 2>&1; then
 	check "(f) systemd-analyze verify: the unit as an instance, without a warning"
