@@ -3,7 +3,8 @@
 # Shared rings (part of make bench, or on its own: bash bench/share.sh):
 # a recorder publishes the ring of dpdk0 (DPDK's pcap driver looping the
 # 64-byte trace, infinite_rx=1) with share, alone and with 1, 2 and 4
-# readers attached (fs-bench on flowscope:@bench), and with a group of 2.
+# readers attached (fs-bench on flowscope:@bench), with a group of 2, and
+# with one reader in trigger mode (its own flow tracking).
 # Per row: the publisher's receive rate (its control socket's `received`
 # over the interval) and the ratio to its rate alone, the CPU cores it used,
 # each reader's delivered rate and ps_drop, their sum, and the readers' CPU
@@ -65,7 +66,7 @@ share_row() {
 		rates+="${rates:+ / }$(awk -v x="$v" 'BEGIN { printf "%.2f", x / 1e6 }')"
 		drops+="${drops:+ / }${d:-0}"
 	done
-	ns=$(awk -v c="$cpu" -v s="$secs" -v p="$sum" 'BEGIN { if (p > 0) printf "%.1f", c * s * 1e9 / p; else print "-" }')
+	ns=$(awk -v c="$cpu" -v p="$sum" 'BEGIN { if (p > 0) printf "%.1f", c * 1e9 / p; else print "-" }')
 	awk -v name="$label" -v r0="$r0" -v r1="$r1" -v t0="$t0" -v t1="$t1" -v tk="$tk" \
 		-v s0="$s0" -v s1="$s1" -v alone="${alone:-0}" -v rates="${rates:--}" \
 		-v sum="$sum" -v drops="${drops:--}" -v ns="$ns" -v cpu="$cpu" 'BEGIN {
@@ -88,7 +89,14 @@ share_row "publisher + 1 attached reader" 1
 share_row "publisher + 2 attached readers" 2
 share_row "publisher + 4 attached readers" 4
 share_row "publisher + a group of 2 (steering)" 2 FLOWSCOPE_GROUP=g
+share_row "publisher + 1 attached reader in trigger mode (trigger udp: every flow)" 1 \
+	FLOWSCOPE_MODE=trigger FLOWSCOPE_TRIGGER=udp
 line=$(env LD_LIBRARY_PATH="$fs_lib" FLOWSCOPE_CONTROL=off FLOWSCOPE_EAL="$vdev" \
 	"$work/fs-bench" flowscope:dpdk0 "$secs" 2>/dev/null | tail -n 1)
 echo
 echo "In-process live reader of the same port, for the cost per packet (its receive thread included): $line"
+line=$(env LD_LIBRARY_PATH="$fs_lib" FLOWSCOPE_CONTROL=off FLOWSCOPE_EAL="$vdev" \
+	FLOWSCOPE_MODE=trigger FLOWSCOPE_TRIGGER=udp \
+	"$work/fs-bench" flowscope:dpdk0 "$secs" 2>/dev/null | tail -n 1)
+echo
+echo "In-process trigger-mode capture of the same port (trigger udp), against the attached one in trigger mode: $line"
