@@ -1062,7 +1062,8 @@ static int claim(fs_capture *c, struct fs_source *s, bool opened,
  * that chunk on, so that the seam has no gap and no duplicate. Without a
  * spool (or one this reader may not read) the ring's part is all there
  * is. Not for a group, whose steering the spool does not keep, nor in
- * trigger mode, whose analyzers learn from the ring.
+ * trigger mode, whose analyzers learn from the ring (and keep the spool's
+ * directory for the history of the flows they trigger: open_history).
  */
 static void attach_history(fs_capture *c, uint32_t caplen)
 {
@@ -1099,9 +1100,10 @@ static void attach_history(fs_capture *c, uint32_t caplen)
 				c->rd[i].lead = true;
 			}
 done:
-	if (a->spool_fd >= 0)
+	if (a->spool_fd >= 0 && c->dring == NULL) {
 		close(a->spool_fd);
-	a->spool_fd = -1;
+		a->spool_fd = -1;
+	}
 }
 
 /* Attached in a group: is the record ours? One whose chunk's table was
@@ -1397,7 +1399,9 @@ fs_capture *fs_capture_open(const char *device,
 				s->spec.kind != FS_SRC_ATTACH;
 			/* what the ring gives up of a spool read back is
 			 * still in that spool */
-			c->an[lane].spooled = s->spec.kind == FS_SRC_SPOOL;
+			c->an[lane].spooled = s->spec.kind == FS_SRC_SPOOL ||
+				(s->spec.kind == FS_SRC_ATTACH &&
+				 c->dring != NULL && s->att->spool_fd >= 0);
 			c->rd[lane].rxq = &s->rxq[q];
 		}
 	}
@@ -1494,10 +1498,19 @@ static fs_spool_hist *open_history(void *arg, unsigned lane,
 	fs_capture *c = arg;
 	struct fs_rxq *q = c->rd[lane].rxq;
 
+	char dir[64];
+
 	if (c->spool != NULL)
 		return fs_spool_hist_open(c->spool, rec, snap);
 	if (q != NULL && q->src->spec.kind == FS_SRC_SPOOL)
 		return fs_spoolsrc_hist_open(q->src, rec, snap);
+	if (q != NULL && q->src->spec.kind == FS_SRC_ATTACH &&
+	    q->src->att->spool_fd >= 0) {
+		/* the publisher's spool, which it handed over */
+		snprintf(dir, sizeof(dir), "/proc/self/fd/%d",
+			 q->src->att->spool_fd);
+		return fs_spooldir_flow_history(dir, rec, snap);
+	}
 	return NULL;
 }
 

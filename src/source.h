@@ -251,6 +251,12 @@ struct fs_spool_hist *fs_spoolsrc_hist_open(struct fs_source *src,
  * chunk before[l], into out[l] (NULL: nothing on disk). Returns 0, or
  * -1 with err (out all NULL).
  */
+/* A triggered flow's history (the reference record rec of an attached
+ * reader's analyzer) from its publisher's spool directory dir, scanned
+ * anew; records cut to snap. NULL when it cannot be read. */
+struct fs_spool_hist *fs_spooldir_flow_history(const char *dir,
+					       const struct fs_pkt_hdr *rec,
+					       uint32_t snap);
 int fs_spooldir_history(const char *dir, unsigned nlanes, uint64_t since,
 			const uint64_t *before, uint32_t snap,
 			struct fs_spool_hist **out, char *err, size_t errlen);

@@ -301,6 +301,80 @@ static void shared_release(void *arg)
 	}
 }
 
+fs_spool_hist *fs_spooldir_flow_history(const char *dir,
+					const struct fs_pkt_hdr *rec,
+					uint32_t snap)
+{
+	struct shared_reader *sh;
+	struct fs_hist_ref ref;
+	struct fs_spool_blkref *v = NULL;
+	const struct stream *st;
+	fs_spool_hist *h = NULL;
+	uint8_t **flow = NULL;
+	char err[256];
+	size_t n = 0;
+
+	if (fs_hist_ref_get(rec, &ref) < 0)
+		return NULL;
+	sh = calloc(1, sizeof(*sh));
+	if (sh == NULL)
+		return NULL;
+	/* a scan of its own: segments come and go while the reader runs */
+	sh->rd = reader_open(dir, err, sizeof(err));
+	if (sh->rd == NULL) {
+		free(sh);
+		return NULL;
+	}
+	sh->refs = 1;
+	if (ref.lane >= sh->rd->nlanes)
+		goto empty;
+	st = &sh->rd->s[ref.lane];
+	v = calloc(st->n + 1, sizeof(*v));
+	flow = calloc(sh->rd->nseg + 1, sizeof(*flow));
+	if (v == NULL || flow == NULL)
+		goto out;
+	/* the blocks each segment's flow index does not rule out */
+	for (size_t i = 0; i < sh->rd->nseg; i++) {
+		const struct fs_spool_index *x = &sh->rd->idx[i];
+
+		if (x->h.nblocks == 0)
+			continue;
+		flow[i] = calloc(x->h.nblocks / 8 + 1, 1);
+		if (flow[i] != NULL)
+			fs_idx_mark_flow(x, ref.hash, flow[i]);
+	}
+	for (size_t k = 0; k < st->n; k++) {
+		const struct blkref *r = &st->b[k];
+
+		if (r->last_ts < ref.first_ts)
+			continue;
+		if (r->blk != UINT32_MAX && flow[r->seg] != NULL &&
+		    !(flow[r->seg][r->blk / 8] & (1u << (r->blk % 8))))
+			continue;
+		v[n].seg = r->seg;
+		v[n].off = r->off;
+		v[n].total = r->total;
+		v[n].lane = ref.lane;
+		n++;
+	}
+empty:
+	/* even with no block: the iterator counts what is missing */
+	h = fs_hist_from_blocks(&ref, v, n, snap, shared_seg, sh, false);
+	v = NULL;
+	if (h != NULL) {
+		fs_spool_hist_on_close(h, shared_release, sh);
+		sh->refs++;
+	}
+out:
+	if (flow != NULL)
+		for (size_t i = 0; i < sh->rd->nseg; i++)
+			free(flow[i]);
+	free(flow);
+	free(v);
+	shared_release(sh);
+	return h;
+}
+
 int fs_spooldir_history(const char *dir, unsigned nlanes, uint64_t since,
 			const uint64_t *before, uint32_t snap,
 			fs_spool_hist **out, char *err, size_t errlen)

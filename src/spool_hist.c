@@ -283,13 +283,19 @@ uint64_t fs_spool_hist_missing(const fs_spool_hist *h)
 	return h->ref.expect > h->found ? h->ref.expect - h->found : 0;
 }
 
+void fs_spool_hist_on_close(fs_spool_hist *h, void (*release)(void *arg),
+			    void *arg)
+{
+	h->release = release;
+	h->release_arg = arg;
+}
+
 void fs_spool_hist_every(fs_spool_hist *h, void (*release)(void *arg),
 			 void *arg)
 {
 	h->every = true;
 	h->ref.expect = UINT64_MAX;
-	h->release = release;
-	h->release_arg = arg;
+	fs_spool_hist_on_close(h, release, arg);
 }
 
 void fs_spool_hist_close(fs_spool_hist *h)

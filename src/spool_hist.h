@@ -64,6 +64,10 @@ size_t fs_spool_hist_next(fs_spool_hist *h, const uint8_t **recs,
 void fs_spool_hist_every(fs_spool_hist *h, void (*release)(void *arg),
 			 void *arg);
 
+/* Call release(arg) when h is closed. */
+void fs_spool_hist_on_close(fs_spool_hist *h, void (*release)(void *arg),
+			    void *arg);
+
 /* Packets the reference expected that the spool did not give (so far). */
 uint64_t fs_spool_hist_missing(const fs_spool_hist *h);
 

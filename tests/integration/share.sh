@@ -21,6 +21,8 @@
 #  (j) since = -6s on a publisher whose 1 MiB ring holds less than that
 #      and whose spool_dir holds the rest: the spool's part, the ring's,
 #      then live, with no gap and no duplicate at either seam.
+#  (k) trigger mode on that publisher: RST flows four times longer than
+#      the ring come whole, their start from the spool (the oracle).
 #  (f) another uid is refused with a message naming share_group; a member
 #      of share_group (its primary group) is admitted.
 #  (g) the publisher ends (SIGTERM): readers end within a second, exit 0;
@@ -386,6 +388,22 @@ expect_ok "$BG_RC" "tcpdump since=-6s" "$WORK/deep.pcap.stderr"
 [ "$(td_dropped "$WORK/deep.pcap.stderr")" = 0 ] ||
 	fail_log "the reader reports drops" "$WORK/deep.pcap.stderr"
 seq_check deep "$t0" 6 2999
+
+# ---- (k) -----------------------------------------------------------------
+mktrace_summary long --packets 4000 --flows 8 --proto mixed --size 1000 \
+	--rst-every 4 --sport 50000
+oracle_flows "$WORK/long.pcap" 'tcp.flags.reset == 1' "$WORK/long.expected.pcap"
+[ "$ORACLE_COUNT" = "$(summary_value long rst_flow_packets)" ] ||
+	fail "test bug: the oracle finds $ORACLE_COUNT packets of RST flows, fs-mktrace wrote $(summary_value long rst_flow_packets)"
+check "(k) trigger mode on the 1 MiB ring and its spool: $ORACLE_FLOWS RST flows of $ORACLE_COUNT packets, longer than the ring, whole"
+reader "$WORK/long.out.pcap" FLOWSCOPE_MODE=trigger FLOWSCOPE_TRIGGER="$RST"
+replay "$WORK/long.pcap" 1000
+sleep 1
+stop_tcpdump "$WORK/long.out.pcap" "$RD_PID"
+expect_ok "$BG_RC" "the trigger-mode reader of the spooled ring" "$WORK/long.out.pcap.stderr"
+expect_same --per-flow --bytes-only "$WORK/long.expected.pcap" "$WORK/long.out.pcap"
+[ "$(td_dropped "$WORK/long.out.pcap.stderr")" = 0 ] ||
+	fail_log "the reader reports drops (history lost)" "$WORK/long.out.pcap.stderr"
 
 # ---- (g) -----------------------------------------------------------------
 check "the publisher ends: readers end within a second, exit 0"
