@@ -81,10 +81,13 @@ build "$dir/check_timewin" "$asan" tests/check_timewin.c src/timewin.c -- $check
 build "$dir/check_bpfhint" "$asan" tests/check_bpfhint.c src/bpfhint.c src/flowkey.c \
 	-- $check -lpcap &&
 	run check_bpfhint "$dir/check_bpfhint"
+build "$dir/check_busmsg" "$asan" tests/check_busmsg.c src/busmsg.c src/flowkey.c -- $check &&
+	run check_busmsg "$dir/check_busmsg"
 for t in flowkey:src/flowkey.c "config:src/config.c src/eal_args.c src/devname.c src/timewin.c" \
 	 devname:src/devname.c \
 	 "control:src/control.c src/control_dir.c" \
-	 "pcapfile:src/analyzer.c src/flow.c src/flowkey.c src/ring.c"; do
+	 "pcapfile:src/analyzer.c src/flow.c src/flowkey.c src/ring.c" \
+	 "busmsg:src/busmsg.c src/flowkey.c"; do
 	name=${t%%:*}
 	# shellcheck disable=SC2086
 	build "$dir/replay_$name" "$asan" tests/fuzz/replay.c "tests/fuzz/fuzz_$name.c" \

@@ -6,7 +6,7 @@ set -u
 dir=$(dirname "$0")
 bin=${FS_FUZZ_BIN:-$dir}
 rc=0
-for t in flowkey config devname control pcapfile; do
+for t in flowkey config devname control pcapfile busmsg; do
 	if ! "$bin/replay_$t" "$dir/corpus/$t"; then
 		echo "corpus: replay_$t failed" >&2
 		rc=1
