@@ -330,8 +330,11 @@ static void analyze(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
 	a->untriggered++;
 	if (matched || (act && a->trigger.bf_insns != NULL &&
 			bpf_filter(a->trigger.bf_insns, data, h->wire_len,
-				   h->cap_len) != 0))
+				   h->cap_len) != 0)) {
 		trigger_flow(a, f);
+		if (a->on_trigger != NULL)
+			a->on_trigger(a->on_trigger_arg, &f->key, h->ts_ns);
+	}
 }
 
 /* The n records of one burst, lane packet numbers k0.. (or ks[], and
@@ -573,7 +576,17 @@ static void serve(struct fs_analyzer *a, struct fs_request *r)
 
 	r->count = 0;
 	r->ntop = 0;
+	if (r->type == FS_REQ_TRIGGER_KEY) {
+		HASH_FIND_BYHASHVALUE(hh, a->table.flows, r->key,
+				      sizeof(*r->key), fs_flow_hash(r->key), f);
+		if (f != NULL && !f->triggered) {
+			trigger_flow(a, f);
+			r->count = 1;
+		}
+	}
 	HASH_ITER(hh, a->table.flows, f, tmp) {
+		if (r->type == FS_REQ_TRIGGER_KEY)
+			break;
 		switch (r->type) {
 		case FS_REQ_FLOWS:
 			if (matches(f, r->filter)) {
@@ -587,6 +600,8 @@ static void serve(struct fs_analyzer *a, struct fs_request *r)
 				r->count++;
 			}
 			break;
+		case FS_REQ_TRIGGER_KEY:
+			break;	/* below: one lookup, not a walk */
 		case FS_REQ_TOP:
 			/* the last complete second */
 			if (f->ep == sec)
@@ -596,7 +611,8 @@ static void serve(struct fs_analyzer *a, struct fs_request *r)
 			break;
 		}
 	}
-	if (r->type == FS_REQ_TRIGGER && a->deliv != NULL)
+	if ((r->type == FS_REQ_TRIGGER || r->type == FS_REQ_TRIGGER_KEY) &&
+	    a->deliv != NULL)
 		fs_lane_publish(a->deliv);
 	publish_counters(a);
 }

@@ -35,7 +35,8 @@ struct fs_hist {
 	uint32_t back;		/* packets back to the flow's previous one, 0: none */
 };
 
-enum fs_req_type { FS_REQ_FLOWS, FS_REQ_TRIGGER, FS_REQ_TOP };
+enum fs_req_type { FS_REQ_FLOWS, FS_REQ_TRIGGER, FS_REQ_TOP,
+		   FS_REQ_TRIGGER_KEY };
 
 struct fs_top_entry {
 	struct fs_flow_key key;
@@ -52,6 +53,7 @@ struct fs_request {
 	struct fs_top_entry *top;		/* TOP: n entries */
 	unsigned ntop;				/* TOP: filled */
 	uint64_t count;				/* TRIGGER/FLOWS: flows */
+	const struct fs_flow_key *key;		/* TRIGGER_KEY: the flow */
 };
 
 #define FS_AN_BURST 64	/* records per burst of analysis */
@@ -91,6 +93,11 @@ struct fs_analyzer {
 	/* waits before a delivery copy would overrun a lossless reader */
 	void (*wait)(void *arg, uint32_t cap);
 	void *wait_arg;
+	/* a packet matched the trigger (not an operator's or the bus's
+	 * trigger): the bus publishes it (bus.h); NULL: no bus */
+	void (*on_trigger)(void *arg, const struct fs_flow_key *k,
+			   uint64_t ts_ns);
+	void *on_trigger_arg;
 	unsigned delivered;		/* copied since the owner zeroed it */
 	/* packets analyzed that no trigger has selected (yet): each one of
 	 * an untriggered or untracked flow adds one, a trigger takes its

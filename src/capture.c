@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "analyzer.h"
+#include "bus.h"
 #include "claim.h"
 #include "config.h"
 #include "control.h"
@@ -90,6 +91,7 @@ struct fs_capture {
 	struct fs_frag *frags;	/* attached in a group: fragments' flows */
 	struct fs_foreign *foreign;	/* attached, trigger mode: per lane */
 	struct fs_claims claims;	/* what we record that others may not */
+	fs_bus *bus;		/* bus = URL: triggers across hosts, or NULL */
 	int dump_fd;		/* dump_dir, or -1 */
 	fs_dumper *dumper;
 	struct fs_lane **dlanes;	/* the dumper's lanes */
@@ -211,6 +213,8 @@ void fs_capture_stop(fs_capture *c)
 {
 	if (c == NULL || forked(c))
 		return;
+	/* first: nothing from the bus acts on a capture that stops */
+	fs_bus_stop(c->bus);
 	fs_control_stop(c->ctl);
 	/* a socket nobody serves must not wait for the dumper to finish */
 	if (c->ctl != NULL)
@@ -278,6 +282,7 @@ void fs_capture_close(fs_capture *c)
 	if (c->share_fd >= 0)
 		close(c->share_fd);
 	fs_claims_release(&c->claims);
+	fs_bus_free(c->bus);
 	free(c->frags);
 	free(c->dlanes);
 	free(c->hist_lost);
@@ -394,6 +399,18 @@ int fs_capture_write_stats(fs_capture *c, FILE *out)
 	fprintf(out, "not_triggered %" PRIu64 "\n", s.not_triggered);
 	fprintf(out, "cut_packets %" PRIu64 "\n", s.cut_packets);
 	fprintf(out, "cut_bytes %" PRIu64 "\n", s.cut_bytes);
+	if (c->bus != NULL) {
+		struct fs_bus_stats b;
+
+		fs_bus_get_stats(c->bus, &b);
+		fprintf(out, "bus_connected %d\n", b.connected ? 1 : 0);
+		fprintf(out, "bus_sent %" PRIu64 "\n", b.sent);
+		fprintf(out, "bus_unsent %" PRIu64 "\n", b.unsent);
+		fprintf(out, "bus_received %" PRIu64 "\n", b.received);
+		fprintf(out, "bus_flows %" PRIu64 "\n", b.flows);
+		fprintf(out, "bus_refused %" PRIu64 "\n", b.refused);
+		fprintf(out, "bus_errors %" PRIu64 "\n", b.errors);
+	}
 	if (c->share != NULL) {
 		struct fs_share_stats sh;
 
@@ -546,7 +563,7 @@ static int ctl_flows(void *arg, const struct bpf_program *filter, FILE *out,
 }
 
 static int ctl_trigger(void *arg, const struct bpf_program *filter,
-		       FILE *out, char *err, size_t errlen)
+		       const char *text, FILE *out, char *err, size_t errlen)
 {
 	fs_capture *c = arg;
 	struct fs_request r = { .type = FS_REQ_TRIGGER, .filter = filter };
@@ -556,6 +573,96 @@ static int ctl_trigger(void *arg, const struct bpf_program *filter,
 		return -1;
 	fprintf(out, "triggered %" PRIu64 "\n", n);
 	(void)!write(c->efd, &one, sizeof(one));
+	/* the same flows on every capture of the bus */
+	if (c->bus != NULL)
+		fs_bus_publish_filter(c->bus, text);
+	return 0;
+}
+
+/* ---- the bus (bus.h) ---- */
+
+/* A trigger from another capture: its flow, or its filter's flows. */
+static long bus_trigger(void *arg, const struct fs_bus_msg *m, char *err,
+			size_t errlen)
+{
+	fs_capture *c = arg;
+	struct fs_request r = { .type = FS_REQ_TRIGGER };
+	struct bpf_program prog = { 0, NULL };
+	pcap_t *dead = NULL;
+	uint64_t one = 1, n = 0;
+	int rc;
+
+	if (m->has_key) {
+		r.type = FS_REQ_TRIGGER_KEY;
+		r.key = &m->key;
+	} else if (m->filter[0] != '\0') {
+		/* over flows, as flowscope-ctl trigger's (control.c) */
+		dead = pcap_open_dead(DLT_EN10MB, 65535);
+		if (dead == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		if (pcap_compile(dead, &prog, m->filter, 1,
+				 PCAP_NETMASK_UNKNOWN) < 0) {
+			snprintf(err, errlen, "bad filter: %s",
+				 pcap_geterr(dead));
+			pcap_close(dead);
+			return -1;
+		}
+		r.filter = &prog;
+	}
+	rc = ctl_each_lane(c, &r, err, errlen, &n);
+	if (dead != NULL) {
+		pcap_freecode(&prog);
+		pcap_close(dead);
+	}
+	if (rc < 0)
+		return -1;
+	(void)!write(c->efd, &one, sizeof(one));
+	return (long)n;
+}
+
+static void bus_stats(void *arg, FILE *out)
+{
+	(void)fs_capture_write_stats(arg, out);
+}
+
+static const char *bus_mode(void *arg)
+{
+	const fs_capture *c = arg;
+
+	return c->cfg.mode == FS_MODE_TRIGGER ? "trigger" : "live";
+}
+
+/* A packet matched the trigger: every capture of the bus hears of it
+ * (the analyzer's thread; the bus never makes it wait). */
+static void bus_publish(void *arg, const struct fs_flow_key *k, uint64_t ts)
+{
+	fs_capture *c = arg;
+
+	fs_bus_publish_key(c->bus, k, ts);
+}
+
+static int start_bus(fs_capture *c, char *errbuf, size_t errlen)
+{
+	static const struct fs_bus_ops ops0 = {
+		.trigger = bus_trigger, .stats = bus_stats, .mode = bus_mode,
+	};
+	struct fs_bus_ops ops = ops0;
+	char name[160];
+
+	ops.arg = c;
+	if (c->dev.named != NULL)
+		snprintf(name, sizeof(name), "%s", c->dev.named);
+	else
+		fs_source_label(&c->dev.sources[0], name, sizeof(name));
+	c->bus = fs_bus_start(&c->cfg, name, &ops, errbuf, errlen);
+	if (c->bus == NULL)
+		return -1;
+	for (unsigned i = 0; i < c->nlanes; i++) {
+		c->an[i].on_trigger = bus_publish;
+		c->an[i].on_trigger_arg = c;
+	}
 	return 0;
 }
 
@@ -1440,6 +1547,9 @@ fs_capture *fs_capture_open(const char *device,
 				      c->reader && c->cfg.mode == FS_MODE_TRIGGER ?
 				      NULL : c->hist_lost);
 	}
+	/* before the receive threads, whose analyzers publish to it */
+	if (c->cfg.bus != NULL && start_bus(c, errbuf, errlen) < 0)
+		goto fail;
 	for (unsigned i = 0; i < c->nsources; i++)
 		if (fs_source_start(&c->src[i], &c->sink, errbuf, errlen) < 0)
 			goto fail;

@@ -73,6 +73,10 @@ _Static_assert(FIELD_IS(cutoff, uint64_t), "cutoff");
 _Static_assert(FIELD_IS(since, char *), "since");
 _Static_assert(FIELD_IS(share, char *), "share");
 _Static_assert(FIELD_IS(share_group, char *), "share_group");
+_Static_assert(FIELD_IS(bus, char *), "bus");
+_Static_assert(FIELD_IS(bus_subject, char *), "bus_subject");
+_Static_assert(FIELD_IS(bus_creds, char *), "bus_creds");
+_Static_assert(FIELD_IS(bus_ca, char *), "bus_ca");
 _Static_assert(FIELD_IS(group, char *), "group");
 _Static_assert(FIELD_IS(until, char *), "until");
 _Static_assert(FIELD_IS(source_vlans, struct fs_vlans), "source_vlans");
@@ -167,6 +171,19 @@ static const struct fs_config_key keys[] = {
 	{ "group", FS_KEY_NAME, "none", 1, 32, OFF(group),
 	  "readers attached with the same group id split the traffic: "
 	  "each flow, both directions, goes to one of them" },
+	{ "bus", FS_KEY_BUS, "none", 0, 0, OFF(bus),
+	  "NATS server shared by several capture hosts (nats://HOST:PORT, "
+	  "tls://HOST:PORT, several comma-separated): every trigger is "
+	  "published there, and triggers the others publish are acted on" },
+	{ "bus_subject", FS_KEY_SUBJECT, FS_BUS_SUBJECT_DEFAULT, 0, 0,
+	  OFF(bus_subject),
+	  "the NATS subject triggers travel on (requests of flowscope-ctl "
+	  "--bus: SUBJECT.ctl)" },
+	{ "bus_creds", FS_KEY_FILE, "none", 0, 0, OFF(bus_creds),
+	  "NATS user credentials file (JWT and NKey seed) to connect with" },
+	{ "bus_ca", FS_KEY_FILE, "none", 0, 0, OFF(bus_ca),
+	  "CA certificates (PEM) that the server's certificate must chain "
+	  "to; with it, the connection is TLS" },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -222,6 +239,10 @@ void fs_config_release(struct fs_config *c)
 	free(c->share);
 	free(c->share_group);
 	free(c->group);
+	free(c->bus);
+	free(c->bus_subject);
+	free(c->bus_creds);
+	free(c->bus_ca);
 	fs_config_init(c);
 }
 
@@ -384,11 +405,108 @@ static void describe(const struct fs_config_key *k, char *buf, size_t len)
 			 "'_' or '-' (not starting with '.' or '-')",
 			 (unsigned long long)k->max);
 		break;
+	case FS_KEY_BUS:
+		snprintf(buf, len, "nats://HOST[:PORT] or tls://HOST[:PORT], "
+			 "several comma-separated");
+		break;
+	case FS_KEY_SUBJECT:
+		snprintf(buf, len, "a NATS subject: tokens of letters, digits, "
+			 "'_' or '-' joined by '.', at most %d bytes, no "
+			 "wildcard", FS_BUS_SUBJECT_MAX);
+		break;
+	case FS_KEY_FILE:
+		snprintf(buf, len, "a file flowscope can read");
+		break;
 	case FS_KEY_STRING:
 	default:
 		snprintf(buf, len, "any text");
 		break;
 	}
+}
+
+/* One server URL of the bus key: nats:// or tls://, a host (an optional
+ * user[:password]@ before it), an optional port 1..65535, nothing else. */
+static bool bus_url_ok(const char *u, size_t n)
+{
+	size_t i, hs;
+
+	if (n > 7 && strncmp(u, "nats://", 7) == 0)
+		i = 7;
+	else if (n > 6 && strncmp(u, "tls://", 6) == 0)
+		i = 6;
+	else
+		return false;
+	for (size_t k = i; k < n; k++)
+		if (u[k] == '@')
+			i = k + 1;
+	hs = i;
+	if (i < n && u[i] == '[') {	/* [IPv6] */
+		while (i < n && u[i] != ']')
+			i++;
+		if (i == n)
+			return false;
+		i++;
+	} else {
+		while (i < n && u[i] != ':')
+			if (u[i] <= ' ' || u[i] >= 0x7f || u[i] == '/' ||
+			    u[i++] == '?')
+				return false;
+	}
+	if (i == hs)
+		return false;
+	if (i < n) {
+		unsigned long port = 0;
+
+		if (u[i++] != ':' || i == n || n - i > 5)
+			return false;
+		for (; i < n; i++) {
+			if (u[i] < '0' || u[i] > '9')
+				return false;
+			port = port * 10 + (unsigned long)(u[i] - '0');
+		}
+		if (port == 0 || port > 65535)
+			return false;
+	}
+	return true;
+}
+
+static bool bus_ok(const char *v)
+{
+	while (*v) {
+		size_t n = strcspn(v, ",");
+
+		if (!bus_url_ok(v, n))
+			return false;
+		v += n;
+		if (*v == ',' && *++v == '\0')
+			return false;
+	}
+	return true;
+}
+
+/* A subject we may subscribe to without reaching others: no wildcard,
+ * no empty token. */
+static bool subject_ok(const char *v)
+{
+	size_t n = strlen(v), tok = 0;
+
+	if (n == 0 || n > FS_BUS_SUBJECT_MAX)
+		return false;
+	for (size_t i = 0; i <= n; i++) {
+		char ch = v[i];
+
+		if (ch == '.' || ch == '\0') {
+			if (tok == 0)
+				return false;
+			tok = 0;
+		} else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			   (ch >= '0' && ch <= '9') || ch == '_' || ch == '-') {
+			tok++;
+		} else {
+			return false;
+		}
+	}
+	return true;
 }
 
 /*
@@ -695,6 +813,30 @@ static int set_value(struct fs_config *c, const struct fs_config_key *k,
 				   where, err, errlen);
 
 	case FS_KEY_STRING:
+		break;
+
+	case FS_KEY_BUS:
+		if (!bus_ok(value))
+			return fail(err, errlen, where, "%s: '%s' is not a NATS "
+				    "server URL (%s)", k->name, value, form);
+		break;
+
+	case FS_KEY_SUBJECT:
+		if (!subject_ok(value))
+			return fail(err, errlen, where, "%s: '%s' is not a "
+				    "subject (%s)", k->name, value, form);
+		break;
+
+	case FS_KEY_FILE:
+		if (stat(value, &st) < 0)
+			return fail(err, errlen, where, "%s: cannot use '%s': %s",
+				    k->name, value, strerror(errno));
+		if (!S_ISREG(st.st_mode))
+			return fail(err, errlen, where, "%s: '%s' is not a file",
+				    k->name, value);
+		if (faccessat(AT_FDCWD, value, R_OK, AT_EACCESS) < 0)
+			return fail(err, errlen, where, "%s: cannot read '%s': "
+				    "%s", k->name, value, strerror(errno));
 		break;
 
 	case FS_KEY_NAME:

@@ -68,6 +68,10 @@ struct fs_config {
 	char *share;		/* publish the ring under this name, or NULL */
 	char *share_group;	/* Unix group that may attach too, or NULL */
 	char *group;		/* attached readers' group id, or NULL */
+	char *bus;		/* NATS server URL(s), or NULL: no bus */
+	char *bus_subject;	/* NULL: FS_BUS_SUBJECT_DEFAULT */
+	char *bus_creds;	/* NATS credentials file, or NULL */
+	char *bus_ca;		/* CA file for tls://, or NULL */
 	uint64_t given;		/* bit i: key i of the table was set */
 };
 
@@ -87,7 +91,13 @@ enum fs_key_type {
 	FS_KEY_TIME,	/* a time, absolute or before now (timewin.h) */
 	FS_KEY_PROFILE,	/* uniform | realistic */
 	FS_KEY_NAME,	/* 1..max bytes of [A-Za-z0-9._-], not led by '.' or '-' */
+	FS_KEY_BUS,	/* nats://HOST[:PORT] or tls://..., comma-separated */
+	FS_KEY_SUBJECT,	/* a NATS subject without wildcards */
+	FS_KEY_FILE,	/* an existing file flowscope can read */
 };
+
+#define FS_BUS_SUBJECT_DEFAULT "flowscope.trigger"
+#define FS_BUS_SUBJECT_MAX 128
 
 /* One row of the key table: the parser, env lookup, docs and errors
  * all come from it. */

@@ -243,8 +243,8 @@ static int run_command(const fs_control *c, const char *cmd, const char *arg,
 		rc = o->flows(c->arg, have_prog ? &prog : NULL, out, why,
 			      whylen);
 	else
-		rc = o->trigger(c->arg, have_prog ? &prog : NULL, out, why,
-				whylen);
+		rc = o->trigger(c->arg, have_prog ? &prog : NULL, arg, out,
+				why, whylen);
 done:
 	if (have_prog)
 		pcap_freecode(&prog);

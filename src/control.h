@@ -39,8 +39,9 @@ struct fs_control_ops {
 	int (*top)(void *arg, unsigned n, FILE *out, char *err, size_t errlen);
 	int (*flows)(void *arg, const struct bpf_program *filter, FILE *out,
 		     char *err, size_t errlen);
-	int (*trigger)(void *arg, const struct bpf_program *filter, FILE *out,
-		       char *err, size_t errlen);
+	/* text: the filter as the operator wrote it ("" for none) */
+	int (*trigger)(void *arg, const struct bpf_program *filter,
+		       const char *text, FILE *out, char *err, size_t errlen);
 	/* processes attached to the capture's shared ring, one line each
 	 * (none: no line) */
 	int (*readers)(void *arg, FILE *out, char *err, size_t errlen);

@@ -63,7 +63,10 @@ static bool same_config(const struct fs_config *a, const struct fs_config *b)
 	       a->source == b->source &&
 	       a->spool_dir == b->spool_dir && a->spool_size == b->spool_size &&
 	       a->cutoff == b->cutoff && a->since == b->since &&
-	       a->until == b->until &&
+	       a->until == b->until && a->share == b->share &&
+	       a->share_group == b->share_group && a->group == b->group &&
+	       a->bus == b->bus && a->bus_subject == b->bus_subject &&
+	       a->bus_creds == b->bus_creds && a->bus_ca == b->bus_ca &&
 	       memcmp(&a->source_vlans, &b->source_vlans,
 		      sizeof(a->source_vlans)) == 0;
 }
@@ -206,7 +209,8 @@ START_TEST(test_table)
 		"max_flows", "dump_dir", "control", "eal", "rx_queues",
 		"rx_slots", "rx_mbufs", "gen_flows", "gen_rate", "gen_packets", "gen_size", "gen_profile",
 		"source", "spool_dir", "spool_size", "cutoff", "since", "until", "source_vlans",
-		"share", "share_group", "group",
+		"share", "share_group", "group", "bus", "bus_subject",
+		"bus_creds", "bus_ca",
 	};
 	size_t n = 0;
 	const struct fs_config_key *k = fs_config_keys(&n);
@@ -1172,6 +1176,40 @@ static void split_bad(const char *s, const char *part)
 	ck_assert_has(err, part);
 }
 
+START_TEST(test_bus_keys)
+{
+	struct fs_config c;
+	static const char *const good[] = {
+		"nats://127.0.0.1:4222", "nats://bus.example", "tls://h:4443",
+		"nats://[::1]:4222", "nats://u:p@h:1", "nats://a:1,nats://b:2",
+	};
+	static const char *const bad[] = {
+		"http://h:1", "nats://", "nats://h:0", "nats://h:65536",
+		"nats://h:x", "nats://h/path", "nats://h:1,", "nats://h h",
+		"127.0.0.1:4222", "nats://[::1",
+	};
+
+	fs_config_init(&c);
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		set_ok(&c, "bus", good[i]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		set_bad(&c, "bus", bad[i], "is not a NATS server URL");
+	set_ok(&c, "bus_subject", "flowscope.trigger");
+	set_ok(&c, "bus_subject", "site-1.edge_2.t");
+	set_bad(&c, "bus_subject", "flowscope.*", "is not a subject");
+	set_bad(&c, "bus_subject", "flowscope.>", "is not a subject");
+	set_bad(&c, "bus_subject", "a..b", "is not a subject");
+	set_bad(&c, "bus_subject", ".a", "is not a subject");
+	set_bad(&c, "bus_subject", "a b", "is not a subject");
+	set_ok(&c, "bus_creds", "/etc/hostname");
+	set_bad(&c, "bus_creds", "/nonexistent/x.creds", "No such file");
+	set_bad(&c, "bus_ca", "/etc", "is not a file");
+	ck_assert_str_eq(c.bus, "nats://a:1,nats://b:2");
+	ck_assert_str_eq(c.bus_subject, "site-1.edge_2.t");
+	fs_config_release(&c);
+}
+END_TEST
+
 START_TEST(test_split)
 {
 	split_ok("", NULL);
@@ -1430,6 +1468,7 @@ static Suite *config_suite(void)
 	suite_add_tcase(s, t);
 
 	t = tcase_create("split");
+	tcase_add_test(t, test_bus_keys);
 	tcase_add_test(t, test_split);
 	tcase_add_test(t, test_split_many);
 	tcase_add_test(t, test_split_errors);

@@ -164,9 +164,10 @@ static int stub_flows(void *arg, const struct bpf_program *filter, FILE *out,
 }
 
 static int stub_trigger(void *arg, const struct bpf_program *filter,
-			FILE *out, char *err, size_t errlen)
+			const char *text, FILE *out, char *err, size_t errlen)
 {
 	(void)arg;
+	(void)text;
 	(void)err;
 	(void)errlen;
 	pthread_mutex_lock(&mu);

@@ -11,7 +11,7 @@ apt-get update -q
 apt-get install -y -q --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config dpkg-dev debhelper groff-base strace \
 	patch flex bison \
-	dpdk dpdk-dev libdpdk-dev uthash-dev check libpcap-dev \
+	dpdk dpdk-dev libdpdk-dev uthash-dev check libpcap-dev libnats-dev nats-server \
 	libbluetooth-dev libdbus-1-dev \
 	tcpdump tshark tcpreplay iproute2 python3 ca-certificates \
 	ngrep p0f darkstat arpwatch softflowd tcpflow python3-scapy pmacct \

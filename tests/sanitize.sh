@@ -122,7 +122,7 @@ engine() {
 	rm -rf "$lib/src" && dpkg-source -x "$dsc" "$lib/src" >/dev/null || return 1
 	sh libpcap-fs/build.sh --module "$(pwd)/libpcap-fs" --include "$(pwd)/include" \
 		--engine "$(pwd)/$lib/libflowscope.a" \
-		--libs "$flags $(pkg-config --libs libdpdk) -lrte_net_ring -lrte_bus_vdev -lpthread" \
+		--libs "$flags $(pkg-config --libs libdpdk) -lrte_net_ring -lrte_bus_vdev -lnats -lpthread" \
 		--work "$(pwd)/$lib/work" --out "$(pwd)/$lib/lib" --src "$(pwd)/$lib/src" \
 		>"$lib/build.log" 2>&1 || { cat "$lib/build.log"; return 1; }
 	for rt in $runtimes; do

@@ -1,0 +1,521 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Triggers across capture hosts over NATS (bus.h). */
+#define _GNU_SOURCE
+#include "bus.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nats/nats.h>
+
+#define QUEUE 512		/* triggers waiting to be published */
+#define WAIT_MS 100		/* the bus thread's longest sleep */
+#define START_MS 5000		/* for the client to take the options */
+
+struct out {
+	bool has_key;
+	struct fs_flow_key key;
+	uint64_t ts;
+	char filter[FS_BUS_FILTER_MAX + 1];
+};
+
+struct fs_bus {
+	char *url, *creds, *ca;
+	char subject[FS_BUS_SUBJECT_MAX + 1];
+	char ctl_subject[FS_BUS_SUBJECT_MAX + 8];
+	char host[65], capture[129];
+	uint64_t instance;
+	uint64_t started_ns;
+	struct fs_bus_ops ops;
+	pthread_t thread;
+	bool running;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct out q[QUEUE];
+	unsigned qhead, qlen;
+	bool stop;
+	/* the bus thread's answer to fs_bus_start: 1 ready, -1 failed */
+	int ready;
+	char err[256];
+	natsOptions *opts;
+	natsConnection *nc;
+	natsSubscription *sub, *ctl;
+	_Atomic uint64_t sent, unsent, received, flows, errors;
+	_Atomic uint64_t refused[FS_BUS_WRONG_SUBJECT + 1];
+};
+
+/* The NATS library is opened by the first bus of the process and closed
+ * by the last. */
+static pthread_mutex_t lib_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned lib_users;
+
+static uint64_t now_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* A word for the message: what is not printable or is blank becomes '_'. */
+static void word(char *dst, size_t len, const char *src)
+{
+	size_t n = strnlen(src, len - 1);
+
+	if (n == 0)
+		snprintf(dst, len, "-");
+	else {
+		memcpy(dst, src, n);
+		dst[n] = '\0';
+	}
+	for (char *p = dst; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f)
+			*p = '_';
+}
+
+static void refuse(fs_bus *b, enum fs_bus_refusal why)
+{
+	if (why > FS_BUS_OK && why <= FS_BUS_WRONG_SUBJECT)
+		atomic_fetch_add_explicit(&b->refused[why], 1,
+					  memory_order_relaxed);
+}
+
+static void reply(fs_bus *b, natsMsg *msg, const char *text, size_t len)
+{
+	const char *to = natsMsg_GetReply(msg);
+
+	if (to != NULL && to[0] != '\0')
+		(void)natsConnection_Publish(b->nc, to, text, (int)len);
+}
+
+/* A trigger from another capture, or from flowscope-ctl --bus (which
+ * waits for the answer). Runs in the subscription's delivery thread. */
+static void on_trigger(natsConnection *nc, natsSubscription *sub,
+		       natsMsg *msg, void *closure)
+{
+	fs_bus *b = closure;
+	struct fs_bus_msg m;
+	enum fs_bus_refusal why;
+	char text[512], err[256] = "";
+	long n;
+	int len;
+
+	(void)nc;
+	(void)sub;
+	why = fs_bus_decode(natsMsg_GetData(msg),
+			    (size_t)natsMsg_GetDataLength(msg), &m);
+	if (why != FS_BUS_OK) {
+		refuse(b, why);
+		len = snprintf(text, sizeof(text), "error %s %s: refused: %s\n",
+			       b->host, b->capture, fs_bus_refusal_name(why));
+		reply(b, msg, text, (size_t)len);
+		natsMsg_Destroy(msg);
+		return;
+	}
+	if (m.instance == b->instance) {	/* our own */
+		natsMsg_Destroy(msg);
+		return;
+	}
+	n = b->ops.trigger(b->ops.arg, &m, err, sizeof(err));
+	atomic_fetch_add_explicit(&b->received, 1, memory_order_relaxed);
+	if (n > 0)
+		atomic_fetch_add_explicit(&b->flows, (uint64_t)n,
+					  memory_order_relaxed);
+	if (n < 0)
+		len = snprintf(text, sizeof(text), "error %s %s: %s\n",
+			       b->host, b->capture, err);
+	else
+		len = snprintf(text, sizeof(text), "triggered %ld %s %s\n", n,
+			       b->host, b->capture);
+	reply(b, msg, text, (size_t)len < sizeof(text) ? (size_t)len :
+	      sizeof(text) - 1);
+	natsMsg_Destroy(msg);
+}
+
+/* list and stats of flowscope-ctl --bus. */
+static void on_ctl(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
+		   void *closure)
+{
+	fs_bus *b = closure;
+	enum fs_bus_refusal why = FS_BUS_OK;
+	int req = fs_bus_request(natsMsg_GetData(msg),
+				 (size_t)natsMsg_GetDataLength(msg), &why);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	(void)nc;
+	(void)sub;
+	if (req == 0) {
+		refuse(b, why);
+		natsMsg_Destroy(msg);
+		return;
+	}
+	out = open_memstream(&buf, &len);
+	if (out != NULL) {
+		uint64_t up = (now_ns(CLOCK_MONOTONIC) - b->started_ns) /
+			      1000000000u;
+
+		fprintf(out, "%s %s pid %ld mode %s uptime %" PRIu64 "s\n",
+			b->host, b->capture, (long)getpid(),
+			b->ops.mode(b->ops.arg), up);
+		if (req == FS_BUS_REQ_STATS)
+			b->ops.stats(b->ops.arg, out);
+		if (fclose(out) == 0)
+			reply(b, msg, buf, len);
+		free(buf);
+	}
+	natsMsg_Destroy(msg);
+}
+
+static void on_error(natsConnection *nc, natsSubscription *sub,
+		     natsStatus err, void *closure)
+{
+	fs_bus *b = closure;
+
+	(void)nc;
+	(void)sub;
+	(void)err;
+	atomic_fetch_add_explicit(&b->errors, 1, memory_order_relaxed);
+}
+
+static bool connected(fs_bus *b)
+{
+	return b->nc != NULL &&
+	       natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED;
+}
+
+static void publish(fs_bus *b, const struct out *o)
+{
+	struct fs_bus_msg m;
+	char buf[FS_BUS_MSG_MAX];
+	size_t n;
+
+	memset(&m, 0, sizeof(m));
+	snprintf(m.host, sizeof(m.host), "%s", b->host);
+	snprintf(m.capture, sizeof(m.capture), "%s", b->capture);
+	m.instance = b->instance;
+	m.time_ns = o->ts;
+	m.has_key = o->has_key;
+	m.key = o->key;
+	snprintf(m.filter, sizeof(m.filter), "%s", o->filter);
+	n = fs_bus_encode(&m, buf, sizeof(buf));
+	/* while disconnected nothing is kept for later: a trigger is news
+	 * only now */
+	if (n == 0 || !connected(b) ||
+	    natsConnection_Publish(b->nc, b->subject, buf, (int)n) != NATS_OK) {
+		atomic_fetch_add_explicit(&b->unsent, 1, memory_order_relaxed);
+		return;
+	}
+	atomic_fetch_add_explicit(&b->sent, 1, memory_order_relaxed);
+}
+
+/* Set the client up; 0, or -1 with b->err. */
+static int setup(fs_bus *b)
+{
+	natsStatus s;
+	bool tls = strncmp(b->url, "tls://", 6) == 0 || b->ca != NULL;
+	char name[256];
+
+	s = natsOptions_Create(&b->opts);
+	snprintf(name, sizeof(name), "flowscope %.64s %.128s", b->host,
+		 b->capture);
+	if (s == NATS_OK)
+		s = natsOptions_SetURL(b->opts, b->url);
+	if (s == NATS_OK)
+		s = natsOptions_SetName(b->opts, name);
+	/* a server down at the start is retried, and any time later, for
+	 * as long as the capture runs */
+	if (s == NATS_OK)
+		s = natsOptions_SetRetryOnFailedConnect(b->opts, true, NULL,
+							NULL);
+	if (s == NATS_OK)
+		s = natsOptions_SetMaxReconnect(b->opts, -1);
+	if (s == NATS_OK)
+		s = natsOptions_SetReconnectWait(b->opts, 250);
+	if (s == NATS_OK)
+		s = natsOptions_SetTimeout(b->opts, 2000);
+	/* a server that went away is noticed within seconds */
+	if (s == NATS_OK)
+		s = natsOptions_SetPingInterval(b->opts, 2000);
+	if (s == NATS_OK)
+		s = natsOptions_SetMaxPingsOut(b->opts, 2);
+	if (s == NATS_OK)
+		s = natsOptions_SetNoEcho(b->opts, true);
+	if (s == NATS_OK)
+		s = natsOptions_SetErrorHandler(b->opts, on_error, b);
+	if (s == NATS_OK && b->creds != NULL)
+		s = natsOptions_SetUserCredentialsFromFiles(b->opts, b->creds,
+							     NULL);
+	if (s == NATS_OK && b->ca != NULL)
+		s = natsOptions_LoadCATrustedCertificates(b->opts, b->ca);
+	if (s == NATS_OK && tls)
+		s = natsOptions_SetSecure(b->opts, true);
+	if (s != NATS_OK) {
+		snprintf(b->err, sizeof(b->err), "bus: %s: %s", b->url,
+			 natsStatus_GetText(s));
+		return -1;
+	}
+	s = natsConnection_Connect(&b->nc, b->opts);
+	if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) {
+		snprintf(b->err, sizeof(b->err), "bus: %s: %s", b->url,
+			 natsStatus_GetText(s));
+		return -1;
+	}
+	s = natsConnection_Subscribe(&b->sub, b->nc, b->subject, on_trigger, b);
+	if (s == NATS_OK)
+		s = natsConnection_Subscribe(&b->ctl, b->nc, b->ctl_subject,
+					     on_ctl, b);
+	if (s != NATS_OK) {
+		snprintf(b->err, sizeof(b->err), "bus: cannot subscribe to "
+			 "%s: %s", b->subject, natsStatus_GetText(s));
+		return -1;
+	}
+	return 0;
+}
+
+/* No more deliveries, then the connection goes (under the lock, for
+ * fs_bus_get_stats). */
+static void teardown(fs_bus *b)
+{
+	natsConnection *nc;
+
+	if (b->sub != NULL)
+		(void)natsSubscription_Unsubscribe(b->sub);
+	if (b->ctl != NULL)
+		(void)natsSubscription_Unsubscribe(b->ctl);
+	if (b->nc != NULL)
+		natsConnection_Close(b->nc);
+	if (b->sub != NULL)
+		natsSubscription_Destroy(b->sub);
+	if (b->ctl != NULL)
+		natsSubscription_Destroy(b->ctl);
+	pthread_mutex_lock(&b->lock);
+	nc = b->nc;
+	b->nc = NULL;
+	pthread_mutex_unlock(&b->lock);
+	if (nc != NULL)
+		natsConnection_Destroy(nc);
+	if (b->opts != NULL)
+		natsOptions_Destroy(b->opts);
+	b->sub = b->ctl = NULL;
+	b->opts = NULL;
+}
+
+static void *bus_thread(void *arg)
+{
+	fs_bus *b = arg;
+	struct out *batch = malloc(sizeof(struct out) * 16);
+	int rc;
+
+	pthread_setname_np(pthread_self(), "fs-bus");
+	pthread_mutex_lock(&lib_lock);
+	if (lib_users++ == 0)
+		(void)nats_Open(-1);
+	pthread_mutex_unlock(&lib_lock);
+	rc = batch == NULL ? -1 : setup(b);
+	if (batch == NULL)
+		snprintf(b->err, sizeof(b->err), "bus: out of memory");
+	pthread_mutex_lock(&b->lock);
+	b->ready = rc == 0 ? 1 : -1;
+	pthread_cond_broadcast(&b->cond);
+	while (rc == 0 && !b->stop) {
+		unsigned n = 0;
+
+		if (b->qlen == 0) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_nsec += WAIT_MS * 1000000L;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&b->cond, &b->lock, &ts);
+		}
+		while (b->qlen > 0 && n < 16) {
+			batch[n++] = b->q[b->qhead];
+			b->qhead = (b->qhead + 1) % QUEUE;
+			b->qlen--;
+		}
+		pthread_mutex_unlock(&b->lock);
+		for (unsigned i = 0; i < n; i++)
+			publish(b, &batch[i]);
+		pthread_mutex_lock(&b->lock);
+	}
+	pthread_mutex_unlock(&b->lock);
+	teardown(b);
+	free(batch);
+	pthread_mutex_lock(&lib_lock);
+	if (--lib_users == 0)
+		nats_CloseAndWait(2000);
+	pthread_mutex_unlock(&lib_lock);
+	return NULL;
+}
+
+static void bus_free(fs_bus *b)
+{
+	free(b->url);
+	free(b->creds);
+	free(b->ca);
+	pthread_mutex_destroy(&b->lock);
+	pthread_cond_destroy(&b->cond);
+	free(b);
+}
+
+fs_bus *fs_bus_start(const struct fs_config *cfg, const char *capture,
+		     const struct fs_bus_ops *ops, char *err, size_t errlen)
+{
+	fs_bus *b = calloc(1, sizeof(*b));
+	pthread_condattr_t ca;
+	sigset_t all, old;
+	struct timespec ts;
+	char host[256];
+	int rc;
+
+	if (b == NULL) {
+		snprintf(err, errlen, "bus: out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&b->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&b->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	b->ops = *ops;
+	b->url = strdup(cfg->bus);
+	b->creds = cfg->bus_creds ? strdup(cfg->bus_creds) : NULL;
+	b->ca = cfg->bus_ca ? strdup(cfg->bus_ca) : NULL;
+	if (b->url == NULL || (cfg->bus_creds && b->creds == NULL) ||
+	    (cfg->bus_ca && b->ca == NULL)) {
+		snprintf(err, errlen, "bus: out of memory");
+		bus_free(b);
+		return NULL;
+	}
+	snprintf(b->subject, sizeof(b->subject), "%s",
+		 cfg->bus_subject ? cfg->bus_subject : FS_BUS_SUBJECT_DEFAULT);
+	snprintf(b->ctl_subject, sizeof(b->ctl_subject), "%s.ctl", b->subject);
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "-");
+	host[sizeof(host) - 1] = '\0';
+	word(b->host, sizeof(b->host), host);
+	word(b->capture, sizeof(b->capture), capture);
+	if (getrandom(&b->instance, sizeof(b->instance), 0) !=
+	    sizeof(b->instance))
+		b->instance = now_ns(CLOCK_REALTIME) ^ ((uint64_t)getpid() << 32);
+	b->started_ns = now_ns(CLOCK_MONOTONIC);
+	/* the client's threads take this thread's mask: every signal is
+	 * the application's */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&b->thread, NULL, bus_thread, b);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		snprintf(err, errlen, "bus: cannot start a thread: %s",
+			 strerror(rc));
+		bus_free(b);
+		return NULL;
+	}
+	b->running = true;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += START_MS / 1000;
+	pthread_mutex_lock(&b->lock);
+	while (b->ready == 0 &&
+	       pthread_cond_timedwait(&b->cond, &b->lock, &ts) != ETIMEDOUT)
+		;
+	rc = b->ready;
+	pthread_mutex_unlock(&b->lock);
+	if (rc != 1) {
+		snprintf(err, errlen, "%s", rc == 0 ? "bus: the NATS client "
+			 "did not start" : b->err);
+		fs_bus_stop(b);
+		bus_free(b);
+		return NULL;
+	}
+	return b;
+}
+
+void fs_bus_stop(fs_bus *b)
+{
+	if (b == NULL || !b->running)
+		return;
+	pthread_mutex_lock(&b->lock);
+	b->stop = true;
+	pthread_cond_broadcast(&b->cond);
+	pthread_mutex_unlock(&b->lock);
+	pthread_join(b->thread, NULL);
+	b->running = false;
+}
+
+void fs_bus_free(fs_bus *b)
+{
+	if (b == NULL)
+		return;
+	fs_bus_stop(b);
+	bus_free(b);
+}
+
+static void enqueue(fs_bus *b, const struct out *o)
+{
+	pthread_mutex_lock(&b->lock);
+	if (b->qlen == QUEUE || b->stop) {
+		pthread_mutex_unlock(&b->lock);
+		atomic_fetch_add_explicit(&b->unsent, 1, memory_order_relaxed);
+		return;
+	}
+	b->q[(b->qhead + b->qlen) % QUEUE] = *o;
+	b->qlen++;
+	pthread_cond_signal(&b->cond);
+	pthread_mutex_unlock(&b->lock);
+}
+
+void fs_bus_publish_key(fs_bus *b, const struct fs_flow_key *k,
+			uint64_t ts_ns)
+{
+	struct out o;
+
+	o.has_key = true;
+	o.key = *k;
+	o.ts = ts_ns;
+	o.filter[0] = '\0';
+	enqueue(b, &o);
+}
+
+void fs_bus_publish_filter(fs_bus *b, const char *filter)
+{
+	struct out o;
+
+	memset(&o.key, 0, sizeof(o.key));
+	o.has_key = false;
+	o.ts = now_ns(CLOCK_REALTIME);
+	if (strlen(filter) > FS_BUS_FILTER_MAX) {
+		atomic_fetch_add_explicit(&b->unsent, 1, memory_order_relaxed);
+		return;
+	}
+	snprintf(o.filter, sizeof(o.filter), "%s", filter);
+	enqueue(b, &o);
+}
+
+void fs_bus_get_stats(fs_bus *b, struct fs_bus_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->sent = atomic_load_explicit(&b->sent, memory_order_relaxed);
+	s->unsent = atomic_load_explicit(&b->unsent, memory_order_relaxed);
+	s->received = atomic_load_explicit(&b->received, memory_order_relaxed);
+	s->flows = atomic_load_explicit(&b->flows, memory_order_relaxed);
+	s->errors = atomic_load_explicit(&b->errors, memory_order_relaxed);
+	for (int r = FS_BUS_MALFORMED; r <= FS_BUS_WRONG_SUBJECT; r++)
+		s->refused += atomic_load_explicit(&b->refused[r],
+						   memory_order_relaxed);
+	pthread_mutex_lock(&b->lock);
+	s->connected = connected(b);
+	pthread_mutex_unlock(&b->lock);
+}
