@@ -44,8 +44,16 @@ static int op_filter(void *arg, const struct bpf_program *f, FILE *out,
 	return 0;
 }
 
+static int op_trigger(void *arg, const struct bpf_program *f,
+		      const char *text, FILE *out, char *err, size_t errlen)
+{
+	if (text == NULL || (f != NULL && text[0] == '\0'))
+		abort();
+	return op_filter(arg, f, out, err, errlen);
+}
+
 static const struct fs_control_ops ops = {
-	op_stats, op_top, op_filter, op_filter, op_stats,
+	op_stats, op_top, op_filter, op_trigger, op_stats,
 };
 
 static fs_control *server;
