@@ -649,13 +649,14 @@ static int start_bus(fs_capture *c, char *errbuf, size_t errlen)
 		.trigger = bus_trigger, .stats = bus_stats, .mode = bus_mode,
 	};
 	struct fs_bus_ops ops = ops0;
-	char name[160];
+	char name[160], lb[64];
 
 	ops.arg = c;
 	if (c->dev.named != NULL)
 		snprintf(name, sizeof(name), "%s", c->dev.named);
 	else
-		fs_source_label(&c->dev.sources[0], name, sizeof(name));
+		snprintf(name, sizeof(name), "%s",
+			 fs_source_label(&c->dev.sources[0], lb, sizeof(lb)));
 	c->bus = fs_bus_start(&c->cfg, name, &ops, errbuf, errlen);
 	if (c->bus == NULL)
 		return -1;

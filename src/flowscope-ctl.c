@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "ctl_bus.h"
 #include "ctl_format.h"
 
 #define PROG "flowscope-ctl"
@@ -35,6 +36,7 @@ static void usage(void)
 	printf(
 "usage: " PROG " [-s SOCKET] [--json] COMMAND [ARGS...]\n"
 "       " PROG " [-s SOCKET] [--json] [-i SECONDS] --watch top [N]\n"
+"       " PROG " --bus URL [--subject S] [--wait SECONDS] list|stats|trigger [FILTER]\n"
 "\n"
 "Talks to a running flowscope capture through its control socket.\n"
 "\n"
@@ -63,6 +65,12 @@ static void usage(void)
 "                     depth, the busiest flows) until interrupted; with\n"
 "                     --json one JSON object per line and interval\n"
 "  -i, --interval S   seconds between refreshes (default 1)\n"
+"  -b, --bus URL      ask every capture on this NATS bus (nats://HOST:PORT,\n"
+"                     tls://HOST:PORT) instead of one socket: list, stats,\n"
+"                     trigger [FILTER] (which says how many answered)\n"
+"      --subject S    the captures' bus_subject (default flowscope.trigger)\n"
+"      --wait S       seconds to collect the answers (default 1)\n"
+"      --creds FILE   NATS credentials file; --ca FILE: CA for TLS\n"
 "  -h, --help         this text\n"
 "\n"
 "exit status: 0 answered ok, 1 error answer or no capture, 2 usage error\n");
@@ -527,8 +535,14 @@ int main(int argc, char **argv)
 		{ "watch", no_argument, NULL, 'w' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "bus", required_argument, NULL, 'b' },
+		{ "subject", required_argument, NULL, 'S' },
+		{ "wait", required_argument, NULL, 'W' },
+		{ "creds", required_argument, NULL, 'C' },
+		{ "ca", required_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct fs_ctl_bus bus = { NULL, "flowscope.trigger", NULL, NULL, 1.0 };
 	const char *sock = NULL, *dir, *cmd;
 	char line[FS_CTL_LINE_MAX + 1];
 	char defdir[SUN_PATH_MAX];
@@ -539,8 +553,29 @@ int main(int argc, char **argv)
 	char *end;
 
 	/* '+': options end at COMMAND, so filter words are never options */
-	while ((opt = getopt_long(argc, argv, "+s:jwi:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+s:jwi:hb:", longopts, NULL)) != -1) {
 		switch (opt) {
+		case 'b':
+			bus.url = optarg;
+			break;
+		case 'S':
+			bus.subject = optarg;
+			break;
+		case 'C':
+			bus.creds = optarg;
+			break;
+		case 'A':
+			bus.ca = optarg;
+			break;
+		case 'W':
+			bus.wait_s = strtod(optarg, &end);
+			if (end == optarg || *end != '\0' || !(bus.wait_s >= 0.1) ||
+			    bus.wait_s > 600) {
+				fprintf(stderr, PROG ": --wait takes seconds "
+					"from 0.1 to 600, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
 		case 's':
 			sock = optarg;
 			break;
@@ -588,6 +623,22 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": --watch is for top\n");
 		return 2;
 	}
+	if (bus.url != NULL && (strcmp(cmd, "list") != 0 &&
+				strcmp(cmd, "stats") != 0 &&
+				strcmp(cmd, "trigger") != 0)) {
+		fprintf(stderr, PROG ": --bus is for list, stats and trigger\n");
+		return 2;
+	}
+	if (bus.url != NULL && (json || watching || sock != NULL)) {
+		fprintf(stderr, PROG ": --bus takes neither -s, --json nor "
+			"--watch\n");
+		return 2;
+	}
+	if (bus.url != NULL && strcmp(cmd, "trigger") != 0 &&
+	    optind + 1 < argc) {
+		fprintf(stderr, PROG ": %s takes no argument\n", cmd);
+		return 2;
+	}
 	/* the directory captures of this user put their sockets in, by the
 	 * rule they follow themselves */
 	dir = getenv("FLOWSCOPE_CTL_DIR");
@@ -601,6 +652,8 @@ int main(int argc, char **argv)
 		dir = defdir;
 	}
 
+	if (bus.url != NULL && strcmp(cmd, "trigger") != 0)
+		return fs_ctl_bus(&bus, cmd, "");
 	if (strcmp(cmd, "list") == 0) {
 		if (optind + 1 < argc) {
 			fprintf(stderr, PROG ": list takes no argument\n");
@@ -636,6 +689,9 @@ int main(int argc, char **argv)
 				"printable ASCII characters\n");
 			return 2;
 		}
+	if (bus.url != NULL)	/* the filter: what follows "trigger " */
+		return fs_ctl_bus(&bus, cmd, len > strlen(cmd) ?
+				  line + strlen(cmd) + 1 : "");
 
 	if (sock == NULL) {
 		sock = getenv("FLOWSCOPE_CTL_SOCKET");
