@@ -305,18 +305,19 @@ wait_listening() {
 
 # ---- network namespace and veth pair ------------------------------------
 
-# netns_veth_setup [MTU]: a namespace NS with one end of a veth pair,
+# netns_veth_setup [MTU [TAG]]: a namespace NS with one end of a veth pair,
 # VETH_NS, and the other end, VETH_HOST, in this namespace; both up, IPv6
 # off (no router solicitations, DAD or MLD reports), no addresses. Names
-# carry $$ so parallel runs do not clash; everything goes away at exit.
+# carry $$ (and TAG, for several pairs) so parallel runs do not clash;
+# everything goes away at exit.
 # Skips when namespaces cannot be created here.
 netns_veth_setup() {
-	local mtu=${1:-} i
+	local mtu=${1:-} tag=${2:-} i
 	need_root
 	need_cmd ip sysctl
-	NS=fsns$$
-	VETH_HOST=fsh$$
-	VETH_NS=fsn$$
+	NS=fsns$$$tag
+	VETH_HOST=fsh$$$tag
+	VETH_NS=fsn$$$tag
 	ip netns add "$NS" 2>"$WORK/netns.err" ||
 		skip "cannot create a network namespace: $(cat "$WORK/netns.err")"
 	at_exit _fs_quiet ip netns delete "$NS"

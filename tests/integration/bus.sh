@@ -1,0 +1,194 @@
+#!/bin/bash
+# SPDX-License-Identifier: BSD-3-Clause
+# bus.sh: several capture hosts on one NATS bus (bus = nats://HOST:PORT).
+# A nats-server of the test's own on loopback; three capture points A, B
+# and C, each a veth pair whose far end is in a network namespace of its
+# own, each recorded by its own tcpdump in trigger mode with a dump_dir;
+# the same traces are replayed into all three (B and C a moment after A).
+#  (a) A's trigger (a TCP RST) selects the reset flows on A, and through
+#      the bus on B and C: every capture's output and dump_dir hold those
+#      flows whole, history first (tshark's oracle); stats count what was
+#      sent and received, and B and C publish nothing back.
+#  (b) flowscope-ctl --bus list names the three captures; --bus trigger
+#      FILTER reaches all three and says so; --bus stats answers for each.
+#  (c) malformed, oversized, other-version and wrong-subject messages
+#      (fs-natspub) are refused and counted, and change nothing.
+#  (d) the server killed mid-run: capture goes on, A counts the triggers
+#      it could not send; restarted, triggers travel again.
+#  (e) a capture whose bus is down at the start captures anyway; the
+#      threads the NATS client started have every signal blocked.
+set -u
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need_root
+need_tools
+need_ctl
+need_tshark
+need_cmd tcpreplay nats-server
+NATSPUB=$FS_TOOLS/fs-natspub
+[ -x "$NATSPUB" ] || fail "no $NATSPUB"
+PORT=$((20000 + $$ % 20000))
+URL=nats://127.0.0.1:$PORT
+RST='tcp[tcpflags] & tcp-rst != 0'
+
+# server: a nats-server on loopback, in the background (NATS_PID)
+server() {
+	nats-server -a 127.0.0.1 -p "$PORT" >>"$WORK/nats.log" 2>&1 &
+	NATS_PID=$!
+	for ((i = 0; i < 50; i++)); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail_log "nats-server did not start on port $PORT" "$WORK/nats.log"
+}
+server
+at_exit kill "$NATS_PID"
+
+declare -A IF NSN VNS
+for h in a b c; do
+	netns_veth_setup 1500 "$h"
+	IF[$h]=$VETH_HOST
+	NSN[$h]=$NS
+	VNS[$h]=$VETH_NS
+done
+
+# capture H [VAR=VALUE...]: tcpdump in trigger mode on H's interface with
+# a dump_dir and a control socket, on the bus; CAP_PID[H]
+declare -A CAP_PID
+capture() {
+	local h=$1
+	shift
+	mkdir -p -m 0700 "$WORK/dump_$h"
+	bg_start "$WORK/$h.stdout" "$WORK/$h.stderr" fs_tcpdump FLOWSCOPE_MODE=trigger \
+		FLOWSCOPE_BUS="$URL" FLOWSCOPE_DUMP_DIR="$WORK/dump_$h" \
+		FLOWSCOPE_CONTROL="$WORK/$h.sock" "$@" -n -i "flowscope:${IF[$h]}" \
+		-w "$WORK/$h.pcap"
+	CAP_PID[$h]=$BG_PID
+	FS_SETTLE=0 wait_listening "$WORK/$h.stderr" "$BG_PID" 20 ||
+		fail_log "tcpdump on ${IF[$h]} did not start" "$WORK/$h.stderr"
+	wait_socket "$WORK/$h.sock" "$BG_PID" || fail_log "no control socket" "$WORK/$h.stderr"
+}
+
+# replay_all TRACE PPS: into A, then (0.3 s later) into B and C, and wait
+replay_all() {
+	local h pids=()
+	for h in a b c; do
+		ip netns exec "${NSN[$h]}" timeout 120 tcpreplay -q --pps="$2" \
+			-i "${VNS[$h]}" "$1" >"$WORK/replay_$h.out" 2>&1 &
+		pids+=($!)
+		[ "$h" = a ] && sleep 0.3
+	done
+	for h in 0 1 2; do
+		wait "${pids[$h]}" || fail_log "tcpreplay failed" "$WORK/replay_a.out"
+	done
+}
+
+# stat H KEY: KEY of H's flowscope-ctl stats
+stat() {
+	ctl "$WORK/$1.sock" stats >"$WORK/stats_$1.out" 2>&1 ||
+		fail_log "stats of $1 failed" "$WORK/stats_$1.out"
+	stat_value "$WORK/stats_$1.out" "$2"
+}
+
+# wait_stat H KEY VALUE: until KEY of H's stats is VALUE (5 s at most)
+wait_stat() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		[ "$(stat "$1" "$2")" = "$3" ] && return 0
+		sleep 0.1
+	done
+	fail_log "$1: $2 is $(stat "$1" "$2"), not $3" "$WORK/stats_$1.out"
+}
+
+capture a FLOWSCOPE_TRIGGER="$RST"
+capture b
+capture c
+for h in a b c; do
+	wait_stat "$h" bus_connected 1
+done
+
+# ---- (a) -------------------------------------------------------------------
+mktrace_summary rst --packets 3000 --flows 40 --proto mixed --size 128 \
+	--rst-every 7 --sport 40000
+oracle_flows "$WORK/rst.pcap" 'tcp.flags.reset == 1' "$WORK/rst.expected.pcap"
+[ "$ORACLE_COUNT" = "$(summary_value rst rst_flow_packets)" ] ||
+	fail "test bug: the oracle finds $ORACLE_COUNT packets of RST flows, fs-mktrace wrote $(summary_value rst rst_flow_packets)"
+flows=$ORACLE_FLOWS
+expect_trigger_matches "$WORK/rst.pcap" "$RST" "$flows"
+check "(a) a RST on A triggers the $flows reset flows ($ORACLE_COUNT packets) on A, B and C"
+replay_all "$WORK/rst.pcap" 1000
+sleep 1
+[ "$(stat a bus_sent)" = "$flows" ] || fail_log "A sent $(stat a bus_sent) triggers, not $flows" "$WORK/stats_a.out"
+for h in b c; do
+	[ "$(stat "$h" bus_received)" = "$flows" ] ||
+		fail_log "$h received $(stat "$h" bus_received) triggers, not $flows" "$WORK/stats_$h.out"
+	[ "$(stat "$h" bus_flows)" = "$flows" ] ||
+		fail_log "$h triggered $(stat "$h" bus_flows) flows from the bus, not $flows" "$WORK/stats_$h.out"
+	[ "$(stat "$h" bus_sent)" = 0 ] ||
+		fail_log "$h published what it received" "$WORK/stats_$h.out"
+done
+[ "$(stat a bus_received)" = 0 ] || fail_log "A acted on a trigger of its own" "$WORK/stats_a.out"
+
+# ---- (b) -------------------------------------------------------------------
+check "(b) flowscope-ctl --bus list names the three captures"
+timeout 20 "$CTL" --bus "$URL" list >"$WORK/list.out" 2>&1 ||
+	fail_log "flowscope-ctl --bus list failed" "$WORK/list.out"
+for h in a b c; do
+	grep -q " ${IF[$h]} pid [0-9]* mode trigger uptime [0-9]*s$" "$WORK/list.out" ||
+		fail_log "list does not name ${IF[$h]}" "$WORK/list.out"
+done
+[ "$(grep -c . "$WORK/list.out")" = 3 ] || fail_log "list does not show exactly 3 captures" "$WORK/list.out"
+check "(b) flowscope-ctl --bus stats answers for each"
+timeout 20 "$CTL" --bus "$URL" stats >"$WORK/bstats.out" 2>&1 ||
+	fail_log "flowscope-ctl --bus stats failed" "$WORK/bstats.out"
+[ "$(grep -c '^bus_connected 1$' "$WORK/bstats.out")" = 3 ] ||
+	fail_log "stats does not come from 3 connected captures" "$WORK/bstats.out"
+check "(b) flowscope-ctl --bus trigger reaches all three"
+mktrace_summary late --packets 2000 --flows 30 --proto udp --size 100 --sport 20000
+replay_all "$WORK/late.pcap" 4000
+sleep 0.5
+oracle_flows "$WORK/late.pcap" 'udp.srcport >= 20000 && udp.srcport <= 20009' \
+	"$WORK/late.expected.pcap"
+timeout 20 "$CTL" --bus "$URL" trigger udp portrange 20000-20009 >"$WORK/btrig.out" 2>&1 ||
+	fail_log "flowscope-ctl --bus trigger failed" "$WORK/btrig.out"
+grep -qx "answered by 3 captures: $((3 * ORACLE_FLOWS)) flows triggered" "$WORK/btrig.out" ||
+	fail_log "the answer is not '3 captures, $((3 * ORACLE_FLOWS)) flows'" "$WORK/btrig.out"
+[ "$(grep -c '^triggered 10 ' "$WORK/btrig.out")" = 3 ] ||
+	fail_log "not every capture triggered the 10 flows" "$WORK/btrig.out"
+
+# ---- (c) -------------------------------------------------------------------
+check "(c) bad messages are refused and counted, and change nothing"
+printf 'hello\n' >"$WORK/m1"
+head -c 5000 /dev/zero | tr '\0' 'x' >"$WORK/m2"
+printf 'flowscope-trigger 9\norigin h c 0000000000000001\ntime 5\nfilter\n' >"$WORK/m3"
+printf 'flowscope-list 1\n' >"$WORK/m4"
+printf 'flowscope-trigger 1\norigin h c 0000000000000001\ntime 5\nflow 4 6 10.0.0.1 1 10.0.0.2\n' >"$WORK/m5"
+ft=$(stat b flows_triggered)
+"$NATSPUB" "$URL" flowscope.trigger "$WORK/m1" "$WORK/m2" "$WORK/m3" "$WORK/m4" "$WORK/m5" \
+	>"$WORK/pub.out" 2>&1 || fail_log "fs-natspub failed" "$WORK/pub.out"
+"$NATSPUB" "$URL" flowscope.trigger.ctl "$WORK/m3" >>"$WORK/pub.out" 2>&1 ||
+	fail_log "fs-natspub failed" "$WORK/pub.out"
+for h in a b c; do
+	wait_stat "$h" bus_refused 6
+done
+[ "$(stat b flows_triggered)" = "$ft" ] || fail "a refused message triggered flows"
+
+# ---- the outputs of (a) and (b) --------------------------------------------
+for h in a b c; do
+	stop_tcpdump "$WORK/$h.pcap" "${CAP_PID[$h]}"
+	expect_ok "$BG_RC" "tcpdump on ${IF[$h]}" "$WORK/$h.stderr"
+done
+check "(a) every capture's output holds the reset flows and the bus-triggered UDP flows, whole"
+stock_run mergecap -F pcap -a -w "$WORK/want.pcap" "$WORK/rst.expected.pcap" \
+	"$WORK/late.expected.pcap" 2>"$WORK/merge.err" ||
+	fail_log "mergecap failed" "$WORK/merge.err"
+for h in a b c; do
+	expect_same --per-flow --bytes-only "$WORK/want.pcap" "$WORK/$h.pcap"
+	[ "$(td_dropped "$WORK/$h.stderr")" = 0 ] || fail_log "$h reports drops" "$WORK/$h.stderr"
+	files=("$WORK/dump_$h"/*.pcap)
+	[ "${#files[@]}" = $((flows + ORACLE_FLOWS)) ] ||
+		fail "dump_$h holds ${#files[@]} files, not $((flows + ORACLE_FLOWS))"
+	expect_same --per-flow --bytes-only "$WORK/want.pcap" "${files[@]}"
+done
+say "  A, B and C: $flows reset flows and $ORACLE_FLOWS UDP flows each, in output and dump_dir"
+pass
