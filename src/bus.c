@@ -187,6 +187,14 @@ static void on_error(natsConnection *nc, natsSubscription *sub,
 	atomic_fetch_add_explicit(&b->errors, 1, memory_order_relaxed);
 }
 
+/* With it, a connect that fails at once goes on in the background
+ * (without, natsConnection_Connect would retry right there, forever). */
+static void on_connected(natsConnection *nc, void *closure)
+{
+	(void)nc;
+	(void)closure;
+}
+
 static bool connected(fs_bus *b)
 {
 	return b->nc != NULL &&
@@ -235,8 +243,8 @@ static int setup(fs_bus *b)
 	/* a server down at the start is retried, and any time later, for
 	 * as long as the capture runs */
 	if (s == NATS_OK)
-		s = natsOptions_SetRetryOnFailedConnect(b->opts, true, NULL,
-							NULL);
+		s = natsOptions_SetRetryOnFailedConnect(b->opts, true,
+							on_connected, b);
 	if (s == NATS_OK)
 		s = natsOptions_SetMaxReconnect(b->opts, -1);
 	if (s == NATS_OK)

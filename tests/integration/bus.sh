@@ -191,4 +191,79 @@ for h in a b c; do
 	expect_same --per-flow --bytes-only "$WORK/want.pcap" "${files[@]}"
 done
 say "  A, B and C: $flows reset flows and $ORACLE_FLOWS UDP flows each, in output and dump_dir"
+
+# ---- (d) -------------------------------------------------------------------
+rm -rf "$WORK/dump_a" "$WORK/dump_b" "$WORK/dump_c"
+capture a FLOWSCOPE_TRIGGER="$RST"
+capture b
+wait_stat a bus_connected 1
+wait_stat b bus_connected 1
+check "(d) the server killed mid-run: A captures on and counts the $flows triggers it could not send"
+kill "$NATS_PID"
+wait "$NATS_PID" 2>/dev/null
+wait_stat a bus_connected 0
+r0=$(stat a received)
+mktrace_summary rst2 --packets 3000 --flows 40 --proto mixed --size 128 \
+	--rst-every 7 --sport 41000
+ip netns exec "${NSN[a]}" timeout 60 tcpreplay -q --pps=1000 -i "${VNS[a]}" "$WORK/rst2.pcap" \
+	>"$WORK/replay_d.out" 2>&1 || fail_log "tcpreplay failed" "$WORK/replay_d.out"
+sleep 0.5
+kill -0 "${CAP_PID[a]}" 2>/dev/null || fail_log "A ended when the bus went away" "$WORK/a.stderr"
+[ $(($(stat a received) - r0)) -ge 3000 ] || fail "A did not go on receiving while the bus was down"
+[ "$(stat a bus_unsent)" = "$flows" ] ||
+	fail_log "A counts $(stat a bus_unsent) unsent triggers, not $flows" "$WORK/stats_a.out"
+[ "$(stat a flows_triggered)" = "$flows" ] ||
+	fail_log "A did not trigger the flows itself while the bus was down" "$WORK/stats_a.out"
+check "(d) the server back: both reconnect by themselves and triggers travel again"
+server
+wait_stat a bus_connected 1
+wait_stat b bus_connected 1
+mktrace_summary rst3 --packets 3000 --flows 40 --proto mixed --size 128 \
+	--rst-every 7 --sport 42000
+rp=()
+for h in a b; do
+	ip netns exec "${NSN[$h]}" timeout 60 tcpreplay -q --pps=1000 -i "${VNS[$h]}" \
+		"$WORK/rst3.pcap" >"$WORK/replay_d$h.out" 2>&1 &
+	rp+=($!)
+	[ "$h" = a ] && sleep 0.3
+done
+wait "${rp[@]}" || fail_log "tcpreplay failed" "$WORK/replay_da.out"
+sleep 1
+[ "$(stat a bus_sent)" = "$flows" ] || fail_log "A sent $(stat a bus_sent), not $flows" "$WORK/stats_a.out"
+[ "$(stat b bus_received)" = "$flows" ] ||
+	fail_log "B received $(stat b bus_received), not $flows" "$WORK/stats_b.out"
+
+# ---- (e) -------------------------------------------------------------------
+check "(e) the NATS client's threads have every signal blocked"
+# signals 1 2 3 10 12 13 14 15 17: HUP INT QUIT USR1 USR2 PIPE ALRM TERM CHLD
+tp=$(tcpdump_pid "$WORK/a.pcap")
+nthreads=0
+for t in /proc/"$tp"/task/*; do
+	tid=${t##*/}
+	[ "$tid" = "$tp" ] && continue
+	blk=$(awk '$1 == "SigBlk:" { print $2 }' "$t/status")
+	(( (16#$blk & 16#17a07) == 16#17a07 )) ||
+		fail "thread $tid ($(cat "$t/comm")) of tcpdump does not block the application's signals (SigBlk $blk)"
+	nthreads=$((nthreads + 1))
+done
+[ "$nthreads" -ge 3 ] || fail "tcpdump has $nthreads threads besides its own: where are the NATS client's?"
+say "  $nthreads threads besides tcpdump's own, each blocking them"
+for h in a b; do
+	stop_tcpdump "$WORK/$h.pcap" "${CAP_PID[$h]}"
+	expect_ok "$BG_RC" "tcpdump on ${IF[$h]}" "$WORK/$h.stderr"
+done
+check "(e) a capture whose bus is down at the start captures anyway"
+kill "$NATS_PID"
+wait "$NATS_PID" 2>/dev/null
+rm -rf "$WORK/dump_c"
+capture c
+[ "$(stat c bus_connected)" = 0 ] || fail "C says it is connected to a bus that is down"
+ip netns exec "${NSN[c]}" timeout 60 tcpreplay -q --pps=2000 -i "${VNS[c]}" "$WORK/rst3.pcap" \
+	>"$WORK/replay_e.out" 2>&1 || fail_log "tcpreplay failed" "$WORK/replay_e.out"
+sleep 0.5
+[ "$(stat c received)" -ge 3000 ] || fail_log "C did not capture while the bus was down" "$WORK/stats_c.out"
+server
+wait_stat c bus_connected 1
+stop_tcpdump "$WORK/c.pcap" "${CAP_PID[c]}"
+expect_ok "$BG_RC" "tcpdump on ${IF[c]}" "$WORK/c.stderr"
 pass
