@@ -173,3 +173,5 @@ eff 1500
 # the spool's rows (also on their own: bash bench/spool.sh)
 BENCH_SECONDS=$secs bash "$top/bench/spool.sh"
 BENCH_SECONDS=$secs bash "$top/bench/share.sh"
+# triggers across hosts (also on their own: bash bench/bus.sh)
+BENCH_SECONDS=$secs bash "$top/bench/bus.sh"
