@@ -169,7 +169,7 @@ else
 			file_replay gen errors pcap_api dpdk_port trigger_file \
 			trigger_overrun dump_dir ctl faults limits veth_live ctl_crowd ctl_user \
 			trigger_counts gen_rate pcap_options named dump_privsep dump_many \
-			spool cutoff spool_query spool_trigger share
+			spool cutoff spool_query spool_trigger share bus
 	else
 		echo "FAIL: building the engine under ASan"; fail=$((fail + 1))
 	fi
@@ -184,7 +184,7 @@ else
 			file_replay gen errors pcap_api dpdk_port trigger_file \
 			trigger_overrun dump_dir ctl faults veth_live ctl_crowd ctl_user \
 			trigger_counts dump_privsep dump_many spool cutoff spool_trigger \
-			share
+			share bus
 	else
 		echo "FAIL: building the engine under TSan"; fail=$((fail + 1))
 	fi
