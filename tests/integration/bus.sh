@@ -17,6 +17,8 @@
 #      it could not send; restarted, triggers travel again.
 #  (e) a capture whose bus is down at the start captures anyway; the
 #      threads the NATS client started have every signal blocked.
+#  (f) tls:// with bus_ca: a server whose certificate chains to it is
+#      joined (flowscope-ctl --ca too), one signed by another CA is not.
 set -u
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -266,4 +268,44 @@ server
 wait_stat c bus_connected 1
 stop_tcpdump "$WORK/c.pcap" "${CAP_PID[c]}"
 expect_ok "$BG_RC" "tcpdump on ${IF[c]}" "$WORK/c.stderr"
+
+# ---- (f) -------------------------------------------------------------------
+if ! command -v openssl >/dev/null 2>&1; then
+	say "no openssl: the TLS check is skipped"
+	pass
+fi
+check "(f) tls:// with bus_ca: connected when the server's certificate chains to it, not otherwise"
+tls=$WORK/tls
+mkdir -p "$tls"
+for ca in ca other; do
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=flowscope test $ca" \
+		-keyout "$tls/$ca.key" -out "$tls/$ca.pem" >"$tls/openssl.out" 2>&1 ||
+		fail_log "openssl cannot make a CA" "$tls/openssl.out"
+done
+openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$tls/server.key" \
+	-out "$tls/server.csr" >"$tls/openssl.out" 2>&1 || fail_log "openssl req failed" "$tls/openssl.out"
+printf 'subjectAltName=IP:127.0.0.1\n' >"$tls/ext"
+openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" \
+	-CAcreateserial -days 2 -extfile "$tls/ext" -out "$tls/server.pem" >"$tls/openssl.out" 2>&1 ||
+	fail_log "openssl x509 failed" "$tls/openssl.out"
+TPORT=$((PORT + 1))
+nats-server -a 127.0.0.1 -p "$TPORT" --tls --tlscert "$tls/server.pem" \
+	--tlskey "$tls/server.key" >"$WORK/nats-tls.log" 2>&1 &
+TLS_PID=$!
+at_exit kill "$TLS_PID"
+sleep 0.5
+URL=tls://127.0.0.1:$TPORT
+capture c FLOWSCOPE_BUS_CA="$tls/ca.pem"
+wait_stat c bus_connected 1
+timeout 20 "$CTL" --bus "$URL" --ca "$tls/ca.pem" list >"$WORK/tlslist.out" 2>&1 ||
+	fail_log "flowscope-ctl --bus tls:// list failed" "$WORK/tlslist.out"
+grep -q " ${IF[c]} pid " "$WORK/tlslist.out" || fail_log "list over TLS does not name ${IF[c]}" "$WORK/tlslist.out"
+stop_tcpdump "$WORK/c.pcap" "${CAP_PID[c]}"
+capture c FLOWSCOPE_BUS_CA="$tls/other.pem"
+sleep 2
+[ "$(stat c bus_connected)" = 0 ] || fail "connected to a server whose certificate does not chain to bus_ca"
+timeout 20 "$CTL" --bus "$URL" --ca "$tls/other.pem" list >"$WORK/tlsbad.out" 2>&1 &&
+	fail_log "flowscope-ctl trusted a server outside its --ca" "$WORK/tlsbad.out"
+stop_tcpdump "$WORK/c.pcap" "${CAP_PID[c]}"
+expect_ok "$BG_RC" "tcpdump with an untrusted bus" "$WORK/c.stderr"
 pass
