@@ -530,6 +530,20 @@ void fs_capture_describe(const fs_capture *c, char *buf, size_t len)
 	}
 	if (c->cfg.dump_dir != NULL)
 		fprintf(f, ", dump_dir %s", c->cfg.dump_dir);
+	if (c->cfg.bus != NULL) {
+		/* without a user:password@ the URL may carry */
+		const char *u = c->cfg.bus, *at = strchr(u, '@'),
+			   *sl = strstr(u, "://");
+
+		if (at != NULL && sl != NULL && at > sl && !strchr(u, ','))
+			fprintf(f, ", bus %.*s%s", (int)(sl + 3 - u), u, at + 1);
+		else if (at == NULL)
+			fprintf(f, ", bus %s", u);
+		else
+			fputs(", bus (servers with credentials)", f);
+		fprintf(f, " subject %s", c->cfg.bus_subject ?
+			c->cfg.bus_subject : FS_BUS_SUBJECT_DEFAULT);
+	}
 	if (c->cfg.control_off)
 		fputs(", control off", f);
 	else
