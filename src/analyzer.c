@@ -239,6 +239,61 @@ static void trigger_flow(struct fs_analyzer *a, struct fs_flow *f)
 	free(ks);
 }
 
+/* A new flow f: was it asked for before it came? (Only while some
+ * request waits.) */
+static bool pending_take(struct fs_analyzer *a, const struct fs_flow *f)
+{
+	for (unsigned i = 0; i < FS_PENDING; i++) {
+		struct fs_pending *p = &a->pending[i];
+
+		if (p->until == 0)
+			continue;
+		if (p->until < a->now) {	/* too late now */
+			p->until = 0;
+			a->npending--;
+			continue;
+		}
+		if (memcmp(&p->key, &f->key, sizeof(f->key)) == 0) {
+			p->until = 0;
+			a->npending--;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Remember a request for key (again: its time is renewed); when all are
+ * taken, the one that would expire first makes room. */
+static void pending_add(struct fs_analyzer *a, const struct fs_flow_key *key)
+{
+	struct fs_pending *slot = NULL;
+
+	for (unsigned i = 0; i < FS_PENDING && slot == NULL; i++)
+		if (a->pending[i].until != 0 &&
+		    memcmp(&a->pending[i].key, key, sizeof(*key)) == 0)
+			slot = &a->pending[i];
+	for (unsigned i = 0; i < FS_PENDING && slot == NULL; i++)
+		if (a->pending[i].until == 0)
+			slot = &a->pending[i];
+	if (slot == NULL) {
+		slot = &a->pending[0];
+		for (unsigned i = 1; i < FS_PENDING; i++)
+			if (a->pending[i].until < slot->until)
+				slot = &a->pending[i];
+	}
+	if (slot->until == 0)
+		a->npending++;
+	slot->key = *key;
+	/* packet time; before any packet, the clock's */
+	if (a->now == 0) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		a->now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	}
+	slot->until = a->now + a->table.timeout_ns;
+}
+
 /*
  * IPv4 fragments: the first one teaches the datagram's flow, later ones
  * (no ports) take it when their addresses and protocol agree, so a
@@ -320,8 +375,16 @@ static void analyze(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
 	}
 	if ((f->pkts[0] | f->pkts[1]) != 0 && k - f->last_pkt <= a->hist_mask)
 		e->back = (uint32_t)(k - f->last_pkt);
+	else if (unlikely(a->npending > 0) && (f->pkts[0] | f->pkts[1]) == 0 &&
+		 pending_take(a, f))
+		matched = 2;	/* asked for by key before it came */
 	f->last_pkt = k;
 	fs_flow_update(&a->table, f, &info, h->ts_ns, h->wire_len);
+	if (matched == 2) {
+		a->untriggered++;
+		trigger_flow(a, f);
+		return;
+	}
 	if (f->triggered) {
 		if (a->deliv != NULL)
 			deliver(a, h, 0);
@@ -582,6 +645,8 @@ static void serve(struct fs_analyzer *a, struct fs_request *r)
 		if (f != NULL && !f->triggered) {
 			trigger_flow(a, f);
 			r->count = 1;
+		} else if (f == NULL) {
+			pending_add(a, r->key);
 		}
 	}
 	HASH_ITER(hh, a->table.flows, f, tmp) {

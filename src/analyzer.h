@@ -74,8 +74,18 @@ struct fs_frag {
 void fs_frag_fixup(struct fs_frag *frags, struct fs_pkt_info *info,
 		   uint64_t ts);
 
+/* A trigger by key (FS_REQ_TRIGGER_KEY) of a flow not seen yet: its
+ * first packet triggers it, up to flow_timeout after the request. */
+#define FS_PENDING 64
+struct fs_pending {
+	struct fs_flow_key key;
+	uint64_t until;		/* packet time; 0: a free entry */
+};
+
 struct fs_analyzer {
 	struct fs_frag frags[FS_FRAGS];
+	struct fs_pending pending[FS_PENDING];
+	unsigned npending;	/* entries in use */
 	struct fs_lane *lane;		/* where packets are stored */
 	struct fs_lane *deliv;		/* where triggered packets go, or NULL */
 	struct fs_flow_table table;

@@ -14,7 +14,8 @@
 #  (c) malformed, oversized, other-version and wrong-subject messages
 #      (fs-natspub) are refused and counted, and change nothing.
 #  (d) the server killed mid-run: capture goes on, A counts the triggers
-#      it could not send; restarted, triggers travel again.
+#      it could not send; restarted, triggers travel again. A trigger of
+#      a flow B has not seen yet triggers it when it comes.
 #  (e) a capture whose bus is down at the start captures anyway; the
 #      threads the NATS client started have every signal blocked.
 #  (f) tls:// with bus_ca: a server whose certificate chains to it is
@@ -235,6 +236,23 @@ sleep 1
 [ "$(stat b bus_received)" = "$flows" ] ||
 	fail_log "B received $(stat b bus_received), not $flows" "$WORK/stats_b.out"
 
+check "(d) a trigger of a flow B has not seen yet triggers it when it comes, whole"
+mktrace_summary pend --packets 500 --flows 5 --proto udp --size 100 --sport 46000
+read -r psrc pdst psp pdp < <(stock_run "$TSHARK" -r "$WORK/pend.pcap" -c 1 -T fields \
+	-e ip.src -e ip.dst -e udp.srcport -e udp.dstport 2>/dev/null)
+[ -n "$pdp" ] || fail "test bug: no flow in pend.pcap"
+printf 'flowscope-trigger 1\norigin test fs-natspub 00000000000000aa\ntime 1\nflow 4 17 %s %s %s %s 0800\n' \
+	"$psrc" "$psp" "$pdst" "$pdp" >"$WORK/pend.msg"
+rb=$(stat b bus_received)
+"$NATSPUB" "$URL" flowscope.trigger "$WORK/pend.msg" >"$WORK/pub.out" 2>&1 ||
+	fail_log "fs-natspub failed" "$WORK/pub.out"
+wait_stat b bus_received $((rb + 1))
+ip netns exec "${NSN[b]}" timeout 60 tcpreplay -q --pps=1000 -i "${VNS[b]}" "$WORK/pend.pcap" \
+	>"$WORK/replay_p.out" 2>&1 || fail_log "tcpreplay failed" "$WORK/replay_p.out"
+sleep 0.5
+oracle_flows "$WORK/pend.pcap" "udp.srcport == $psp" "$WORK/pend.expected.pcap"
+[ "$ORACLE_FLOWS" = 1 ] || fail "test bug: the oracle finds $ORACLE_FLOWS flows of port $psp"
+
 # ---- (e) -------------------------------------------------------------------
 check "(e) the NATS client's threads have every signal blocked"
 # signals 1 2 3 10 12 13 14 15 17: HUP INT QUIT USR1 USR2 PIPE ALRM TERM CHLD
@@ -254,6 +272,7 @@ for h in a b; do
 	stop_tcpdump "$WORK/$h.pcap" "${CAP_PID[$h]}"
 	expect_ok "$BG_RC" "tcpdump on ${IF[$h]}" "$WORK/$h.stderr"
 done
+expect_same --per-flow --subset --bytes-only "$WORK/pend.expected.pcap" "$WORK/b.pcap"
 check "(e) a capture whose bus is down at the start captures anyway"
 kill "$NATS_PID"
 wait "$NATS_PID" 2>/dev/null
