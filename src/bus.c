@@ -49,6 +49,10 @@ struct fs_bus {
 	natsConnection *nc;
 	natsSubscription *sub, *ctl;
 	_Atomic uint64_t sent, unsent, received, flows, errors;
+	/* callbacks running, and whether new ones may still act: a
+	 * subscription's delivery thread may outlive its destruction */
+	_Atomic int inflight;
+	_Atomic bool closing;
 	_Atomic uint64_t refused[FS_BUS_WRONG_SUBJECT + 1];
 };
 
@@ -88,6 +92,23 @@ static void refuse(fs_bus *b, enum fs_bus_refusal why)
 					  memory_order_relaxed);
 }
 
+/* A callback begins: false when the bus is closing (then it must not
+ * touch the capture). Paired with leave(). */
+static bool enter(fs_bus *b)
+{
+	atomic_fetch_add(&b->inflight, 1);
+	if (atomic_load(&b->closing)) {
+		atomic_fetch_sub(&b->inflight, 1);
+		return false;
+	}
+	return true;
+}
+
+static void leave(fs_bus *b)
+{
+	atomic_fetch_sub(&b->inflight, 1);
+}
+
 static void reply(fs_bus *b, natsMsg *msg, const char *text, size_t len)
 {
 	const char *to = natsMsg_GetReply(msg);
@@ -110,6 +131,10 @@ static void on_trigger(natsConnection *nc, natsSubscription *sub,
 
 	(void)nc;
 	(void)sub;
+	if (!enter(b)) {
+		natsMsg_Destroy(msg);
+		return;
+	}
 	why = fs_bus_decode(natsMsg_GetData(msg),
 			    (size_t)natsMsg_GetDataLength(msg), &m);
 	if (why != FS_BUS_OK) {
@@ -118,10 +143,12 @@ static void on_trigger(natsConnection *nc, natsSubscription *sub,
 			       b->host, b->capture, fs_bus_refusal_name(why));
 		reply(b, msg, text, (size_t)len);
 		natsMsg_Destroy(msg);
+		leave(b);
 		return;
 	}
 	if (m.instance == b->instance) {	/* our own */
 		natsMsg_Destroy(msg);
+		leave(b);
 		return;
 	}
 	n = b->ops.trigger(b->ops.arg, &m, err, sizeof(err));
@@ -138,6 +165,7 @@ static void on_trigger(natsConnection *nc, natsSubscription *sub,
 	reply(b, msg, text, (size_t)len < sizeof(text) ? (size_t)len :
 	      sizeof(text) - 1);
 	natsMsg_Destroy(msg);
+	leave(b);
 }
 
 /* list and stats of flowscope-ctl --bus. */
@@ -154,9 +182,14 @@ static void on_ctl(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 
 	(void)nc;
 	(void)sub;
+	if (!enter(b)) {
+		natsMsg_Destroy(msg);
+		return;
+	}
 	if (req == 0) {
 		refuse(b, why);
 		natsMsg_Destroy(msg);
+		leave(b);
 		return;
 	}
 	out = open_memstream(&buf, &len);
@@ -174,6 +207,7 @@ static void on_ctl(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 		free(buf);
 	}
 	natsMsg_Destroy(msg);
+	leave(b);
 }
 
 static void on_error(natsConnection *nc, natsSubscription *sub,
@@ -294,8 +328,13 @@ static int setup(fs_bus *b)
  * fs_bus_get_stats). */
 static void teardown(fs_bus *b)
 {
+	struct timespec ms = { 0, 1000000 };
 	natsConnection *nc;
 
+	/* no callback acts from now on, and none is left acting */
+	atomic_store(&b->closing, true);
+	while (atomic_load(&b->inflight) > 0)
+		nanosleep(&ms, NULL);
 	if (b->sub != NULL)
 		(void)natsSubscription_Unsubscribe(b->sub);
 	if (b->ctl != NULL)
