@@ -81,6 +81,7 @@ static int usage_error(void)
 {
 	fprintf(stderr, "usage: " PROG " [-s SOCKET] [--json] [--watch] COMMAND "
 		"[ARGS...]\n"
+		"       " PROG " --bus URL list|stats|trigger [FILTER]\n"
 		"Try '" PROG " --help' for more information.\n");
 	return 2;
 }
@@ -611,7 +612,7 @@ int main(int argc, char **argv)
 			known = 1;
 	if (!known) {
 		fprintf(stderr, PROG ": unknown command '%s' (list, stats, "
-			"top, flows, trigger, help, ping)\n", cmd);
+			"top, flows, trigger, readers, help, ping)\n", cmd);
 		return usage_error();
 	}
 	if (json && strcmp(cmd, "stats") != 0 && strcmp(cmd, "flows") != 0 &&
