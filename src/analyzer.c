@@ -334,6 +334,7 @@ static void analyze(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
 	struct fs_hist *e = &a->hist[k & a->hist_mask];
 	struct fs_flow *f;
 	int matched = 0;	/* the trigger was run and matched */
+	bool asked = false;	/* a trigger by key waited for this flow */
 
 	if (unlikely(info.frag_tag != 0))
 		fs_frag_fixup(a->frags, &info, h->ts_ns);
@@ -375,12 +376,11 @@ static void analyze(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
 	}
 	if ((f->pkts[0] | f->pkts[1]) != 0 && k - f->last_pkt <= a->hist_mask)
 		e->back = (uint32_t)(k - f->last_pkt);
-	else if (unlikely(a->npending > 0) && (f->pkts[0] | f->pkts[1]) == 0 &&
-		 pending_take(a, f))
-		matched = 2;	/* asked for by key before it came */
+	else if (unlikely(a->npending > 0) && (f->pkts[0] | f->pkts[1]) == 0)
+		asked = pending_take(a, f);	/* by key, before it came */
 	f->last_pkt = k;
 	fs_flow_update(&a->table, f, &info, h->ts_ns, h->wire_len);
-	if (matched == 2) {
+	if (unlikely(asked)) {
 		a->untriggered++;
 		trigger_flow(a, f);
 		return;
@@ -632,6 +632,20 @@ static void top_add(struct fs_request *r, const struct fs_flow *f,
 	r->top[i].triggered = f->triggered;
 }
 
+/* One flow by its key (a trigger from the bus): a lookup, not a walk;
+ * one not seen yet is triggered when it comes. */
+static void trigger_key(struct fs_analyzer *a, struct fs_request *r)
+{
+	struct fs_flow *f = fs_flow_find(&a->table, r->key);
+
+	if (f == NULL) {
+		pending_add(a, r->key);
+	} else if (!f->triggered) {
+		trigger_flow(a, f);
+		r->count = 1;
+	}
+}
+
 static void serve(struct fs_analyzer *a, struct fs_request *r)
 {
 	struct fs_flow *f, *tmp;
@@ -639,43 +653,35 @@ static void serve(struct fs_analyzer *a, struct fs_request *r)
 
 	r->count = 0;
 	r->ntop = 0;
-	if (r->type == FS_REQ_TRIGGER_KEY) {
-		HASH_FIND_BYHASHVALUE(hh, a->table.flows, r->key,
-				      sizeof(*r->key), fs_flow_hash(r->key), f);
-		if (f != NULL && !f->triggered) {
-			trigger_flow(a, f);
-			r->count = 1;
-		} else if (f == NULL) {
-			pending_add(a, r->key);
-		}
-	}
-	HASH_ITER(hh, a->table.flows, f, tmp) {
-		if (r->type == FS_REQ_TRIGGER_KEY)
-			break;
-		switch (r->type) {
-		case FS_REQ_FLOWS:
-			if (matches(f, r->filter)) {
-				print_flow(r->out, f, a->cutoff);
-				r->count++;
+	if (r->type == FS_REQ_TRIGGER_KEY)
+		trigger_key(a, r);
+	else
+		HASH_ITER(hh, a->table.flows, f, tmp) {
+			switch (r->type) {
+			case FS_REQ_FLOWS:
+				if (matches(f, r->filter)) {
+					print_flow(r->out, f, a->cutoff);
+					r->count++;
+				}
+				break;
+			case FS_REQ_TRIGGER:
+				if (!f->triggered && matches(f, r->filter)) {
+					trigger_flow(a, f);
+					r->count++;
+				}
+				break;
+			case FS_REQ_TRIGGER_KEY:	/* trigger_key */
+				break;
+			case FS_REQ_TOP:
+				/* the last complete second */
+				if (f->ep == sec)
+					top_add(r, f, f->prev_pkts,
+						f->prev_bytes);
+				else if (f->ep + 1 == sec)
+					top_add(r, f, f->ep_pkts, f->ep_bytes);
+				break;
 			}
-			break;
-		case FS_REQ_TRIGGER:
-			if (!f->triggered && matches(f, r->filter)) {
-				trigger_flow(a, f);
-				r->count++;
-			}
-			break;
-		case FS_REQ_TRIGGER_KEY:
-			break;	/* below: one lookup, not a walk */
-		case FS_REQ_TOP:
-			/* the last complete second */
-			if (f->ep == sec)
-				top_add(r, f, f->prev_pkts, f->prev_bytes);
-			else if (f->ep + 1 == sec)
-				top_add(r, f, f->ep_pkts, f->ep_bytes);
-			break;
 		}
-	}
 	if ((r->type == FS_REQ_TRIGGER || r->type == FS_REQ_TRIGGER_KEY) &&
 	    a->deliv != NULL)
 		fs_lane_publish(a->deliv);

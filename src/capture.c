@@ -602,7 +602,6 @@ static long bus_trigger(void *arg, const struct fs_bus_msg *m, char *err,
 	fs_capture *c = arg;
 	struct fs_request r = { .type = FS_REQ_TRIGGER };
 	struct bpf_program prog = { 0, NULL };
-	pcap_t *dead = NULL;
 	uint64_t one = 1, n = 0;
 	int rc;
 
@@ -610,26 +609,14 @@ static long bus_trigger(void *arg, const struct fs_bus_msg *m, char *err,
 		r.type = FS_REQ_TRIGGER_KEY;
 		r.key = &m->key;
 	} else if (m->filter[0] != '\0') {
-		/* over flows, as flowscope-ctl trigger's (control.c) */
-		dead = pcap_open_dead(DLT_EN10MB, 65535);
-		if (dead == NULL) {
-			snprintf(err, errlen, "out of memory");
+		/* over flows, as flowscope-ctl trigger's */
+		if (fs_control_compile(m->filter, &prog, err, errlen) < 0)
 			return -1;
-		}
-		if (pcap_compile(dead, &prog, m->filter, 1,
-				 PCAP_NETMASK_UNKNOWN) < 0) {
-			snprintf(err, errlen, "bad filter: %s",
-				 pcap_geterr(dead));
-			pcap_close(dead);
-			return -1;
-		}
 		r.filter = &prog;
 	}
 	rc = ctl_each_lane(c, &r, err, errlen, &n);
-	if (dead != NULL) {
+	if (r.filter != NULL)
 		pcap_freecode(&prog);
-		pcap_close(dead);
-	}
 	if (rc < 0)
 		return -1;
 	(void)!write(c->efd, &one, sizeof(one));
@@ -1094,7 +1081,7 @@ static fs_spool_hist *open_history(void *arg, unsigned lane,
  * capture's, so keys that would change it are refused here with the
  * reason rather than ignored (sizes and queues, which only the recording
  * capture uses, are left alone). Its mode, trigger and flow tracking are
- * its own (attach_analyzers). group needs an attached ring, share_group
+ * its own (attach_analyzer). group needs an attached ring, share_group
  * a published one.
  */
 static int check_sharing(fs_capture *c, char *errbuf, size_t errlen)
@@ -1177,6 +1164,15 @@ static int claim(fs_capture *c, struct fs_source *s, bool opened,
 			     errlen);
 }
 
+/* The directory of the publisher's spool, which it handed over with the
+ * ring, as a path (its descriptor's) into buf. */
+static const char *publisher_spool(const fs_capture *c, char *buf,
+				   size_t len)
+{
+	snprintf(buf, len, "/proc/self/fd/%d", c->attached->att->spool_fd);
+	return buf;
+}
+
 /*
  * since on an attached reader, further back than the publisher's ring
  * reaches: what the publisher's spool holds from then on comes first,
@@ -1213,9 +1209,9 @@ static void attach_history(fs_capture *c, uint32_t caplen)
 			any = true;
 		}
 	}
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", a->spool_fd);
-	if (any && fs_spooldir_history(path, c->nlanes, c->win_lo, before,
-				       caplen, h, err, sizeof(err)) == 0)
+	if (any && fs_spooldir_history(publisher_spool(c, path, sizeof(path)),
+				       c->nlanes, c->win_lo, before, caplen, h,
+				       err, sizeof(err)) == 0)
 		for (unsigned i = 0; i < c->nlanes; i++)
 			if (h[i] != NULL) {
 				c->rd[i].hist = h[i];
@@ -1622,7 +1618,6 @@ static fs_spool_hist *open_history(void *arg, unsigned lane,
 {
 	fs_capture *c = arg;
 	struct fs_rxq *q = c->rd[lane].rxq;
-
 	char dir[64];
 
 	if (c->spool != NULL)
@@ -1632,9 +1627,8 @@ static fs_spool_hist *open_history(void *arg, unsigned lane,
 	if (q != NULL && q->src->spec.kind == FS_SRC_ATTACH &&
 	    q->src->att->spool_fd >= 0) {
 		/* the publisher's spool, which it handed over */
-		snprintf(dir, sizeof(dir), "/proc/self/fd/%d",
-			 q->src->att->spool_fd);
-		return fs_spooldir_flow_history(dir, rec, snap);
+		return fs_spooldir_flow_history(publisher_spool(c, dir,
+							sizeof(dir)), rec, snap);
 	}
 	return NULL;
 }
@@ -1692,7 +1686,7 @@ static void end_hist(fs_capture *c, struct reader *r)
 static uint32_t keep_ours(fs_capture *c, struct reader *r, unsigned n)
 {
 	uint32_t in = 0, out = 0;
-	uint64_t kept = 0, unknown = 0;
+	uint64_t kept = 0;
 
 	for (unsigned k = 0; k < n; k++) {
 		struct fs_pkt_hdr *h = (void *)(r->buf + in);
@@ -1704,24 +1698,14 @@ static uint32_t keep_ours(fs_capture *c, struct reader *r, unsigned n)
 				continue;
 			r->skip_old = false;
 		}
-		if (r->where != NULL) {
-			bool unk = false;
-
-			if (!fs_attachsrc_mine(c->attached, h, r->where[k].tag,
-					       c->frags, &unk)) {
-				unknown += unk;
-				continue;
-			}
-		}
+		if (r->where != NULL && !keep_mine(c, h, r->where[k].tag))
+			continue;
 		if (out != in - sz)
 			memmove(r->buf + out, h, sz);
 		out += sz;
 		kept++;
 	}
 	atomic_fetch_add_explicit(&c->seen, kept, memory_order_relaxed);
-	if (unknown)
-		atomic_fetch_add_explicit(&c->lost, unknown,
-					  memory_order_relaxed);
 	return out;
 }
 

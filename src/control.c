@@ -161,7 +161,6 @@ static int run_command(const fs_control *c, const char *cmd, const char *arg,
 	const struct fs_control_ops *o = &c->ops;
 	struct bpf_program prog;
 	int have_prog = 0;
-	pcap_t *dead = NULL;
 	int is_flows;
 	int rc = -1;
 
@@ -223,20 +222,8 @@ static int run_command(const fs_control *c, const char *cmd, const char *arg,
 		goto done;
 	}
 	if (arg[0] != '\0') {
-		/* a dead Ethernet handle: what the engine's frames are, and
-		 * libpcap's compiler is reentrant on separate handles */
-		dead = pcap_open_dead(DLT_EN10MB, 65535);
-		if (dead == NULL) {
-			snprintf(why, whylen, "cannot compile filters (out "
-				 "of memory)");
+		if (fs_control_compile(arg, &prog, why, whylen) < 0)
 			goto done;
-		}
-		if (pcap_compile(dead, &prog, arg, 1,
-				 PCAP_NETMASK_UNKNOWN) < 0) {
-			snprintf(why, whylen, "bad filter: %s",
-				 pcap_geterr(dead));
-			goto done;
-		}
 		have_prog = 1;
 	}
 	if (is_flows)
@@ -248,8 +235,26 @@ static int run_command(const fs_control *c, const char *cmd, const char *arg,
 done:
 	if (have_prog)
 		pcap_freecode(&prog);
-	if (dead != NULL)
-		pcap_close(dead);
+	return rc;
+}
+
+int fs_control_compile(const char *text, struct bpf_program *prog,
+		       char *why, size_t whylen)
+{
+	/* a dead Ethernet handle: what the engine's frames are, and
+	 * libpcap's compiler is reentrant on separate handles */
+	pcap_t *dead = pcap_open_dead(DLT_EN10MB, 65535);
+	int rc = 0;
+
+	if (dead == NULL) {
+		snprintf(why, whylen, "cannot compile filters (out of memory)");
+		return -1;
+	}
+	if (pcap_compile(dead, prog, text, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+		snprintf(why, whylen, "bad filter: %s", pcap_geterr(dead));
+		rc = -1;
+	}
+	pcap_close(dead);
 	return rc;
 }
 

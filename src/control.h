@@ -49,6 +49,11 @@ struct fs_control_ops {
 
 typedef struct fs_control fs_control;
 
+/* Compile text, a pcap-filter over the engine's Ethernet frames, into
+ * prog (pcap_freecode() it): 0, or -1 with why ("bad filter: ..."). */
+int fs_control_compile(const char *text, struct bpf_program *prog,
+		       char *why, size_t whylen);
+
 /*
  * Create the socket at path (its directory is created mode 0700 when
  * missing; an existing directory must belong to us and not be open to

@@ -193,33 +193,41 @@ static bool ended_by(const struct fs_flow_table *t, const struct fs_flow *f,
 	return ts >= f->last_ts + (f->closed ? linger : t->timeout_ns);
 }
 
-/* The slot of info's flow, or the empty slot that ends its probe run. */
+/* The slot of key's flow (hash: its fs_flow_hash), or the empty slot that
+ * ends its probe run. */
 static struct fs_flow_slot *probe(const struct fs_flow_table *t,
-				  const struct fs_pkt_info *info)
+				  const struct fs_flow_key *key, uint32_t hash)
 {
-	uint32_t i = info->hash & t->slot_mask;
+	uint32_t i = hash & t->slot_mask;
 
 	for (;;) {
 		struct fs_flow_slot *s = &t->slots[i];
 
-		if (s->flow == NULL || (s->hash == info->hash &&
-					key_eq(&s->flow->key, &info->key)))
+		if (s->flow == NULL || (s->hash == hash &&
+					key_eq(&s->flow->key, key)))
 			return s;
 		i = (i + 1) & t->slot_mask;
 	}
 }
 
+struct fs_flow *fs_flow_find(const struct fs_flow_table *t,
+			     const struct fs_flow_key *key)
+{
+	return probe(t, key, fs_flow_hash(key))->flow;
+}
+
 struct fs_flow *fs_flow_get(struct fs_flow_table *t,
 			    const struct fs_pkt_info *info, uint64_t ts)
 {
-	struct fs_flow_slot *slot = probe(t, info);
+	struct fs_flow_slot *slot = probe(t, &info->key, info->hash);
 	struct fs_flow *f = slot->flow;
 
 	if (f != NULL && !ended_by(t, f, ts))
 		return f;
 	if (f != NULL) {
 		remove_flow(t, f->closed ? &t->closed : &t->open, f);
-		slot = probe(t, info);	/* the run may have shifted */
+		/* the run may have shifted */
+		slot = probe(t, &info->key, info->hash);
 	}
 	/* the index stays at most 7/8 full, so probe runs stay short and
 	 * always end */

@@ -101,6 +101,10 @@ void fs_flow_table_free(struct fs_flow_table *t);
 struct fs_flow *fs_flow_get(struct fs_flow_table *t,
 			    const struct fs_pkt_info *info, uint64_t ts);
 
+/* The tracked flow of key, or NULL (nothing is created). */
+struct fs_flow *fs_flow_find(const struct fs_flow_table *t,
+			     const struct fs_flow_key *key);
+
 /* Account one packet to f (counters, flags, lists). Returns true when
  * this packet closed the flow (RST, or the second FIN). */
 bool fs_flow_update(struct fs_flow_table *t, struct fs_flow *f,

@@ -277,6 +277,56 @@ int fs_spoolsrc_open(struct fs_source *src, const struct fs_config *cfg,
 	return 0;
 }
 
+static int open_seg(void *arg, uint64_t seg)
+{
+	struct fs_spool_reader *rd = arg;
+
+	return seg < rd->nseg ? rd->fds[seg] : -1;
+}
+
+/* For each indexed segment of rd, a bit per block that may hold a packet
+ * of the flow of hash (an entry NULL: any block may); NULL when out of
+ * memory. Freed with flow_bits_free(). */
+static uint8_t **flow_bits(const struct fs_spool_reader *rd, uint32_t hash)
+{
+	uint8_t **bits = calloc(rd->nseg + 1, sizeof(*bits));
+
+	for (size_t i = 0; bits != NULL && i < rd->nseg; i++) {
+		const struct fs_spool_index *x = &rd->idx[i];
+
+		if (x->h.nblocks == 0)
+			continue;
+		bits[i] = calloc(x->h.nblocks / 8 + 1, 1);
+		if (bits[i] != NULL)
+			fs_idx_mark_flow(x, hash, bits[i]);
+	}
+	return bits;
+}
+
+static void flow_bits_free(const struct fs_spool_reader *rd, uint8_t **bits)
+{
+	for (size_t i = 0; bits != NULL && i < rd->nseg; i++)
+		free(bits[i]);
+	free(bits);
+}
+
+/* Does bits (per segment, as flow_bits makes them) rule block r out? */
+static bool ruled_out(uint8_t *const *bits, const struct blkref *r)
+{
+	return r->blk != UINT32_MAX && bits[r->seg] != NULL &&
+	       !(bits[r->seg][r->blk / 8] & (1u << (r->blk % 8)));
+}
+
+/* What the history iterator takes of block r of lane. */
+static struct fs_spool_blkref hist_ref(const struct blkref *r, unsigned lane)
+{
+	struct fs_spool_blkref b = {
+		.seg = r->seg, .off = r->off, .total = r->total, .lane = lane,
+	};
+
+	return b;
+}
+
 /* One reader behind the history iterators of several lanes: the last
  * one closed frees it. */
 struct shared_reader {
@@ -288,7 +338,7 @@ static int shared_seg(void *arg, uint64_t seg)
 {
 	const struct shared_reader *sh = arg;
 
-	return seg < sh->rd->nseg ? sh->rd->fds[seg] : -1;
+	return open_seg(sh->rd, seg);
 }
 
 static void shared_release(void *arg)
@@ -330,33 +380,14 @@ fs_spool_hist *fs_spooldir_flow_history(const char *dir,
 		goto empty;
 	st = &sh->rd->s[ref.lane];
 	v = calloc(st->n + 1, sizeof(*v));
-	flow = calloc(sh->rd->nseg + 1, sizeof(*flow));
+	flow = flow_bits(sh->rd, ref.hash);
 	if (v == NULL || flow == NULL)
 		goto out;
 	/* the blocks each segment's flow index does not rule out */
-	for (size_t i = 0; i < sh->rd->nseg; i++) {
-		const struct fs_spool_index *x = &sh->rd->idx[i];
-
-		if (x->h.nblocks == 0)
-			continue;
-		flow[i] = calloc(x->h.nblocks / 8 + 1, 1);
-		if (flow[i] != NULL)
-			fs_idx_mark_flow(x, ref.hash, flow[i]);
-	}
-	for (size_t k = 0; k < st->n; k++) {
-		const struct blkref *r = &st->b[k];
-
-		if (r->last_ts < ref.first_ts)
-			continue;
-		if (r->blk != UINT32_MAX && flow[r->seg] != NULL &&
-		    !(flow[r->seg][r->blk / 8] & (1u << (r->blk % 8))))
-			continue;
-		v[n].seg = r->seg;
-		v[n].off = r->off;
-		v[n].total = r->total;
-		v[n].lane = ref.lane;
-		n++;
-	}
+	for (size_t k = 0; k < st->n; k++)
+		if (st->b[k].last_ts >= ref.first_ts &&
+		    !ruled_out(flow, &st->b[k]))
+			v[n++] = hist_ref(&st->b[k], ref.lane);
 empty:
 	/* even with no block: the iterator counts what is missing */
 	h = fs_hist_from_blocks(&ref, v, n, snap, shared_seg, sh, false);
@@ -366,10 +397,7 @@ empty:
 		sh->refs++;
 	}
 out:
-	if (flow != NULL)
-		for (size_t i = 0; i < sh->rd->nseg; i++)
-			free(flow[i]);
-	free(flow);
+	flow_bits_free(sh->rd, flow);
 	free(v);
 	shared_release(sh);
 	return h;
@@ -405,15 +433,9 @@ int fs_spooldir_history(const char *dir, unsigned nlanes, uint64_t since,
 		v = calloc(st->n, sizeof(*v));
 		if (v == NULL)
 			goto oom;
-		for (size_t k = 0; k < st->n; k++) {
-			if (st->b[k].last_ts < since)
-				continue;
-			v[n].seg = st->b[k].seg;
-			v[n].off = st->b[k].off;
-			v[n].total = st->b[k].total;
-			v[n].lane = l;
-			n++;
-		}
+		for (size_t k = 0; k < st->n; k++)
+			if (st->b[k].last_ts >= since)
+				v[n++] = hist_ref(&st->b[k], l);
 		if (n == 0) {
 			free(v);
 			continue;
@@ -760,13 +782,6 @@ void fs_spoolsrc_counts(struct fs_source *src, uint64_t *read,
 	*skipped = rd ? atomic_load(&rd->blocks_skipped) : 0;
 }
 
-static int open_seg(void *arg, uint64_t seg)
-{
-	struct fs_spool_reader *rd = arg;
-
-	return seg < rd->nseg ? rd->fds[seg] : -1;
-}
-
 fs_spool_hist *fs_spoolsrc_hist_open(struct fs_source *src,
 				     const struct fs_pkt_hdr *rec, uint32_t snap)
 {
@@ -783,33 +798,20 @@ fs_spool_hist *fs_spoolsrc_hist_open(struct fs_source *src,
 	 * reference's count does */
 	ref.before_seq = UINT64_MAX;
 	c = atomic_load_explicit(&rd->cands, memory_order_acquire);
-	flow = calloc(rd->nseg + 1, sizeof(*flow));
+	flow = flow_bits(rd, ref.hash);
 	if (flow == NULL)
 		return NULL;
-	for (size_t i = 0; i < rd->nseg; i++) {
-		const struct fs_spool_index *x = &rd->idx[i];
-
-		if (x->h.nblocks == 0)
-			continue;
-		flow[i] = calloc(x->h.nblocks / 8 + 1, 1);
-		if (flow[i] != NULL)
-			fs_idx_mark_flow(x, ref.hash, flow[i]);
-	}
 	/* the blocks the source reads (its window, its filter's), those
 	 * the flow index does not rule out */
 	for (unsigned l = 0; l < rd->nlanes; l++)
 		for (size_t k = 0; k < rd->s[l].n; k++) {
 			const struct blkref *r = &rd->s[l].b[k];
-			bool indexed = r->blk != UINT32_MAX;
 
 			if (r->last_ts < ref.first_ts || r->last_ts < src->win_lo ||
 			    r->first_ts >= src->win_hi)
 				continue;
-			if (indexed && c != NULL && c->bits[r->seg] != NULL &&
-			    !(c->bits[r->seg][r->blk / 8] & (1u << (r->blk % 8))))
-				continue;
-			if (indexed && flow[r->seg] != NULL &&
-			    !(flow[r->seg][r->blk / 8] & (1u << (r->blk % 8))))
+			if ((c != NULL && ruled_out(c->bits, r)) ||
+			    ruled_out(flow, r))
 				continue;
 			if (n == cap) {
 				size_t nc = cap ? 2 * cap : 64;
@@ -820,20 +822,12 @@ fs_spool_hist *fs_spoolsrc_hist_open(struct fs_source *src,
 				b = nb;
 				cap = nc;
 			}
-			b[n].seg = r->seg;
-			b[n].off = r->off;
-			b[n].total = r->total;
-			b[n].lane = l;
-			n++;
+			b[n++] = hist_ref(r, l);
 		}
-	for (size_t i = 0; i < rd->nseg; i++)
-		free(flow[i]);
-	free(flow);
+	flow_bits_free(rd, flow);
 	return fs_hist_from_blocks(&ref, b, n, snap, open_seg, rd, false);
 oom:
-	for (size_t i = 0; i < rd->nseg; i++)
-		free(flow[i]);
-	free(flow);
+	flow_bits_free(rd, flow);
 	free(b);
 	return NULL;
 }
