@@ -6,6 +6,9 @@
  * packets/s, ns per packet and the CPU cores the process used.
  *   fs-bench DEVICE SECONDS          live device (any libpcap module)
  *   fs-bench -r FILE SECONDS         stock offline reading, file re-opened
+ *   fs-bench -s DEVICE SECONDS       never reads: only pcap_stats (what
+ *                                    the device does with no help from
+ *                                    the application's thread)
  */
 #include <pcap/pcap.h>
 #include <stdio.h>
@@ -13,6 +16,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 static unsigned long long pkts, bytes;
 static volatile unsigned char sink;
@@ -46,6 +50,7 @@ int main(int argc, char **argv)
 {
 	char eb[PCAP_ERRBUF_SIZE];
 	const char *file = NULL, *dev;
+	int stats_only = 0;
 	double secs, warm = 1.0, t0, t1, c0, c1, start;
 	unsigned long long p0 = 0;
 	struct pcap_stat st = { 0 }, st0 = { 0 };
@@ -55,10 +60,15 @@ int main(int argc, char **argv)
 	if (argc == 4 && strcmp(argv[1], "-r") == 0) {
 		file = argv[2];
 		secs = atof(argv[3]);
+	} else if (argc == 4 && strcmp(argv[1], "-s") == 0) {
+		stats_only = 1;
+		argv++;
+		secs = atof(argv[2]);
 	} else if (argc == 3) {
 		secs = atof(argv[2]);
 	} else {
-		fprintf(stderr, "usage: fs-bench DEVICE SECONDS | -r FILE SECONDS\n");
+		fprintf(stderr, "usage: fs-bench DEVICE SECONDS | -r FILE SECONDS | "
+			"-s DEVICE SECONDS\n");
 		return 2;
 	}
 	dev = file ? file : argv[1];
@@ -84,7 +94,16 @@ int main(int argc, char **argv)
 	}
 	start = now();
 	t0 = c0 = 0;
-	for (;;) {
+	if (stats_only) {
+		/* the warm-up, then the counters over secs; the reading
+		 * thread only sleeps */
+		usleep((useconds_t)(warm * 1e6));
+		t0 = now();
+		c0 = cpu();
+		pcap_stats(p, &st0);
+		usleep((useconds_t)(secs * 1e6));
+	}
+	for (; !stats_only;) {
 		int n = pcap_dispatch(p, 4096, cb, NULL);
 		double t = now();
 
