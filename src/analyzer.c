@@ -14,6 +14,7 @@
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,10 @@ int fs_analyzer_init(struct fs_analyzer *a, struct fs_lane *lane,
 		return -1;
 	}
 	fs_cursor_newest(lane, &a->acur);
+	for (unsigned i = 0; i < FS_AN_AHEAD; i++)
+		a->ahead[i].k = UINT64_MAX;
+	a->pcur = a->acur;
+	a->pf_pkt = a->acur.pkt;
 	atomic_store(&a->analyzed, a->acur.pkt);
 	atomic_store(&a->aseq, a->acur.seq);
 	a->scratch = malloc(FS_REC_SIZE(snap));
@@ -107,6 +112,8 @@ int fs_analyzer_foreign(struct fs_analyzer *a, struct fs_foreign *f,
 	}
 	a->foreign = f;
 	a->acur = *cur;
+	a->pcur = *cur;
+	a->pf_pkt = cur->pkt;
 	atomic_store(&a->analyzed, a->acur.pkt);
 	atomic_store(&a->aseq, a->acur.seq);
 	return 0;
@@ -402,23 +409,37 @@ static void analyze(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
 
 /* The n records of one burst, lane packet numbers k0.. (or ks[], and
  * act[] whether each may trigger): parse all and prefetch their slots,
- * then their flows, so the misses overlap, and only then use them. */
+ * then their flows, so the misses overlap, and only then use them.
+ * Records read ahead were parsed and prefetched already. */
 static inline void burst(struct fs_analyzer *a,
 			 const struct fs_pkt_hdr *const *h,
 			 const struct fs_ring_pos *pos, uint64_t k0,
 			 const uint64_t *ks, const bool *act, unsigned n)
 {
 	struct fs_pkt_info info[FS_AN_BURST];
+	const struct fs_pkt_info *pi[FS_AN_BURST];
+	bool fresh = false;
 
 	for (unsigned i = 0; i < n; i++) {
+		uint64_t k = ks != NULL ? ks[i] : k0 + i;
+		const struct fs_an_ahead *p = &a->ahead[k % FS_AN_AHEAD];
+
+		if (p->k == k) {
+			pi[i] = &p->info;
+			continue;
+		}
 		fs_flow_parse((const uint8_t *)(h[i] + 1), h[i]->cap_len,
 			      &info[i]);
 		fs_flow_prefetch_slot(&a->table, info[i].hash);
+		pi[i] = &info[i];
+		fresh = true;
 	}
+	if (fresh)
+		for (unsigned i = 0; i < n; i++)
+			if (pi[i] == &info[i])
+				fs_flow_prefetch_flow(&a->table, info[i].hash);
 	for (unsigned i = 0; i < n; i++)
-		fs_flow_prefetch_flow(&a->table, info[i].hash);
-	for (unsigned i = 0; i < n; i++)
-		analyze(a, h[i], pos[i], ks != NULL ? ks[i] : k0 + i, &info[i],
+		analyze(a, h[i], pos[i], ks != NULL ? ks[i] : k0 + i, pi[i],
 			act == NULL || act[i]);
 }
 
@@ -478,6 +499,40 @@ static unsigned run_foreign(struct fs_analyzer *a, unsigned max)
 	return done;
 }
 
+/* The next published record at c (before packet end), or NULL; c moves
+ * past it, and pos (may be NULL) is where it was. ch and used: c's chunk
+ * and what of it was published. */
+static inline const struct fs_pkt_hdr *next_record(struct fs_lane *l,
+						   struct fs_cursor *c,
+						   const struct fs_chunk **ch,
+						   uint32_t *used, uint64_t end,
+						   struct fs_ring_pos *pos)
+{
+	const struct fs_pkt_hdr *h;
+
+	if (c->pkt >= end)
+		return NULL;
+	while (c->off >= *used) {
+		/* published records past this chunk's end are in the next
+		 * one (its used was final before they were published) */
+		*used = atomic_load_explicit(&(*ch)->used, memory_order_acquire);
+		if (c->off < *used)
+			break;
+		c->seq++;
+		c->off = 0;
+		*ch = fs_lane_chunk(l, c->seq);
+		*used = atomic_load_explicit(&(*ch)->used, memory_order_acquire);
+	}
+	h = (const void *)((*ch)->data + c->off);
+	if (pos != NULL) {
+		pos->seq = c->seq;
+		pos->off = c->off;
+	}
+	c->off += FS_REC_SIZE(h->cap_len);
+	c->pkt++;
+	return h;
+}
+
 unsigned fs_analyzer_run(struct fs_analyzer *a, unsigned max)
 {
 	struct fs_lane *l = a->lane;
@@ -497,38 +552,66 @@ unsigned fs_analyzer_run(struct fs_analyzer *a, unsigned max)
 		uint64_t k0 = c->pkt;
 		unsigned m = 0;
 
-		while (m < FS_AN_BURST && c->pkt < end) {
-			const struct fs_pkt_hdr *h;
-
-			if (c->off >= used) {
-				/* published records past this chunk's end are
-				 * in the next one (its used was final before
-				 * they were published) */
-				used = atomic_load_explicit(&ch->used,
-						memory_order_acquire);
-				if (c->off >= used) {
-					c->seq++;
-					c->off = 0;
-					ch = fs_lane_chunk(l, c->seq);
-					used = atomic_load_explicit(&ch->used,
-						memory_order_acquire);
-				}
-				continue;
-			}
-			h = (const void *)(ch->data + c->off);
-			hs[m] = h;
-			ps[m].seq = c->seq;
-			ps[m].off = c->off;
-			c->off += FS_REC_SIZE(h->cap_len);
-			c->pkt++;
+		while (m < FS_AN_BURST &&
+		       (hs[m] = next_record(l, c, &ch, &used, end,
+					    &ps[m])) != NULL)
 			m++;
-		}
 		burst(a, hs, ps, k0, NULL, NULL, m);
 		done += m;
 	}
+	/* what was read ahead and is analyzed now is behind the cursor */
+	if (c->pkt > a->pcur.pkt)
+		a->pcur = *c;
+	if (c->pkt > a->pf_pkt)
+		a->pf_pkt = c->pkt;
 	atomic_store_explicit(&a->aseq, c->seq, memory_order_release);
 	atomic_store_explicit(&a->analyzed, c->pkt, memory_order_release);
 	return done;
+}
+
+unsigned fs_analyzer_step_ahead(struct fs_analyzer *a)
+{
+	struct fs_lane *l = a->lane;
+	uint64_t end = atomic_load_explicit(&l->pkts, memory_order_acquire);
+	struct fs_cursor *p = &a->pcur;
+	const struct fs_chunk *ch;
+	uint32_t used;
+	uint64_t lim;
+
+	if (a->foreign != NULL || end - a->acur.pkt > FS_AN_AHEAD)
+		return fs_analyzer_step(a, UINT_MAX, 0);
+	a->delivered = 0;
+	/* 1: the records whose entries were asked for a call ago */
+	if (a->pf_pkt > a->acur.pkt)
+		fs_analyzer_run(a, (unsigned)(a->pf_pkt - a->acur.pkt));
+	/* 2: the entries of those read ahead a call ago (their slots came) */
+	for (uint64_t k = a->pf_pkt; k < p->pkt; k++)
+		fs_flow_prefetch_flow(&a->table,
+				      a->ahead[k % FS_AN_AHEAD].info.hash);
+	a->pf_pkt = p->pkt;
+	/* 3: read the newest ahead, as far as the table of them reaches */
+	lim = a->acur.pkt + FS_AN_AHEAD;
+	if (end > lim)
+		end = lim;
+	ch = fs_lane_chunk(l, p->seq);
+	used = atomic_load_explicit(&ch->used, memory_order_acquire);
+	for (;;) {
+		uint64_t k = p->pkt;
+		const struct fs_pkt_hdr *h = next_record(l, p, &ch, &used, end,
+							 NULL);
+		struct fs_an_ahead *e;
+
+		if (h == NULL)
+			break;
+		e = &a->ahead[k % FS_AN_AHEAD];
+		fs_flow_parse((const uint8_t *)(h + 1), h->cap_len, &e->info);
+		e->k = k;
+		fs_flow_prefetch_slot(&a->table, e->info.hash);
+	}
+	fs_analyzer_tick(a, 0);
+	if (a->deliv != NULL && a->delivered > 0)
+		fs_lane_publish(a->deliv);
+	return a->delivered;
 }
 
 void fs_analyzer_hold(struct fs_analyzer *a)

@@ -82,8 +82,21 @@ struct fs_pending {
 	uint64_t until;		/* packet time; 0: a free entry */
 };
 
+/* A record read ahead of the analysis (fs_analyzer_step_ahead): parsed,
+ * its flow's slot and then entry asked for from memory, analyzed later. */
+#define FS_AN_AHEAD 256u
+struct fs_an_ahead {
+	uint64_t k;		/* lane packet number; UINT64_MAX: none */
+	struct fs_pkt_info info;
+};
+
 struct fs_analyzer {
 	struct fs_frag frags[FS_FRAGS];
+	struct fs_an_ahead ahead[FS_AN_AHEAD];	/* by k % FS_AN_AHEAD */
+	/* read ahead up to pcur; entries asked for up to packet pf_pkt
+	 * (acur.pkt <= pf_pkt <= pcur.pkt) */
+	struct fs_cursor pcur;
+	uint64_t pf_pkt;
 	struct fs_pending pending[FS_PENDING];
 	unsigned npending;	/* entries in use */
 	struct fs_lane *lane;		/* where packets are stored */
@@ -217,6 +230,18 @@ void fs_analyzer_tick(struct fs_analyzer *a, uint64_t now);
 /* A run of up to max records, then the tick at time now (0: packet
  * time); what it delivered is published. Returns the packets delivered. */
 unsigned fs_analyzer_step(struct fs_analyzer *a, unsigned max, uint64_t now);
+
+/*
+ * The step of a receive thread that analyzes its own records as they
+ * come, a burst at a time: it analyzes what it read ahead two calls ago,
+ * whose flow entries it asked for in the previous call, asks for the
+ * entries of what it read ahead then, and reads the newest records
+ * ahead (parses them, asks for their flow slots). So each packet's two
+ * memory loads (slot, then entry) have a burst's time to arrive. What
+ * it leaves behind is analyzed by the next step of either kind; with
+ * more than FS_AN_AHEAD records waiting it is fs_analyzer_step.
+ */
+unsigned fs_analyzer_step_ahead(struct fs_analyzer *a);
 
 /* Serve a posted request, if any (receive thread). */
 void fs_analyzer_serve(struct fs_analyzer *a);

@@ -5,6 +5,7 @@
  * grows; uthash's own allocations go through hooks that turn failure
  * into a counted refusal.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <stdbool.h>
 #include <string.h>
@@ -20,6 +21,10 @@ static void fs_flow_oom_hook(struct fs_flow *f);
 
 #include "flow.h"
 #include "mem.h"
+
+_Static_assert(offsetof(struct fs_flow, pkts) == 64 &&
+	       offsetof(struct fs_flow, prev_pkts) + 4 <= 128 &&
+	       sizeof(struct fs_flow) == 256, "flow entry lines");
 
 /* a slab is one 2 MiB huge page worth of entries (fewer TLB misses when
  * flows are many) */

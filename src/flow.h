@@ -18,27 +18,41 @@
 
 #define FS_FLOW_LINGER_NS 1000000000ull	/* after RST or both FINs */
 
+/*
+ * A flow entry is four cache lines, and what a packet touches is in the
+ * first two: line 0 what its lookup and the end test read and what every
+ * packet writes (key, last time, last packet, state bits), line 1 the
+ * counters, so that the analyzer's prefetch of two lines is all the
+ * memory a packet of a known flow waits for. The rest (list links,
+ * uthash's handle, what only commands read) is cold.
+ */
 struct fs_flow {
+	/* line 0 */
 	struct fs_flow_key key;
-	uint32_t hash;
+	uint64_t last_ts;
+	uint64_t last_pkt;	/* lane packet number of its newest packet */
 	uint8_t tcp_flags;	/* every flag seen, both directions */
 	uint8_t fins;		/* bit d: a FIN went in direction d */
 	uint8_t closed;		/* RST or both FINs: ends after the linger */
 	uint8_t triggered;
 	uint8_t init_dir;	/* direction of the first packet */
 	uint8_t pad[3];
-	uint64_t first_ts, last_ts;
-	uint64_t list_ts;	/* last_ts when it was put at its list's tail */
+	/* line 1 */
 	uint64_t pkts[2], bytes[2];
-	uint64_t cut_pkts, cut_bytes;	/* past the cutoff, not kept */
-	uint64_t last_pkt;	/* lane packet number of its newest packet */
+	uint64_t list_ts;	/* last_ts when it was put at its list's tail */
 	/* top: counters of second ep and of the second before */
 	uint32_t ep;
-	uint32_t ep_pkts, prev_pkts;
-	uint64_t ep_bytes, prev_bytes;
+	uint32_t ep_pkts;
+	uint64_t ep_bytes;
+	uint32_t hash;
+	uint32_t prev_pkts;
+	/* lines 2 and 3 */
+	uint64_t first_ts;
+	uint64_t cut_pkts, cut_bytes;	/* past the cutoff, not kept */
+	uint64_t prev_bytes;
 	struct fs_flow *prev, *next;	/* idle or closed list, oldest first */
 	UT_hash_handle hh;
-};
+} __attribute__((aligned(64)));
 
 struct fs_flow_list {
 	struct fs_flow *head, *tail;
@@ -84,8 +98,10 @@ static inline void fs_flow_prefetch_flow(const struct fs_flow_table *t,
 {
 	const struct fs_flow *f = t->slots[hash & t->slot_mask].flow;
 
-	if (f != NULL)
-		__builtin_prefetch(f);
+	if (f != NULL) {
+		__builtin_prefetch(f, 1);
+		__builtin_prefetch((const char *)f + 64, 1);
+	}
 }
 
 /* Set up an empty table. Returns 0 or -1 (out of memory). */

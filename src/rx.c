@@ -344,7 +344,11 @@ void fs_rx_burst_done(struct fs_rxq *r, unsigned n)
 		retag(r);
 	if (analyze_now(an, r->lane)) {
 		if (fs_analyzer_try(an)) {
-			analyze_all(r, 0);
+			/* reading ahead: the next bursts' flows load meanwhile */
+			unsigned d = fs_analyzer_step_ahead(an);
+
+			if (sk->trigger_mode)
+				r->unwoken += d;
 			fs_analyzer_release(an);
 		}
 	} else {
