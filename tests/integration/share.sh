@@ -65,6 +65,12 @@ publisher() {
 	REC_PID=$BG_PID
 	wait_socket "$REC_SOCK" "$REC_PID" 20 ||
 		fail_log "the publisher did not start" "$WORK/$n.err"
+	# the share socket is published beside the control socket, not
+	# necessarily before it (slow under the sanitizers)
+	for _ in $(seq 1 100); do
+		[ -S "/run/flowscope-share/$NAME.sock" ] && break
+		sleep 0.1
+	done
 	[ -S "/run/flowscope-share/$NAME.sock" ] ||
 		fail_log "no share socket /run/flowscope-share/$NAME.sock" "$WORK/$n.err"
 }
