@@ -103,7 +103,7 @@ int main(int argc, char **argv)
 		pcap_stats(p, &st0);
 		usleep((useconds_t)(secs * 1e6));
 	}
-	for (; !stats_only;) {
+	while (!stats_only) {
 		int n = pcap_dispatch(p, 4096, cb, NULL);
 		double t = now();
 

@@ -569,6 +569,15 @@ unsigned fs_analyzer_run(struct fs_analyzer *a, unsigned max)
 	return done;
 }
 
+/* The end of a step: the tick at now, what was delivered published. */
+static unsigned step_end(struct fs_analyzer *a, uint64_t now)
+{
+	fs_analyzer_tick(a, now);
+	if (a->deliv != NULL && a->delivered > 0)
+		fs_lane_publish(a->deliv);
+	return a->delivered;
+}
+
 unsigned fs_analyzer_step_ahead(struct fs_analyzer *a)
 {
 	struct fs_lane *l = a->lane;
@@ -608,10 +617,7 @@ unsigned fs_analyzer_step_ahead(struct fs_analyzer *a)
 		e->k = k;
 		fs_flow_prefetch_slot(&a->table, e->info.hash);
 	}
-	fs_analyzer_tick(a, 0);
-	if (a->deliv != NULL && a->delivered > 0)
-		fs_lane_publish(a->deliv);
-	return a->delivered;
+	return step_end(a, 0);
 }
 
 void fs_analyzer_hold(struct fs_analyzer *a)
@@ -648,10 +654,7 @@ unsigned fs_analyzer_step(struct fs_analyzer *a, unsigned max, uint64_t now)
 {
 	a->delivered = 0;
 	fs_analyzer_run(a, max);
-	fs_analyzer_tick(a, now);
-	if (a->deliv != NULL && a->delivered > 0)
-		fs_lane_publish(a->deliv);
-	return a->delivered;
+	return step_end(a, now);
 }
 
 static bool matches(const struct fs_flow *f, const struct bpf_program *p)

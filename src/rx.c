@@ -206,14 +206,17 @@ static inline bool analyze_now(struct fs_analyzer *an,
 		l->nchunks / 4;
 }
 
-/* Run the analyzer (owned) over everything published; count what it
- * delivered for the reader's wake-up. */
-static void analyze_all(struct fs_rxq *r, uint64_t now)
+/* Count d packets the analyzer delivered for the reader's wake-up. */
+static void delivered(struct fs_rxq *r, unsigned d)
 {
-	unsigned d = fs_analyzer_step(r->an, UINT_MAX, now);
-
 	if (r->sink->trigger_mode)
 		r->unwoken += d;
+}
+
+/* Run the analyzer (owned) over everything published. */
+static void analyze_all(struct fs_rxq *r, uint64_t now)
+{
+	delivered(r, fs_analyzer_step(r->an, UINT_MAX, now));
 }
 
 /*
@@ -345,10 +348,7 @@ void fs_rx_burst_done(struct fs_rxq *r, unsigned n)
 	if (analyze_now(an, r->lane)) {
 		if (fs_analyzer_try(an)) {
 			/* reading ahead: the next bursts' flows load meanwhile */
-			unsigned d = fs_analyzer_step_ahead(an);
-
-			if (sk->trigger_mode)
-				r->unwoken += d;
+			delivered(r, fs_analyzer_step_ahead(an));
 			fs_analyzer_release(an);
 		}
 	} else {
