@@ -21,6 +21,7 @@
 #include <sys/mman.h>
 #include <sched.h>
 #include <time.h>
+#include <unistd.h>
 
 #define HIST_MIN 1024u
 #define AVG_RECORD 64u	/* index entries: one per 64 bytes of lane */
@@ -49,6 +50,7 @@ int fs_analyzer_init(struct fs_analyzer *a, struct fs_lane *lane,
 	uint64_t n = hist_entries(lane_bytes);
 
 	memset(a, 0, sizeof(*a));
+	atomic_store(&a->wake_fd, -1);
 	a->lane = lane;
 	a->deliv = deliv;
 	a->snap = snap;
@@ -790,7 +792,8 @@ int fs_analyzer_call(struct fs_analyzer *a, struct fs_request *req,
 		     bool thread_alive, int timeout_ms)
 {
 	struct timespec ts = { 0, 200000 };
-	int waited = 0;
+	uint64_t one = 1;
+	int waited = 0, wake;
 
 	if (!thread_alive) {
 		/* the application's reader may be helping right now */
@@ -801,6 +804,11 @@ int fs_analyzer_call(struct fs_analyzer *a, struct fs_request *req,
 	}
 	a->mbox = req;
 	atomic_store_explicit(&a->mbox_state, 1, memory_order_release);
+	/* a thread asleep for want of packets serves it now, not at the
+	 * end of its sleep */
+	wake = atomic_load(&a->wake_fd);
+	if (wake >= 0)
+		(void)!write(wake, &one, sizeof(one));
 	while (atomic_load_explicit(&a->mbox_state, memory_order_acquire) != 2) {
 		nanosleep(&ts, NULL);
 		waited++;

@@ -139,6 +139,10 @@ struct fs_analyzer {
 	/* mailbox: 0 empty, 1 posted, 3 being served, 2 done */
 	_Atomic int mbox_state __attribute__((aligned(64)));
 	struct fs_request *mbox;
+	/* an eventfd the serving thread sleeps on (poll) when it has no
+	 * packets, written when a request is posted; -1: it never sleeps
+	 * long. Set before that thread starts, cleared after it ended. */
+	_Atomic int wake_fd;
 	/* counters other threads read */
 	_Atomic uint64_t flows_active, flows_triggered, flows_ended;
 	_Atomic uint64_t history_lost, untracked_packets;

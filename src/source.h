@@ -70,6 +70,8 @@ struct fs_tpq {
 	size_t map_len;
 	uint32_t block_size, nblocks;
 	uint32_t next;		/* block the receive thread reads next */
+	int wake_fd;		/* a posted control request (analyzer.h) */
+	bool wake_open;
 };
 
 /* One receive queue: a thread and a lane. */

@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include "source.h"
+#include "analyzer.h"
 
 #include <errno.h>
 #include <linux/ethtool.h>
@@ -370,10 +371,20 @@ int fs_tpacket_open(struct fs_source *src, const struct fs_config *cfg,
 		return -1;
 	}
 	src->stop_fd_open = true;
-	for (unsigned q = 0; q < src->nq; q++)
+	for (unsigned q = 0; q < src->nq; q++) {
+		struct fs_tpq *t = &src->rxq[q].tp;
+
+		t->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (t->wake_fd < 0) {
+			snprintf(err, errlen, "%s: eventfd: %s",
+				 src->spec.arg, strerror(errno));
+			return -1;
+		}
+		t->wake_open = true;
 		if (open_queue(src, q, p->caplen, p, &fanout_id, err,
 			       errlen) < 0)
 			return -1;
+	}
 	src->tstamp = p->tstamp;
 	if (p->tstamp == FS_TSTAMP_ADAPTER_UNSYNCED)
 		return hw_stamps(src, err, errlen);
@@ -490,9 +501,10 @@ static void *tpacket_thread(void *arg)
 	struct fs_rxq *r = arg;
 	struct fs_source *src = r->src;
 	struct fs_tpq *q = &r->tp;
-	struct pollfd pfd[2] = {
+	struct pollfd pfd[3] = {
 		{ .fd = q->fd, .events = POLLIN },
 		{ .fd = src->stop_fd, .events = POLLIN },
+		{ .fd = q->wake_fd, .events = POLLIN },
 	};
 	char name[32];
 
@@ -521,10 +533,16 @@ static void *tpacket_thread(void *arg)
 			continue;
 		}
 		fs_rx_idle(r, true);
-		pfd[0].revents = pfd[1].revents = 0;
-		rc = poll(pfd, 2, IDLE_POLL_MS);
+		pfd[0].revents = pfd[1].revents = pfd[2].revents = 0;
+		rc = poll(pfd, 3, IDLE_POLL_MS);
 		if (rc < 0 && errno != EINTR)
 			break;
+		/* a control request: fs_rx_idle serves it next time round */
+		if (pfd[2].revents & POLLIN) {
+			uint64_t n;
+
+			(void)!read(q->wake_fd, &n, sizeof(n));
+		}
 		/* down or away: the kernel reports an error on every socket
 		 * bound to it; otherwise queue 0 looks after a quiet
 		 * interval. Queue 0 alone writes why (feeder_err). */
@@ -551,6 +569,7 @@ int fs_tpacket_start(struct fs_source *src, const struct fs_sink *sink,
 		r->sink = sink;
 		r->port = 0;
 		r->queue = (uint16_t)q;
+		atomic_store(&r->an->wake_fd, r->tp.wake_fd);
 		rc = fs_thread_start(&r->thread, tpacket_thread, r);
 		if (rc != 0) {
 			snprintf(err, errlen, "%s: cannot start a receive "
@@ -590,6 +609,12 @@ void fs_tpacket_close(struct fs_source *src)
 		if (t->open)
 			close(t->fd);
 		t->open = false;
+		/* the control thread, stopped before, writes it no more */
+		if (src->rxq[q].an != NULL)
+			atomic_store(&src->rxq[q].an->wake_fd, -1);
+		if (t->wake_open)
+			close(t->wake_fd);
+		t->wake_open = false;
 	}
 	if (src->stop_fd_open)
 		close(src->stop_fd);
