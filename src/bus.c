@@ -19,6 +19,14 @@
 #define QUEUE 512		/* triggers waiting to be published */
 #define WAIT_MS 100		/* the bus thread's longest sleep */
 #define START_MS 5000		/* for the client to take the options */
+#define REJOIN_MS 2000		/* a connection the client gave up: anew */
+/* What a bus user may make a capture do each second, beyond triggers of
+ * one flow (a lookup each): a filter trigger walks the whole flow table
+ * on the capture's analyzer, and a list or stats request composes an
+ * answer. More than this waits for no one: it is refused, counted in
+ * bus_limited and answered "busy". */
+#define FILTER_RATE 10		/* filter triggers per second (and burst) */
+#define CTL_RATE 20		/* list and stats answers per second */
 
 struct out {
 	bool has_key;
@@ -27,13 +35,22 @@ struct out {
 	char filter[FS_BUS_FILTER_MAX + 1];
 };
 
+/* A token bucket: rate tokens a second, at most rate held. Each is used
+ * by one subscription's delivery thread only. */
+struct bucket {
+	uint64_t last_ns;
+	double tokens;
+};
+
 struct fs_bus {
 	char *url, *creds, *ca;
+	/* bus_creds' user JWT and NKey seed, read at the start */
+	char *jwt, *seed;
 	char subject[FS_BUS_SUBJECT_MAX + 1];
 	char ctl_subject[FS_BUS_SUBJECT_MAX + 8];
 	char host[65], capture[129];
 	uint64_t instance;
-	uint64_t started_ns;
+	uint64_t started_ns, joined_ns;
 	struct fs_bus_ops ops;
 	pthread_t thread;
 	bool running;
@@ -48,7 +65,8 @@ struct fs_bus {
 	natsOptions *opts;
 	natsConnection *nc;
 	natsSubscription *sub, *ctl;
-	_Atomic uint64_t sent, unsent, received, flows, errors;
+	_Atomic uint64_t sent, unsent, received, flows, errors, limited;
+	struct bucket filters, ctls;
 	/* callbacks running, and whether new ones may still act: a
 	 * subscription's delivery thread may outlive its destruction */
 	_Atomic int inflight;
@@ -67,6 +85,73 @@ static uint64_t now_ns(clockid_t id)
 
 	clock_gettime(id, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The text that follows the line holding begin in a credentials file (a
+ * JWT, a seed: one word), or NULL.
+ */
+static char *creds_block(const char *text, const char *begin)
+{
+	const char *p = strstr(text, begin);
+	size_t n;
+
+	if (p == NULL || (p = strchr(p, '\n')) == NULL)
+		return NULL;
+	p += strspn(p, " \t\r\n");
+	n = strcspn(p, " \t\r\n");
+	return n > 0 && n < 16384 && p[0] != '-' ? strndup(p, n) : NULL;
+}
+
+/*
+ * Read bus_creds (a user JWT and its NKey seed, as nsc writes them) once,
+ * now: the client asks for them at every connect and reconnect, long
+ * after the application may have given up the privileges the file
+ * needs. 0, or -1 with err (which never quotes the file).
+ */
+static int read_creds(fs_bus *b, char *err, size_t errlen)
+{
+	char buf[16384 + 1];
+	size_t n;
+	FILE *f = fopen(b->creds, "re");
+
+	if (f == NULL) {
+		snprintf(err, errlen, "bus_creds: %s: %s", b->creds,
+			 strerror(errno));
+		return -1;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	if (n == sizeof(buf) - 1)
+		snprintf(err, errlen, "bus_creds: %s: larger than a "
+			 "credentials file", b->creds);
+	else if ((b->jwt = creds_block(buf, "BEGIN NATS USER JWT")) == NULL)
+		snprintf(err, errlen, "bus_creds: %s: no user JWT (a block "
+			 "-----BEGIN NATS USER JWT-----)", b->creds);
+	else if ((b->seed = creds_block(buf, "BEGIN USER NKEY SEED")) == NULL)
+		snprintf(err, errlen, "bus_creds: %s: no NKey seed (a block "
+			 "-----BEGIN USER NKEY SEED-----)", b->creds);
+	explicit_bzero(buf, sizeof(buf));
+	return b->jwt != NULL && b->seed != NULL ? 0 : -1;
+}
+
+static natsStatus on_jwt(char **jwt, char **errtxt, void *closure)
+{
+	const fs_bus *b = closure;
+
+	(void)errtxt;
+	*jwt = strdup(b->jwt);
+	return *jwt != NULL ? NATS_OK : NATS_NO_MEMORY;
+}
+
+static natsStatus on_sign(char **errtxt, unsigned char **sig, int *len,
+			  const char *nonce, void *closure)
+{
+	const fs_bus *b = closure;
+
+	(void)errtxt;
+	return nats_Sign(b->seed, nonce, sig, len);
 }
 
 /* A word for the message: what is not printable or is blank becomes '_'. */
@@ -107,6 +192,23 @@ static bool enter(fs_bus *b)
 static void leave(fs_bus *b)
 {
 	atomic_fetch_sub(&b->inflight, 1);
+}
+
+/* Whether one more request fits rate a second; a refusal is counted. */
+static bool take(fs_bus *b, struct bucket *k, unsigned rate)
+{
+	uint64_t now = now_ns(CLOCK_MONOTONIC);
+
+	k->tokens += (double)(now - k->last_ns) * rate / 1e9;
+	if (k->tokens > rate)
+		k->tokens = rate;
+	k->last_ns = now;
+	if (k->tokens < 1.0) {
+		atomic_fetch_add_explicit(&b->limited, 1, memory_order_relaxed);
+		return false;
+	}
+	k->tokens -= 1.0;
+	return true;
 }
 
 static void reply(fs_bus *b, natsMsg *msg, const char *text, size_t len)
@@ -151,6 +253,15 @@ static void on_trigger(natsConnection *nc, natsSubscription *sub,
 		leave(b);
 		return;
 	}
+	if (!m.has_key && !take(b, &b->filters, FILTER_RATE)) {
+		len = snprintf(text, sizeof(text), "error %s %s: busy: more "
+			       "than %d filter triggers a second\n", b->host,
+			       b->capture, FILTER_RATE);
+		reply(b, msg, text, (size_t)len);
+		natsMsg_Destroy(msg);
+		leave(b);
+		return;
+	}
 	n = b->ops.trigger(b->ops.arg, &m, err, sizeof(err));
 	atomic_fetch_add_explicit(&b->received, 1, memory_order_relaxed);
 	if (n > 0)
@@ -186,8 +297,11 @@ static void on_ctl(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 		natsMsg_Destroy(msg);
 		return;
 	}
-	if (req == 0) {
-		refuse(b, why);
+	/* a refused or unanswered request gets no answer: the asker waits
+	 * for answers, not for each capture */
+	if (req == 0 || !take(b, &b->ctls, CTL_RATE)) {
+		if (req == 0)
+			refuse(b, why);
 		natsMsg_Destroy(msg);
 		leave(b);
 		return;
@@ -260,6 +374,43 @@ static void publish(fs_bus *b, const struct out *o)
 	atomic_fetch_add_explicit(&b->sent, 1, memory_order_relaxed);
 }
 
+/*
+ * Connect with b->opts and subscribe; 0, or -1 with b->err. A connection
+ * the server refused at once (its credentials) is no error: rejoin()
+ * tries again later, as for a server that is down.
+ */
+static int join(fs_bus *b)
+{
+	natsConnection *nc = NULL;
+	natsStatus s;
+
+	b->joined_ns = now_ns(CLOCK_MONOTONIC);
+	s = natsConnection_Connect(&nc, b->opts);
+	/* under the lock, for fs_bus_get_stats */
+	pthread_mutex_lock(&b->lock);
+	b->nc = nc;
+	pthread_mutex_unlock(&b->lock);
+	if (s == NATS_CONNECTION_AUTH_FAILED)
+		return 0;
+	if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) {
+		snprintf(b->err, sizeof(b->err), "bus: %s: %s", b->url,
+			 natsStatus_GetText(s));
+		return -1;
+	}
+	s = natsConnection_Subscribe(&b->sub, b->nc, b->subject, on_trigger, b);
+	if (s == NATS_OK)
+		s = natsConnection_Subscribe(&b->ctl, b->nc, b->ctl_subject,
+					     on_ctl, b);
+	if (s != NATS_OK && natsConnection_IsClosed(b->nc))
+		return 0;
+	if (s != NATS_OK) {
+		snprintf(b->err, sizeof(b->err), "bus: cannot subscribe to "
+			 "%s: %s", b->subject, natsStatus_GetText(s));
+		return -1;
+	}
+	return 0;
+}
+
 /* Set the client up; 0, or -1 with b->err. */
 static int setup(fs_bus *b)
 {
@@ -294,9 +445,21 @@ static int setup(fs_bus *b)
 		s = natsOptions_SetNoEcho(b->opts, true);
 	if (s == NATS_OK)
 		s = natsOptions_SetErrorHandler(b->opts, on_error, b);
-	if (s == NATS_OK && b->creds != NULL)
-		s = natsOptions_SetUserCredentialsFromFiles(b->opts, b->creds,
-							     NULL);
+	if (s == NATS_OK && b->seed != NULL) {
+		unsigned char *sig = NULL;
+		int len;
+
+		/* a seed that cannot sign is an error now, not at every
+		 * connect */
+		if (nats_Sign(b->seed, "flowscope", &sig, &len) != NATS_OK) {
+			snprintf(b->err, sizeof(b->err), "bus_creds: %s: the "
+				 "NKey seed is not valid", b->creds);
+			return -1;
+		}
+		free(sig);
+		s = natsOptions_SetUserCredentialsCallbacks(b->opts, on_jwt, b,
+							    on_sign, b);
+	}
 	if (s == NATS_OK && b->ca != NULL)
 		s = natsOptions_LoadCATrustedCertificates(b->opts, b->ca);
 	if (s == NATS_OK && tls)
@@ -306,27 +469,12 @@ static int setup(fs_bus *b)
 			 natsStatus_GetText(s));
 		return -1;
 	}
-	s = natsConnection_Connect(&b->nc, b->opts);
-	if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) {
-		snprintf(b->err, sizeof(b->err), "bus: %s: %s", b->url,
-			 natsStatus_GetText(s));
-		return -1;
-	}
-	s = natsConnection_Subscribe(&b->sub, b->nc, b->subject, on_trigger, b);
-	if (s == NATS_OK)
-		s = natsConnection_Subscribe(&b->ctl, b->nc, b->ctl_subject,
-					     on_ctl, b);
-	if (s != NATS_OK) {
-		snprintf(b->err, sizeof(b->err), "bus: cannot subscribe to "
-			 "%s: %s", b->subject, natsStatus_GetText(s));
-		return -1;
-	}
-	return 0;
+	return join(b);
 }
 
 /* No more deliveries, then the connection goes (under the lock, for
- * fs_bus_get_stats). */
-static void teardown(fs_bus *b)
+ * fs_bus_get_stats). closing stays set: see rejoin(). */
+static void part(fs_bus *b)
 {
 	struct timespec ms = { 0, 1000000 };
 	natsConnection *nc;
@@ -351,10 +499,35 @@ static void teardown(fs_bus *b)
 	pthread_mutex_unlock(&b->lock);
 	if (nc != NULL)
 		natsConnection_Destroy(nc);
+	b->sub = b->ctl = NULL;
+}
+
+static void teardown(fs_bus *b)
+{
+	part(b);
 	if (b->opts != NULL)
 		natsOptions_Destroy(b->opts);
-	b->sub = b->ctl = NULL;
 	b->opts = NULL;
+}
+
+/*
+ * The client gives a connection up for good when the server refuses its
+ * credentials (and in a few other cases a server's operator can mend):
+ * then, every REJOIN_MS, a new one. The client's own reconnects cover
+ * everything else.
+ */
+static void rejoin(fs_bus *b)
+{
+	uint64_t now = now_ns(CLOCK_MONOTONIC);
+
+	if (b->nc != NULL && !natsConnection_IsClosed(b->nc))
+		return;
+	if (now - b->joined_ns < REJOIN_MS * 1000000ull)
+		return;
+	part(b);
+	atomic_store(&b->closing, false);
+	if (join(b) < 0)
+		atomic_fetch_add_explicit(&b->errors, 1, memory_order_relaxed);
 }
 
 static void *bus_thread(void *arg)
@@ -396,6 +569,7 @@ static void *bus_thread(void *arg)
 		pthread_mutex_unlock(&b->lock);
 		for (unsigned i = 0; i < n; i++)
 			publish(b, &batch[i]);
+		rejoin(b);
 		pthread_mutex_lock(&b->lock);
 	}
 	pthread_mutex_unlock(&b->lock);
@@ -413,6 +587,10 @@ static void bus_free(fs_bus *b)
 	free(b->url);
 	free(b->creds);
 	free(b->ca);
+	free(b->jwt);
+	if (b->seed != NULL)
+		explicit_bzero(b->seed, strlen(b->seed));
+	free(b->seed);
 	pthread_mutex_destroy(&b->lock);
 	pthread_cond_destroy(&b->cond);
 	free(b);
@@ -447,6 +625,10 @@ fs_bus *fs_bus_start(const struct fs_config *cfg, const char *capture,
 		bus_free(b);
 		return NULL;
 	}
+	if (b->creds != NULL && read_creds(b, err, errlen) < 0) {
+		bus_free(b);
+		return NULL;
+	}
 	snprintf(b->subject, sizeof(b->subject), "%s",
 		 cfg->bus_subject ? cfg->bus_subject : FS_BUS_SUBJECT_DEFAULT);
 	snprintf(b->ctl_subject, sizeof(b->ctl_subject), "%s.ctl", b->subject);
@@ -459,6 +641,8 @@ fs_bus *fs_bus_start(const struct fs_config *cfg, const char *capture,
 	    sizeof(b->instance))
 		b->instance = now_ns(CLOCK_REALTIME) ^ ((uint64_t)getpid() << 32);
 	b->started_ns = now_ns(CLOCK_MONOTONIC);
+	b->filters = (struct bucket){ b->started_ns, FILTER_RATE };
+	b->ctls = (struct bucket){ b->started_ns, CTL_RATE };
 	/* the client's threads take this thread's mask: every signal is
 	 * the application's */
 	sigfillset(&all);
@@ -559,6 +743,7 @@ void fs_bus_get_stats(fs_bus *b, struct fs_bus_stats *s)
 	s->received = atomic_load_explicit(&b->received, memory_order_relaxed);
 	s->flows = atomic_load_explicit(&b->flows, memory_order_relaxed);
 	s->errors = atomic_load_explicit(&b->errors, memory_order_relaxed);
+	s->limited = atomic_load_explicit(&b->limited, memory_order_relaxed);
 	for (int r = FS_BUS_MALFORMED; r <= FS_BUS_WRONG_SUBJECT; r++)
 		s->refused += atomic_load_explicit(&b->refused[r],
 						   memory_order_relaxed);

@@ -23,6 +23,14 @@
  * number of flows it triggered. A capture subscribes to those two
  * subjects only, and a message of the one kind on the other's subject is
  * refused and counted.
+ *
+ * Limits. A trigger of one flow costs the capture a lookup; a filter
+ * trigger walks its flow table on the analyzer's thread, and a list or
+ * stats request composes an answer. So a capture acts on at most 10
+ * filter triggers and answers at most 20 requests a second (token
+ * buckets, as bursts of as many): beyond that a filter trigger is
+ * answered "busy", a request gets no answer, and both are counted in
+ * bus_limited. Whoever floods the bus slows no capture.
  */
 #ifndef FS_BUS_H
 #define FS_BUS_H
@@ -57,6 +65,7 @@ struct fs_bus_stats {
 	uint64_t refused;	/* messages refused (any reason) */
 	uint64_t flows;		/* flows those triggers selected here */
 	uint64_t errors;	/* the client's asynchronous errors */
+	uint64_t limited;	/* requests over the rate a capture answers */
 	bool connected;
 };
 

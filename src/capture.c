@@ -410,6 +410,7 @@ int fs_capture_write_stats(fs_capture *c, FILE *out)
 		fprintf(out, "bus_flows %" PRIu64 "\n", b.flows);
 		fprintf(out, "bus_refused %" PRIu64 "\n", b.refused);
 		fprintf(out, "bus_errors %" PRIu64 "\n", b.errors);
+		fprintf(out, "bus_limited %" PRIu64 "\n", b.limited);
 	}
 	if (c->share != NULL) {
 		struct fs_share_stats sh;

@@ -18,7 +18,14 @@
 #      a flow B has not seen yet triggers it when it comes.
 #  (e) a capture whose bus is down at the start captures anyway; the
 #      threads the NATS client started have every signal blocked.
-#  (f) tls:// with bus_ca: a server whose certificate chains to it is
+#  (f) a flood of list/stats requests and filter triggers: a capture
+#      answers 20 and acts on 10 a second (bursts of as many), counts the
+#      rest in bus_limited, and answers again a second later.
+#  (g) bus_creds on a server with decentralized authentication (operator,
+#      account and user JWTs that fs-natscreds makes): a capture with a
+#      user's credentials joins (flowscope-ctl --creds too), one with the
+#      credentials of another operator's user, or none, does not.
+#  (h) tls:// with bus_ca: a server whose certificate chains to it is
 #      joined (flowscope-ctl --ca too), one signed by another CA is not.
 set -u
 # shellcheck source=lib.sh
@@ -285,15 +292,125 @@ sleep 0.5
 [ "$(stat c received)" -ge 3000 ] || fail_log "C did not capture while the bus was down" "$WORK/stats_c.out"
 server
 wait_stat c bus_connected 1
+
+# ---- (f) -------------------------------------------------------------------
+check "(f) a flood: 100 stats requests and 50 filter triggers at once; 20 answered, 10 acted on, the rest counted"
+printf 'flowscope-stats 1\n' >"$WORK/req"
+printf 'flowscope-trigger 1\norigin test fs-natspub 00000000000000ab\ntime 1\nfilter udp port 9\n' \
+	>"$WORK/ftrig"
+reqs=() ftrigs=()
+for ((i = 0; i < 100; i++)); do reqs+=("$WORK/req"); done
+for ((i = 0; i < 50; i++)); do ftrigs+=("$WORK/ftrig"); done
+# a second after the capture joined, its buckets are full
+sleep 1
+rc0=$(stat c bus_received)
+t0=$(date +%s%N)
+"$NATSPUB" "$URL" flowscope.trigger.ctl "${reqs[@]}" >"$WORK/pub.out" 2>&1 ||
+	fail_log "fs-natspub failed" "$WORK/pub.out"
+"$NATSPUB" "$URL" flowscope.trigger "${ftrigs[@]}" >>"$WORK/pub.out" 2>&1 ||
+	fail_log "fs-natspub failed" "$WORK/pub.out"
+# every message handled: the counts hold still for half a second
+prev=
+for ((i = 0; i < 60; i++)); do
+	cur="$(stat c bus_received) $(stat c bus_limited)"
+	[ "$cur" = "$prev" ] && break
+	prev=$cur
+	sleep 0.5
+done
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+read -r rc1 limited <<<"$cur"
+# a bucket lets through its burst, and its rate while the messages last
+acted=$((rc1 - rc0))
+answered=$((100 - (limited - (50 - acted))))
+[ "$acted" -ge 10 ] && [ "$acted" -le $((10 + 10 * ms / 1000 + 1)) ] ||
+	fail_log "C acted on $acted of 50 filter triggers in $ms ms (10 a second, bursts of 10)" "$WORK/stats_c.out"
+[ "$answered" -ge 20 ] && [ "$answered" -le $((20 + 20 * ms / 1000 + 1)) ] ||
+	fail_log "C answered $answered of 100 requests in $ms ms (20 a second, bursts of 20)" "$WORK/stats_c.out"
+say "  $acted of 50 filter triggers acted on, $answered of 100 requests answered, $limited limited, in $ms ms"
+check "(f) a second later the capture answers again"
+sleep 1
+timeout 20 "$CTL" --bus "$URL" list >"$WORK/list2.out" 2>&1 ||
+	fail_log "flowscope-ctl --bus list failed after the flood" "$WORK/list2.out"
+grep -q " ${IF[c]} pid " "$WORK/list2.out" || fail_log "list after the flood does not name ${IF[c]}" "$WORK/list2.out"
 stop_tcpdump "$WORK/c.pcap" "${CAP_PID[c]}"
 expect_ok "$BG_RC" "tcpdump on ${IF[c]}" "$WORK/c.stderr"
 
-# ---- (f) -------------------------------------------------------------------
-if ! command -v openssl >/dev/null 2>&1; then
-	say "no openssl: the TLS check is skipped"
+# ---- (g) -------------------------------------------------------------------
+if ! command -v openssl >/dev/null 2>&1 || ! command -v python3 >/dev/null 2>&1; then
+	say "no openssl or python3: the credentials and TLS checks are skipped"
 	pass
 fi
-check "(f) tls:// with bus_ca: connected when the server's certificate chains to it, not otherwise"
+check "(g) bus_creds: a user of the server's operator joins, and again after a restart of the server once tcpdump gave up root"
+creds=$WORK/creds
+NATSCREDS=$(dirname "$0")/../tools/fs-natscreds
+python3 "$NATSCREDS" "$creds/good" alice >"$WORK/creds.out" 2>&1 &&
+	python3 "$NATSCREDS" "$creds/other" mallory >>"$WORK/creds.out" 2>&1 ||
+	fail_log "fs-natscreds failed" "$WORK/creds.out"
+chmod 0700 "$creds"	# root's: tcpdump's own user cannot read the file
+CPORT=$((PORT + 2))
+# include takes a path relative to the including file
+printf 'listen: 127.0.0.1:%s\ninclude good/server.conf\n' "$CPORT" >"$creds/nats.conf"
+# creds_server: the server with decentralized authentication (CREDS_PID)
+creds_server() {
+	nats-server -c "$creds/nats.conf" >>"$WORK/nats-creds.log" 2>&1 &
+	CREDS_PID=$!
+	for ((i = 0; i < 50; i++)); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$CPORT") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail_log "nats-server did not start on port $CPORT" "$WORK/nats-creds.log"
+}
+creds_server
+at_exit kill "$CREDS_PID"
+URL=nats://127.0.0.1:$CPORT
+# a plain tcpdump: it gives up root for user tcpdump after activation
+# (its -w file must be one that user can write)
+bg_start "$WORK/cr.stdout" "$WORK/cr.stderr" fs_run FLOWSCOPE_MODE=trigger FLOWSCOPE_BUS="$URL" \
+	FLOWSCOPE_BUS_CREDS="$creds/good/alice.creds" FLOWSCOPE_CONTROL="$WORK/c.sock" \
+	"$TCPDUMP" -n -i "flowscope:${IF[c]}" -w /dev/null
+CAP_PID[c]=$BG_PID
+crpid() { pgrep -o -f "^$TCPDUMP -n -i flowscope:${IF[c]} -w /dev/null\$"; }
+FS_SETTLE=0 wait_listening "$WORK/cr.stderr" "$BG_PID" 20 ||
+	fail_log "tcpdump with bus_creds did not start" "$WORK/cr.stderr"
+wait_socket "$WORK/c.sock" "$BG_PID" || fail_log "no control socket" "$WORK/cr.stderr"
+wait_stat c bus_connected 1
+[ "$(ps -o user= -p "$(crpid)")" = tcpdump ] ||
+	fail "tcpdump did not give up root: the check below would prove nothing"
+timeout 20 "$CTL" --bus "$URL" --creds "$creds/good/alice.creds" list >"$WORK/credlist.out" 2>&1 ||
+	fail_log "flowscope-ctl --bus --creds list failed" "$WORK/credlist.out"
+grep -q " ${IF[c]} pid " "$WORK/credlist.out" ||
+	fail_log "list with credentials does not name ${IF[c]}" "$WORK/credlist.out"
+kill "$CREDS_PID"
+wait "$CREDS_PID" 2>/dev/null
+wait_stat c bus_connected 0
+creds_server
+wait_stat c bus_connected 1
+kill -INT "$(crpid)"
+bg_wait "${CAP_PID[c]}" 15 || fail "tcpdump with bus_creds did not stop after SIGINT"
+expect_ok "$BG_RC" "tcpdump with bus_creds" "$WORK/cr.stderr"
+check "(g) another operator's user, or none, is refused; a bad credentials file is an activation error"
+for bad in "$creds/other/mallory.creds" ""; do
+	timeout 20 "$CTL" --bus "$URL" ${bad:+--creds "$bad"} list >"$WORK/credbad.out" 2>&1 &&
+		fail_log "flowscope-ctl joined with ${bad:-no credentials}" "$WORK/credbad.out"
+	grep -q "Authorization\|Authentication" "$WORK/credbad.out" ||
+		fail_log "flowscope-ctl does not say why it could not join" "$WORK/credbad.out"
+done
+capture c FLOWSCOPE_BUS_CREDS="$creds/other/mallory.creds"
+sleep 2
+[ "$(stat c bus_connected)" = 0 ] || fail "joined with the credentials of another operator's user"
+stop_tcpdump "$WORK/c.pcap" "${CAP_PID[c]}"
+expect_ok "$BG_RC" "tcpdump with refused credentials" "$WORK/c.stderr"
+grep -v SEED "$creds/good/alice.creds" >"$creds/noseed.creds"
+for f in "$creds/none.creds" "$creds/noseed.creds"; do
+	fs_tcpdump FLOWSCOPE_MODE=trigger FLOWSCOPE_BUS="$URL" FLOWSCOPE_BUS_CREDS="$f" \
+		FLOWSCOPE_CONTROL=off -n -c 1 -i "flowscope:${IF[c]}" -w "$WORK/bad.pcap" \
+		>"$WORK/bad.out" 2>&1 && fail_log "tcpdump ran with bus_creds $f" "$WORK/bad.out"
+	grep -q "bus_creds.*$f" "$WORK/bad.out" ||
+		fail_log "the error does not name bus_creds and $f" "$WORK/bad.out"
+done
+
+# ---- (h) -------------------------------------------------------------------
+check "(h) tls:// with bus_ca: connected when the server's certificate chains to it, not otherwise"
 tls=$WORK/tls
 mkdir -p "$tls"
 for ca in ca other; do
