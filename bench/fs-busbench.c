@@ -13,6 +13,10 @@
  *     receive for SECONDS while TPS triggers a second (of flows nobody
  *     tracks: each is decoded, looked up and answered) arrive; prints the
  *     capture's receive rate (ps_recv) and the triggers sent.
+ *   fs-busbench rate-core URL DEVICE SECONDS TPS
+ *     the same with an application that never reads (pcap_stats only):
+ *     the receive thread does all the analysis on its one core, and the
+ *     other core is left to the bus, the publisher and the server.
  */
 #define _GNU_SOURCE
 #include <pcap/pcap.h>
@@ -153,6 +157,7 @@ static int latency(pcap_t *p, const char *keys, int n)
 static _Atomic int stop;
 static atomic_ulong sent;
 static int tps;
+static int core_only;	/* rate-core: never read */
 
 static void *trigger_thread(void *arg)
 {
@@ -193,21 +198,32 @@ static void discard(u_char *u, const struct pcap_pkthdr *h, const u_char *d)
 	(void)d;
 }
 
+/* Read (or, core_only, wait) until secs after t0. */
+static void run_until(pcap_t *p, double t0, double secs)
+{
+	while (now() - t0 < secs) {
+		if (core_only) {
+			struct timespec ts = { 0, 10000000 };
+
+			nanosleep(&ts, NULL);
+		} else {
+			(void)pcap_dispatch(p, -1, discard, NULL);
+		}
+	}
+}
+
 static int rate(pcap_t *p, double secs)
 {
 	struct pcap_stat s0, s1;
 	pthread_t t;
 	double t0, t1;
 
-	/* warm-up */
-	for (t0 = now(); now() - t0 < 1.0;)
-		(void)pcap_dispatch(p, -1, discard, NULL);
+	run_until(p, now(), 1.0);	/* warm-up */
 	if (tps > 0 && pthread_create(&t, NULL, trigger_thread, NULL) != 0)
 		return 1;
 	pcap_stats(p, &s0);
 	t0 = now();
-	while (now() - t0 < secs)
-		(void)pcap_dispatch(p, -1, discard, NULL);
+	run_until(p, t0, secs);
 	pcap_stats(p, &s1);
 	t1 = now();
 	atomic_store(&stop, 1);
@@ -226,9 +242,10 @@ int main(int argc, char **argv)
 	int rc;
 
 	if (argc != 6 || (strcmp(argv[1], "latency") != 0 &&
-			  strcmp(argv[1], "rate") != 0)) {
+			  strcmp(argv[1], "rate") != 0 &&
+			  strcmp(argv[1], "rate-core") != 0)) {
 		fprintf(stderr, "usage: fs-busbench latency URL DEVICE KEYS N\n"
-			"       fs-busbench rate URL DEVICE SECONDS TPS\n");
+			"       fs-busbench rate|rate-core URL DEVICE SECONDS TPS\n");
 		return 2;
 	}
 	natsOptions *o = NULL;
@@ -251,6 +268,7 @@ int main(int argc, char **argv)
 		rc = latency(p, argv[4], atoi(argv[5]));
 	} else {
 		tps = atoi(argv[5]);
+		core_only = strcmp(argv[1], "rate-core") == 0;
 		rc = rate(p, atof(argv[4]));
 	}
 	pcap_close(p);
