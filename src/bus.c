@@ -2,6 +2,7 @@
 /* Triggers across capture hosts over NATS (bus.h). */
 #define _GNU_SOURCE
 #include "bus.h"
+#include "thread.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -601,7 +602,6 @@ fs_bus *fs_bus_start(const struct fs_config *cfg, const char *capture,
 {
 	fs_bus *b = calloc(1, sizeof(*b));
 	pthread_condattr_t ca;
-	sigset_t all, old;
 	struct timespec ts;
 	char host[256];
 	int rc;
@@ -643,12 +643,9 @@ fs_bus *fs_bus_start(const struct fs_config *cfg, const char *capture,
 	b->started_ns = now_ns(CLOCK_MONOTONIC);
 	b->filters = (struct bucket){ b->started_ns, FILTER_RATE };
 	b->ctls = (struct bucket){ b->started_ns, CTL_RATE };
-	/* the client's threads take this thread's mask: every signal is
-	 * the application's */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&b->thread, NULL, bus_thread, b);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	/* the client's threads take the bus thread's mask: every signal
+	 * is the application's */
+	rc = fs_thread_start(&b->thread, bus_thread, b);
 	if (rc != 0) {
 		snprintf(err, errlen, "bus: cannot start a thread: %s",
 			 strerror(rc));

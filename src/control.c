@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "control.h"
+#include "thread.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -723,7 +724,6 @@ fs_control *fs_control_start(const char *path,
 	fs_control *c = NULL;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat st;
-	sigset_t all, old;
 	mode_t mask;
 	int bound = 0;
 	int r;
@@ -789,12 +789,9 @@ fs_control *fs_control_start(const char *path,
 		goto done;
 	}
 
-	/* the thread inherits our mask: it must never take the
-	 * application's signals (SIGINT for tcpdump, SIGALRM, ...) */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = pthread_create(&c->thread, NULL, control_thread, c);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	/* it must never take the application's signals (SIGINT for
+	 * tcpdump, SIGALRM, ...) */
+	r = fs_thread_start(&c->thread, control_thread, c);
 	if (r != 0) {
 		snprintf(err, errlen, "%s: cannot start thread: %s", path,
 			 strerror(r));

@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "dumper.h"
+#include "thread.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -603,7 +604,6 @@ fs_dumper *fs_dumper_start(const char *dir, int dirfd, fs_privsep *ps,
 		int32_t thiszone;
 		uint32_t sigfigs, snaplen, linktype;
 	} hdr = { PCAP_NSEC_MAGIC, 2, 4, 0, 0, snap, LINKTYPE_ETHERNET };
-	sigset_t all, old;
 	int rc;
 
 	if (d == NULL) {
@@ -631,10 +631,7 @@ fs_dumper *fs_dumper_start(const char *dir, int dirfd, fs_privsep *ps,
 		fs_cursor_oldest(lanes[i], &d->cur[i]);
 		atomic_store(&seq[i], d->cur[i].seq);
 	}
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&d->thread, NULL, run, d);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	rc = fs_thread_start(&d->thread, run, d);
 	if (rc != 0) {
 		snprintf(err, errlen, "dump_dir: cannot start the dumper: %s",
 			 strerror(rc));

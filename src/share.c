@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "share.h"
+#include "thread.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -472,7 +473,6 @@ fs_share *fs_share_start(const char *name, const char *share_group,
 	fs_share *s = calloc(1, sizeof(*s));
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat st;
-	sigset_t all, old;
 	int rc;
 
 	if (s == NULL) {
@@ -547,10 +547,7 @@ fs_share *fs_share_start(const char *name, const char *share_group,
 	}
 	s->dev = st.st_dev;
 	s->ino = st.st_ino;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&s->thread, NULL, share_thread, s);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	rc = fs_thread_start(&s->thread, share_thread, s);
 	if (rc != 0) {
 		snprintf(err, errlen, "share: cannot start thread: %s",
 			 strerror(rc));

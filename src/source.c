@@ -75,17 +75,3 @@ unsigned fs_source_tstamp_types(const struct fs_source_spec *spec)
 	}
 	return FS_TSTAMP_BIT(FS_TSTAMP_HOST);
 }
-
-/* Threads are created with every signal blocked so that they inherit
- * that mask: the application's signals go to its own threads. */
-int fs_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
-{
-	sigset_t all, old;
-	int rc;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(t, NULL, fn, arg);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return rc;
-}

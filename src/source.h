@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "thread.h"
 #include "config.h"
 #include "devname.h"
 #include "flowscope.h"
@@ -284,10 +285,6 @@ bool fs_attachsrc_mine(struct fs_source *src, const struct fs_pkt_hdr *h,
 		       uint32_t tag, struct fs_frag *frags, bool *unknown);
 bool fs_attachsrc_grouped(const struct fs_source *src);
 
-/* Start thread t running fn(arg) with every signal blocked, so that the
- * application's signals go to its own threads. Returns 0 or an errno
- * value. (source.c) */
-int fs_thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /* Feeders (source_file.c, gen.c): open their input; run in a thread. */
 int fs_file_open(struct fs_source *src, char *err, size_t errlen);

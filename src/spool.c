@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "spool.h"
+#include "thread.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1175,14 +1176,10 @@ fail:
 
 int fs_spool_start(fs_spool *s, char *err, size_t errlen)
 {
-	sigset_t all, old;
 	int rc;
 
 	/* the application's signals go to its own threads */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&s->thread, NULL, spool_thread, s);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	rc = fs_thread_start(&s->thread, spool_thread, s);
 
 	if (rc != 0) {
 		snprintf(err, errlen, "spool_dir: cannot start its writer: %s",

@@ -47,14 +47,14 @@ units() {
 	build "$dir/check_ring" "$flags" tests/check_ring.c src/ring.c -- $check -lpthread &&
 	build "$dir/check_flow" "$flags" tests/check_flow.c src/flow.c src/flowkey.c \
 		src/analyzer.c src/ring.c -- $check -lpcap &&
-	build "$dir/check_control" "$flags" tests/check_control.c src/control.c \
+	build "$dir/check_control" "$flags" tests/check_control.c src/control.c src/thread.c \
 		src/control_dir.c -- \
 		$check -lpcap -lpthread &&
 	build "$dir/check_privsep" "$flags" tests/check_privsep.c src/privsep.c -- \
 		$check -lpthread &&
 	# shellcheck disable=SC2046
 	build "$dir/check_spool" "$flags $(pkg-config --cflags libdpdk)" \
-		tests/check_spool.c src/spool.c src/spool_index.c src/ring.c \
+		tests/check_spool.c src/spool.c src/spool_index.c src/ring.c src/thread.c \
 		src/spool_hist.c src/analyzer.c src/flow.c \
 		src/flowkey.c src/privsep.c src/crc32c.c -- $check -lpcap -lpthread \
 		$(pkg-config --libs libdpdk) || return 1
@@ -85,7 +85,7 @@ build "$dir/check_busmsg" "$asan" tests/check_busmsg.c src/busmsg.c src/flowkey.
 	run check_busmsg "$dir/check_busmsg"
 for t in flowkey:src/flowkey.c "config:src/config.c src/eal_args.c src/devname.c src/timewin.c" \
 	 devname:src/devname.c \
-	 "control:src/control.c src/control_dir.c" \
+	 "control:src/control.c src/control_dir.c src/thread.c" \
 	 "pcapfile:src/analyzer.c src/flow.c src/flowkey.c src/ring.c" \
 	 "busmsg:src/busmsg.c src/flowkey.c"; do
 	name=${t%%:*}
