@@ -155,22 +155,6 @@ static natsStatus on_sign(char **errtxt, unsigned char **sig, int *len,
 	return nats_Sign(b->seed, nonce, sig, len);
 }
 
-/* A word for the message: what is not printable or is blank becomes '_'. */
-static void word(char *dst, size_t len, const char *src)
-{
-	size_t n = strnlen(src, len - 1);
-
-	if (n == 0)
-		snprintf(dst, len, "-");
-	else {
-		memcpy(dst, src, n);
-		dst[n] = '\0';
-	}
-	for (char *p = dst; *p; p++)
-		if (*p <= ' ' || *p >= 0x7f)
-			*p = '_';
-}
-
 static void refuse(fs_bus *b, enum fs_bus_refusal why)
 {
 	if (why > FS_BUS_OK && why <= FS_BUS_WRONG_SUBJECT)
@@ -635,8 +619,8 @@ fs_bus *fs_bus_start(const struct fs_config *cfg, const char *capture,
 	if (gethostname(host, sizeof(host)) != 0)
 		snprintf(host, sizeof(host), "-");
 	host[sizeof(host) - 1] = '\0';
-	word(b->host, sizeof(b->host), host);
-	word(b->capture, sizeof(b->capture), capture);
+	fs_bus_word(b->host, sizeof(b->host), host);
+	fs_bus_word(b->capture, sizeof(b->capture), capture);
 	if (getrandom(&b->instance, sizeof(b->instance), 0) !=
 	    sizeof(b->instance))
 		b->instance = now_ns(CLOCK_REALTIME) ^ ((uint64_t)getpid() << 32);

@@ -313,3 +313,18 @@ const char *fs_bus_refusal_name(enum fs_bus_refusal r)
 	}
 	return "?";
 }
+
+void fs_bus_word(char *dst, size_t len, const char *src)
+{
+	size_t n = strnlen(src, len - 1);
+
+	if (n == 0)
+		snprintf(dst, len, "-");
+	else {
+		memcpy(dst, src, n);
+		dst[n] = '\0';
+	}
+	for (char *p = dst; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f)
+			*p = '_';
+}

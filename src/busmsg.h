@@ -74,6 +74,10 @@ enum fs_bus_request { FS_BUS_REQ_LIST = 1, FS_BUS_REQ_STATS };
 /* Which request the len bytes at buf are; 0 with *why when none. */
 int fs_bus_request(const char *buf, size_t len, enum fs_bus_refusal *why);
 
+/* src as a word of the message (host, capture) in dst (len bytes): cut
+ * to fit, each blank or unprintable byte '_', "-" for nothing. */
+void fs_bus_word(char *dst, size_t len, const char *src);
+
 /* What a refusal is called in stats and messages. */
 const char *fs_bus_refusal_name(enum fs_bus_refusal r);
 

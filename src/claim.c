@@ -48,8 +48,7 @@ static int bind_abstract(const char *name)
 	return fd;
 }
 
-/* The program of pid, as /proc has it, or "?". */
-static void program(long pid, char *buf, size_t len)
+void fs_proc_comm(long pid, char *buf, size_t len)
 {
 	char path[64];
 	FILE *f;
@@ -106,7 +105,7 @@ static void held(const char *label, long pid, const char *share, char *err,
 {
 	char prog[32];
 
-	program(pid, prog, sizeof(prog));
+	fs_proc_comm(pid, prog, sizeof(prog));
 	if (share[0] != '\0')
 		snprintf(err, errlen, "%.64s: recorded by pid %ld (%s), which "
 			 "publishes it: attach to flowscope:@%.64s instead",

@@ -48,4 +48,8 @@ int fs_claim_take(struct fs_claims *cl, const char *what, const char *label,
 /* Give every claim up. */
 void fs_claims_release(struct fs_claims *cl);
 
+/* The program of process pid as /proc/PID/comm has it, in buf (len
+ * bytes), or "?". */
+void fs_proc_comm(long pid, char *buf, size_t len);
+
 #endif

@@ -65,10 +65,7 @@ static size_t trigger_msg(const char *filter, char *buf, size_t len)
 	if (gethostname(host, sizeof(host)) != 0)
 		snprintf(host, sizeof(host), "-");
 	host[sizeof(host) - 1] = '\0';
-	for (char *p = host; *p; p++)
-		if (*p <= ' ' || *p >= 0x7f)
-			*p = '_';
-	snprintf(m.host, sizeof(m.host), "%.64s", host);
+	fs_bus_word(m.host, sizeof(m.host), host);
 	snprintf(m.capture, sizeof(m.capture), PROG);
 	if (getrandom(&m.instance, sizeof(m.instance), 0) !=
 	    sizeof(m.instance))

@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "share.h"
+#include "claim.h"
 #include "thread.h"
 
 #include <errno.h>
@@ -451,16 +452,9 @@ static void publisher_of(const char *path, char *buf, size_t len)
 		return;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
 	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) == 0) {
-		char comm[64] = "?", p[64];
-		FILE *f;
+		char comm[64];
 
-		snprintf(p, sizeof(p), "/proc/%ld/comm", (long)cr.pid);
-		f = fopen(p, "re");
-		if (f != NULL) {
-			if (fgets(comm, sizeof(comm), f) != NULL)
-				comm[strcspn(comm, "\n")] = '\0';
-			fclose(f);
-		}
+		fs_proc_comm((long)cr.pid, comm, sizeof(comm));
 		snprintf(buf, len, "pid %ld (%s)", (long)cr.pid, comm);
 	}
 	close(fd);
