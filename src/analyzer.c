@@ -51,6 +51,7 @@ int fs_analyzer_init(struct fs_analyzer *a, struct fs_lane *lane,
 
 	memset(a, 0, sizeof(*a));
 	atomic_store(&a->wake_fd, -1);
+	pthread_mutex_init(&a->call_lock, NULL);
 	a->lane = lane;
 	a->deliv = deliv;
 	a->snap = snap;
@@ -99,6 +100,7 @@ void fs_analyzer_free(struct fs_analyzer *a)
 	free(a->scratch);
 	if (a->foreign != NULL)
 		free(a->foreign->buf);
+	pthread_mutex_destroy(&a->call_lock);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -788,8 +790,10 @@ void fs_analyzer_serve(struct fs_analyzer *a)
 	atomic_store_explicit(&a->mbox_state, 2, memory_order_release);
 }
 
-int fs_analyzer_call(struct fs_analyzer *a, struct fs_request *req,
-		     bool thread_alive, int timeout_ms)
+/* The mailbox's protocol, for one caller (fs_analyzer_call holds the
+ * lock). */
+static int call(struct fs_analyzer *a, struct fs_request *req,
+		bool thread_alive, int timeout_ms)
 {
 	struct timespec ts = { 0, 200000 };
 	uint64_t one = 1;
@@ -814,13 +818,24 @@ int fs_analyzer_call(struct fs_analyzer *a, struct fs_request *req,
 		waited++;
 		if (waited * 0.2 > timeout_ms) {
 			/* take it back unless it is being served right now */
-			int one = 1;
+			int posted = 1;
 
 			if (atomic_compare_exchange_strong(&a->mbox_state,
-							   &one, 0))
+							   &posted, 0))
 				return -1;
 		}
 	}
 	atomic_store_explicit(&a->mbox_state, 0, memory_order_relaxed);
 	return 0;
+}
+
+int fs_analyzer_call(struct fs_analyzer *a, struct fs_request *req,
+		     bool thread_alive, int timeout_ms)
+{
+	int rc;
+
+	pthread_mutex_lock(&a->call_lock);
+	rc = call(a, req, thread_alive, timeout_ms);
+	pthread_mutex_unlock(&a->call_lock);
+	return rc;
 }

@@ -16,6 +16,7 @@
 #define FS_ANALYZER_H
 
 #include <pcap/pcap.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -143,6 +144,9 @@ struct fs_analyzer {
 	 * packets, written when a request is posted; -1: it never sleeps
 	 * long. Set before that thread starts, cleared after it ended. */
 	_Atomic int wake_fd;
+	/* one caller of fs_analyzer_call at a time (the control thread,
+	 * the bus's delivery threads) */
+	pthread_mutex_t call_lock;
 	/* counters other threads read */
 	_Atomic uint64_t flows_active, flows_triggered, flows_ended;
 	_Atomic uint64_t history_lost, untracked_packets;
@@ -252,7 +256,7 @@ void fs_analyzer_serve(struct fs_analyzer *a);
 
 /*
  * Control thread: run req on the lane's thread and wait for it (up to
- * timeout_ms). When the lane's thread is gone (stopped), the request is
+ * timeout_ms). Callers of several threads take turns. When the lane's thread is gone (stopped), the request is
  * served by the caller. Returns 0, or -1 on timeout.
  */
 int fs_analyzer_call(struct fs_analyzer *a, struct fs_request *req,

@@ -69,9 +69,11 @@ struct fs_bus {
 	_Atomic uint64_t sent, unsent, received, flows, errors, limited;
 	struct bucket filters, ctls;
 	/* callbacks running, and whether new ones may still act: a
-	 * subscription's delivery thread may outlive its destruction */
+	 * subscription's delivery thread may outlive its destruction, so
+	 * one of a connection rejoin() replaced must not act either */
 	_Atomic int inflight;
 	_Atomic bool closing;
+	_Atomic(natsConnection *) live;
 	_Atomic uint64_t refused[FS_BUS_WRONG_SUBJECT + 1];
 };
 
@@ -162,12 +164,13 @@ static void refuse(fs_bus *b, enum fs_bus_refusal why)
 					  memory_order_relaxed);
 }
 
-/* A callback begins: false when the bus is closing (then it must not
- * touch the capture). Paired with leave(). */
-static bool enter(fs_bus *b)
+/* A callback of connection nc begins: false when the bus is closing or
+ * nc is no longer its connection (then it must not touch the capture).
+ * Paired with leave(). */
+static bool enter(fs_bus *b, natsConnection *nc)
 {
 	atomic_fetch_add(&b->inflight, 1);
-	if (atomic_load(&b->closing)) {
+	if (atomic_load(&b->closing) || atomic_load(&b->live) != nc) {
 		atomic_fetch_sub(&b->inflight, 1);
 		return false;
 	}
@@ -196,12 +199,15 @@ static bool take(fs_bus *b, struct bucket *k, unsigned rate)
 	return true;
 }
 
-static void reply(fs_bus *b, natsMsg *msg, const char *text, size_t len)
+/* Answer msg on nc, the connection it came on (its subscription keeps
+ * it alive). */
+static void reply(natsConnection *nc, natsMsg *msg, const char *text,
+		  size_t len)
 {
 	const char *to = natsMsg_GetReply(msg);
 
 	if (to != NULL && to[0] != '\0')
-		(void)natsConnection_Publish(b->nc, to, text, (int)len);
+		(void)natsConnection_Publish(nc, to, text, (int)len);
 }
 
 /* A trigger from another capture, or from flowscope-ctl --bus (which
@@ -216,9 +222,8 @@ static void on_trigger(natsConnection *nc, natsSubscription *sub,
 	long n;
 	int len;
 
-	(void)nc;
 	(void)sub;
-	if (!enter(b)) {
+	if (!enter(b, nc)) {
 		natsMsg_Destroy(msg);
 		return;
 	}
@@ -228,7 +233,7 @@ static void on_trigger(natsConnection *nc, natsSubscription *sub,
 		refuse(b, why);
 		len = snprintf(text, sizeof(text), "error %s %s: refused: %s\n",
 			       b->host, b->capture, fs_bus_refusal_name(why));
-		reply(b, msg, text, (size_t)len);
+		reply(nc, msg, text, (size_t)len);
 		natsMsg_Destroy(msg);
 		leave(b);
 		return;
@@ -242,7 +247,7 @@ static void on_trigger(natsConnection *nc, natsSubscription *sub,
 		len = snprintf(text, sizeof(text), "error %s %s: busy: more "
 			       "than %d filter triggers a second\n", b->host,
 			       b->capture, FILTER_RATE);
-		reply(b, msg, text, (size_t)len);
+		reply(nc, msg, text, (size_t)len);
 		natsMsg_Destroy(msg);
 		leave(b);
 		return;
@@ -258,7 +263,7 @@ static void on_trigger(natsConnection *nc, natsSubscription *sub,
 	else
 		len = snprintf(text, sizeof(text), "triggered %ld %s %s\n", n,
 			       b->host, b->capture);
-	reply(b, msg, text, (size_t)len < sizeof(text) ? (size_t)len :
+	reply(nc, msg, text, (size_t)len < sizeof(text) ? (size_t)len :
 	      sizeof(text) - 1);
 	natsMsg_Destroy(msg);
 	leave(b);
@@ -276,9 +281,8 @@ static void on_ctl(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 	size_t len = 0;
 	FILE *out;
 
-	(void)nc;
 	(void)sub;
-	if (!enter(b)) {
+	if (!enter(b, nc)) {
 		natsMsg_Destroy(msg);
 		return;
 	}
@@ -302,7 +306,7 @@ static void on_ctl(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 		if (req == FS_BUS_REQ_STATS)
 			b->ops.stats(b->ops.arg, out);
 		if (fclose(out) == 0)
-			reply(b, msg, buf, len);
+			reply(nc, msg, buf, len);
 		free(buf);
 	}
 	natsMsg_Destroy(msg);
@@ -375,6 +379,8 @@ static int join(fs_bus *b)
 	pthread_mutex_lock(&b->lock);
 	b->nc = nc;
 	pthread_mutex_unlock(&b->lock);
+	/* its callbacks may act from now on */
+	atomic_store(&b->live, nc);
 	if (s == NATS_CONNECTION_AUTH_FAILED)
 		return 0;
 	if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) {
@@ -466,6 +472,7 @@ static void part(fs_bus *b)
 
 	/* no callback acts from now on, and none is left acting */
 	atomic_store(&b->closing, true);
+	atomic_store(&b->live, NULL);
 	while (atomic_load(&b->inflight) > 0)
 		nanosleep(&ms, NULL);
 	if (b->sub != NULL)
@@ -511,8 +518,12 @@ static void rejoin(fs_bus *b)
 		return;
 	part(b);
 	atomic_store(&b->closing, false);
-	if (join(b) < 0)
+	if (join(b) < 0) {
+		/* closed, so that the next round makes it anew */
 		atomic_fetch_add_explicit(&b->errors, 1, memory_order_relaxed);
+		if (b->nc != NULL)
+			natsConnection_Close(b->nc);
+	}
 }
 
 static void *bus_thread(void *arg)
