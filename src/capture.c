@@ -1213,11 +1213,21 @@ static void attach_history(fs_capture *c, uint32_t caplen)
 	if (any && fs_spooldir_history(publisher_spool(c, path, sizeof(path)),
 				       c->nlanes, c->win_lo, before, caplen, h,
 				       err, sizeof(err)) == 0)
-		for (unsigned i = 0; i < c->nlanes; i++)
-			if (h[i] != NULL) {
-				c->rd[i].hist = h[i];
-				c->rd[i].lead = true;
+		for (unsigned i = 0; i < c->nlanes; i++) {
+			struct reader *r = &c->rd[i];
+
+			if (h[i] == NULL)
+				continue;
+			/* the ring's part from the seam the spool chose: a
+			 * chunk it has given up since is the spool's too */
+			if (before[i] != r->cur.seq &&
+			    !fs_cursor_at(r->lane, &r->cur, before[i])) {
+				fs_spool_hist_close(h[i]);
+				continue;
 			}
+			r->hist = h[i];
+			r->lead = true;
+		}
 done:
 	if (a->spool_fd >= 0 && c->dring == NULL) {
 		close(a->spool_fd);

@@ -451,6 +451,24 @@ void fs_cursor_oldest(struct fs_lane *l, struct fs_cursor *c)
 	catch_up(l, c, NULL);
 }
 
+bool fs_cursor_at(struct fs_lane *l, struct fs_cursor *c, uint64_t seq)
+{
+	uint64_t head = atomic_load_explicit(&l->head, memory_order_acquire);
+	uint64_t first;
+
+	if (seq > head || gone(l, seq))
+		return false;
+	first = atomic_load_explicit(&fs_lane_chunk(l, seq)->first_pkt,
+				     memory_order_relaxed);
+	/* given up while we read it: first may be the next data's */
+	if (gone(l, seq))
+		return false;
+	c->seq = seq;
+	c->off = 0;
+	c->pkt = first;
+	return true;
+}
+
 void fs_cursor_since(struct fs_lane *l, struct fs_cursor *c, uint64_t ts)
 {
 	uint64_t head = atomic_load_explicit(&l->head, memory_order_acquire);

@@ -176,6 +176,9 @@ struct fs_cursor {
 
 /* A cursor at the oldest record still in the lane. */
 void fs_cursor_oldest(struct fs_lane *l, struct fs_cursor *c);
+/* A cursor at the first record of chunk seq; false (c unchanged) when
+ * the lane no longer holds that chunk or has not begun it. */
+bool fs_cursor_at(struct fs_lane *l, struct fs_cursor *c, uint64_t seq);
 /* A cursor at the first chunk that holds records of ts or later (the
  * chunk being filled when none does); the caller skips the older records
  * in that chunk. */

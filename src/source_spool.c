@@ -40,7 +40,11 @@ struct blkref {
 	uint32_t total;
 	uint64_t off;
 	uint64_t first_ts, last_ts;
+	uint64_t chunk_seq;	/* the ring chunk it was; NO_SEQ: not known
+				 * (a segment read through its index) */
 };
+
+#define NO_SEQ UINT64_MAX
 
 struct stream {
 	struct blkref *b;
@@ -78,7 +82,7 @@ struct fs_spool_reader {
 
 static int add_ref(struct fs_spool_reader *rd, uint32_t lane, uint32_t seg,
 		   uint32_t blk, uint64_t off, uint32_t total,
-		   uint64_t first_ts, uint64_t last_ts)
+		   uint64_t first_ts, uint64_t last_ts, uint64_t chunk_seq)
 {
 	struct stream *st;
 
@@ -109,6 +113,7 @@ static int add_ref(struct fs_spool_reader *rd, uint32_t lane, uint32_t seg,
 	st->b[st->n].total = total;
 	st->b[st->n].first_ts = first_ts;
 	st->b[st->n].last_ts = last_ts;
+	st->b[st->n].chunk_seq = chunk_seq;
 	st->n++;
 	return 0;
 }
@@ -136,7 +141,7 @@ static int walk_blocks(struct fs_spool_reader *rd, uint32_t seg, int fd)
 		if (total == 0 || off + total > size)
 			break;	/* the end, or a block still being written */
 		if (add_ref(rd, h.lane, seg, UINT32_MAX, off, (uint32_t)total,
-			    h.first_ts, h.last_ts) < 0)
+			    h.first_ts, h.last_ts, h.chunk_seq) < 0)
 			return -1;
 		off += total;
 	}
@@ -238,7 +243,7 @@ static struct fs_spool_reader *reader_open(const char *dir, char *err,
 				if (add_ref(rd, x.blocks[b].lane,
 					    (uint32_t)rd->nseg, b, x.blocks[b].off,
 					    x.blocks[b].total, x.blocks[b].first_ts,
-					    x.blocks[b].last_ts) < 0) {
+					    x.blocks[b].last_ts, NO_SEQ) < 0) {
 					fs_idx_free(&x);
 					goto oom;
 				}
@@ -403,8 +408,31 @@ out:
 	return h;
 }
 
+/*
+ * Where the spool's part of an attached reader's history should give way
+ * to the ring, at chunk tail (the ring's oldest) or later: past every
+ * chunk from tail on that the spool holds without a gap, so that the
+ * ring's part begins at a chunk the publisher will keep for long, not
+ * at the next one it recycles.
+ */
+static uint64_t seam(const struct stream *st, uint64_t tail)
+{
+	uint64_t next = tail;
+
+	for (size_t k = 0; k < st->n; k++) {
+		uint64_t q = st->b[k].chunk_seq;
+
+		if (q == NO_SEQ || q < next)
+			continue;
+		if (q > next)
+			break;
+		next++;
+	}
+	return next;
+}
+
 int fs_spooldir_history(const char *dir, unsigned nlanes, uint64_t since,
-			const uint64_t *before, uint32_t snap,
+			uint64_t *before, uint32_t snap,
 			fs_spool_hist **out, char *err, size_t errlen)
 {
 	struct shared_reader *sh;
@@ -430,6 +458,7 @@ int fs_spooldir_history(const char *dir, unsigned nlanes, uint64_t since,
 
 		if (before[l] == 0 || st->n == 0)
 			continue;	/* the ring holds all of it */
+		before[l] = seam(st, before[l]);
 		v = calloc(st->n, sizeof(*v));
 		if (v == NULL)
 			goto oom;
