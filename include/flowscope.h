@@ -133,8 +133,9 @@ int fs_capture_read(fs_capture *c, struct fs_packet *pkts, unsigned max);
 /*
  * Wait until packets are waiting, the sources ended, fs_capture_wake()
  * was called, or timeout_ms passed (negative: no limit).
- * Returns 1 when there may be something to read, 0 on timeout or wake,
- * -1 on error with errno.
+ * Returns 1 when there may be something to read (packets, the end; also
+ * after a wake-up, so look again), 0 when timeout_ms passed with
+ * nothing, -1 on error with errno.
  */
 int fs_capture_wait(fs_capture *c, int timeout_ms);
 

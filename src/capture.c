@@ -2005,7 +2005,11 @@ int fs_capture_wait(fs_capture *c, int timeout_ms)
 	rc = poll(&pfd, 1, timeout_ms);
 	if (rc < 0)
 		return errno == EINTR ? 0 : -1;
-	return anything_waiting(c) || all_ended(c) ? 1 : 0;
+	/* woken: look again, even when nothing is delivered yet (records a
+	 * receive thread published but left to this reader to analyze, a
+	 * trigger): the timeout has not run out, so 0 would end a
+	 * pcap_dispatch early with nothing */
+	return rc > 0 || anything_waiting(c) || all_ended(c) ? 1 : 0;
 }
 
 int fs_capture_set_direction(fs_capture *c, enum fs_direction d,
