@@ -5,6 +5,10 @@
 # with infinite_rx=1, side by side in one run; prints a markdown table with
 # packets/s at the pcap callback, ns per packet, CPU cores used and the
 # ratio to the first peer. BENCH_SECONDS per configuration (default 5).
+# Rows on flowscope's generator (gen) leave its threads' CPU out of the
+# capture's ns/pkt and cores and show it beside them: on two cores the
+# generator, the receive thread and the reader share them, and the
+# generator's share says what limits such a row.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 secs=${BENCH_SECONDS:-5}
@@ -48,6 +52,9 @@ row() {
 	cores=$(sed 's/.*cores=\([0-9.]*\).*/\1/' <<<"$out")
 	drop=$(sed -n 's/.* drop=\([0-9]*\).*/\1/p' <<<"$out")
 	ifdrop=$(sed -n 's/.*ifdrop=\([0-9]*\).*/\1/p' <<<"$out")
+	# flowscope's generator: its threads' cores apart from the capture's
+	gen=$(sed -n 's/.*gen_cores=\([0-9.]*\).*/\1/p' <<<"$out")
+	case ${gen:-0.00} in 0.00 | 0) ;; *) cores="$cores (+ $gen generator)" ;; esac
 	[ "${ifdrop:-0}" = 0 ] || drop="${drop:-0} / $ifdrop"
 	[ -n "$first_pps" ] || first_pps=$pps
 	results+=("$name|$pps|${recv:-$pps}|$ns|$cores|${drop:-0}")
