@@ -394,6 +394,36 @@ expect_ok "$BG_RC" "tcpdump since=-6s" "$WORK/deep.pcap.stderr"
 [ "$(td_dropped "$WORK/deep.pcap.stderr")" = 0 ] ||
 	fail_log "the reader reports drops" "$WORK/deep.pcap.stderr"
 seq_check deep "$t0" 6 2999
+check "the same, with the reader held up 1.5 s between activation and its first read: no drop, no gap"
+ip netns exec "$NS" timeout 60 tcpreplay -q --pps=300 -i "$VETH_NS" "$WORK/seq2.pcap" \
+	>"$WORK/replay6.out" 2>&1 &
+rp=$!
+sleep 6
+# tcpdump writes its first line to stderr after pcap_activate(); into a
+# pipe that is already full, it waits there until the pipe is read
+mkfifo "$WORK/hold"
+exec 7<>"$WORK/hold"
+head -c 65536 /dev/zero >&7
+t0=$(date +%s.%N)
+bg_start "$WORK/held.pcap.stdout" "$WORK/hold" fs_tcpdump FLOWSCOPE_SINCE=-4s -n \
+	-i "flowscope:@$NAME" -w "$WORK/held.pcap"
+RD_PID=$BG_PID
+sleep 1.5
+{ dd bs=65536 count=1 iflag=fullblock of=/dev/null 2>/dev/null; cat; } <&7 \
+	>"$WORK/held.pcap.stderr" &
+drain=$!
+exec 7>&-
+wait "$rp" || fail_log "tcpreplay failed" "$WORK/replay6.out"
+sleep 1
+stop_tcpdump "$WORK/held.pcap" "$RD_PID"
+sleep 0.2
+kill "$drain" 2>/dev/null
+expect_ok "$BG_RC" "tcpdump since=-4s, held up" "$WORK/held.pcap.stderr"
+grep -q "listening on" "$WORK/held.pcap.stderr" ||
+	fail_log "test bug: tcpdump's stderr did not come through the pipe" "$WORK/held.pcap.stderr"
+[ "$(td_dropped "$WORK/held.pcap.stderr")" = 0 ] ||
+	fail_log "the held-up reader reports drops" "$WORK/held.pcap.stderr"
+seq_check held "$t0" 4 2999
 
 # ---- (k) -----------------------------------------------------------------
 mktrace_summary long --packets 4000 --flows 8 --proto mixed --size 1000 \
