@@ -738,7 +738,6 @@ static void trigger_key(struct fs_analyzer *a, struct fs_request *r)
 
 static void serve(struct fs_analyzer *a, struct fs_request *r)
 {
-	struct fs_flow *f, *tmp;
 	uint32_t sec = (uint32_t)(a->now / 1000000000ull);
 
 	r->count = 0;
@@ -746,7 +745,7 @@ static void serve(struct fs_analyzer *a, struct fs_request *r)
 	if (r->type == FS_REQ_TRIGGER_KEY)
 		trigger_key(a, r);
 	else
-		HASH_ITER(hh, a->table.flows, f, tmp) {
+		FS_FLOW_EACH(&a->table, f, li) {
 			switch (r->type) {
 			case FS_REQ_FLOWS:
 				if (matches(f, r->filter)) {

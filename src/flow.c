@@ -2,8 +2,7 @@
 /*
  * Flow table (see flow.h). Entries come from slabs and are recycled
  * through a free list, so the packet path allocates only when the table
- * grows; uthash's own allocations go through hooks that turn failure
- * into a counted refusal.
+ * grows, and a failure to grow is a counted refusal.
  */
 #include <stddef.h>
 #include <stdlib.h>
@@ -12,33 +11,17 @@
 #include <sys/mman.h>
 
 #include "flowkey.h"
-
-/* uthash: failures are reported, never fatal */
-#define HASH_NONFATAL_OOM 1
-#define uthash_nonfatal_oom(obj) (fs_flow_oom_hook(obj))
-struct fs_flow;
-static void fs_flow_oom_hook(struct fs_flow *f);
-
 #include "flow.h"
 #include "mem.h"
 
 _Static_assert(offsetof(struct fs_flow, pkts) == 64 &&
 	       offsetof(struct fs_flow, prev_pkts) + 4 <= 128 &&
-	       sizeof(struct fs_flow) == 256, "flow entry lines");
+	       sizeof(struct fs_flow) == 192, "flow entry lines");
 
 /* a slab is one 2 MiB huge page worth of entries (fewer TLB misses when
  * flows are many) */
 #define SLAB_BYTES (2u << 20)
 #define SLAB_FLOWS (SLAB_BYTES / sizeof(struct fs_flow))
-
-static __thread struct fs_flow_table *oom_table;
-
-static void fs_flow_oom_hook(struct fs_flow *f)
-{
-	(void)f;
-	if (oom_table != NULL)
-		oom_table->oom = true;
-}
 
 #define SLOTS_MIN 1024u
 #define SLOTS_MAX (1u << 24)
@@ -78,7 +61,6 @@ void fs_flow_table_free(struct fs_flow_table *t)
 {
 	if (t->slots != NULL)
 		munmap(t->slots, t->slots_len);
-	HASH_CLEAR(hh, t->flows);
 	for (unsigned i = 0; i < t->nslabs; i++)
 		free(t->slabs[i]);
 	free(t->slabs);
@@ -167,7 +149,6 @@ static void remove_flow(struct fs_flow_table *t, struct fs_flow_list *l,
 {
 	slot_remove(t, f);
 	list_del(l, f);
-	HASH_DELETE(hh, t->flows, f);
 	f->next = t->free;
 	t->free = f;
 	t->count--;
@@ -249,16 +230,6 @@ struct fs_flow *fs_flow_get(struct fs_flow_table *t,
 	f->first_ts = f->last_ts = f->list_ts = ts;
 	f->init_dir = info->dir;
 	f->ep = (uint32_t)(ts / 1000000000ull);
-	oom_table = t;
-	t->oom = false;
-	HASH_ADD_BYHASHVALUE(hh, t->flows, key, sizeof(f->key), f->hash, f);
-	oom_table = NULL;
-	if (t->oom) {
-		f->next = t->free;
-		t->free = f;
-		t->refused++;
-		return NULL;
-	}
 	list_add_tail(&t->open, f);
 	t->count++;
 	t->created++;

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The flow table of one ring lane: flows by key (uthash, with its
- * allocator and out-of-memory hooks set so that running out of memory or
- * reaching max_flows is counted, never fatal), per-flow state, and the
- * lists the checker walks to end idle and closed flows. One thread (the
- * lane's receive thread) owns a table; nothing here locks.
+ * The flow table of one ring lane: flows by key (an open-addressing
+ * index; running out of memory or reaching max_flows is counted, never
+ * fatal), per-flow state, and the lists the checker walks to end idle and
+ * closed flows, which together hold every tracked flow (the control
+ * commands walk them: FS_FLOW_EACH). One thread (the lane's receive
+ * thread) owns a table; nothing here locks.
  */
 #ifndef FS_FLOW_H
 #define FS_FLOW_H
@@ -12,19 +13,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <uthash.h>
-
 #include "flowkey.h"
 
 #define FS_FLOW_LINGER_NS 1000000000ull	/* after RST or both FINs */
 
 /*
- * A flow entry is four cache lines, and what a packet touches is in the
+ * A flow entry is three cache lines, and what a packet touches is in the
  * first two: line 0 what its lookup and the end test read and what every
  * packet writes (key, last time, last packet, state bits), line 1 the
  * counters, so that the analyzer's prefetch of two lines is all the
  * memory a packet of a known flow waits for. The rest (list links,
- * uthash's handle, what only commands read) is cold.
+ * what only commands read) is cold.
  */
 struct fs_flow {
 	/* line 0 */
@@ -46,12 +45,11 @@ struct fs_flow {
 	uint64_t ep_bytes;
 	uint32_t hash;
 	uint32_t prev_pkts;
-	/* lines 2 and 3 */
+	/* line 2 */
 	uint64_t first_ts;
 	uint64_t cut_pkts, cut_bytes;	/* past the cutoff, not kept */
 	uint64_t prev_bytes;
 	struct fs_flow *prev, *next;	/* idle or closed list, oldest first */
-	UT_hash_handle hh;
 } __attribute__((aligned(64)));
 
 struct fs_flow_list {
@@ -60,8 +58,7 @@ struct fs_flow_list {
 
 /* Hot-path index of every tracked flow: open addressing with linear
  * probing over (hash, flow) slots, at least twice the flows it may hold,
- * so a lookup is usually one slot and one key compare. uthash holds the
- * same flows for the slow paths (iteration by the control commands). */
+ * so a lookup is usually one slot and one key compare. */
 struct fs_flow_slot {
 	uint32_t hash;
 	struct fs_flow *flow;
@@ -71,19 +68,24 @@ struct fs_flow_table {
 	struct fs_flow_slot *slots;
 	uint32_t slot_mask;
 	size_t slots_len;		/* bytes mapped */
-	struct fs_flow *flows;		/* uthash head */
 	struct fs_flow *free;		/* recycled entries */
 	struct fs_flow_list open, closed;
 	uint32_t max_flows;
 	uint32_t count;
 	uint64_t timeout_ns;
-	bool oom;			/* set by uthash's hook */
 	/* counters (read by other threads: relaxed atomics) */
 	uint64_t created, ended, triggered;
 	uint64_t refused;	/* packets of flows that could not be tracked */
 	void **slabs;			/* entry memory, freed at the end */
 	unsigned nslabs, slab_cap;
 };
+
+/* Every flow of table t, f in turn: the open list, then the closed one.
+ * The body must not end flows or move them between lists. */
+#define FS_FLOW_EACH(t, f, li)						\
+	for (int li = 0; li < 2; li++)					\
+		for (struct fs_flow *f = li == 0 ? (t)->open.head :	\
+		     (t)->closed.head; f != NULL; f = f->next)
 
 /* Two-step prefetch for a burst: first the slot of a hash, then (once
  * that has arrived) the flow it points to. Hints only. */
