@@ -1187,10 +1187,11 @@ static const char *publisher_spool(const fs_capture *c, char *buf,
 static void attach_history(fs_capture *c, uint32_t caplen)
 {
 	struct fs_attach *a = c->attached->att;
-	uint64_t before[MAX_LANES] = { 0 };
+	uint64_t before[MAX_LANES] = { 0 }, head[MAX_LANES] = { 0 };
+	uint64_t again[MAX_LANES] = { 0 };
 	fs_spool_hist *h[MAX_LANES];
 	char path[64], err[256];
-	bool any = false;
+	bool any = false, retry = false;
 
 	if (a->spool_fd < 0 || c->win_lo == 0 || c->frags != NULL ||
 	    c->dring != NULL || !c->reader)
@@ -1207,26 +1208,42 @@ static void attach_history(fs_capture *c, uint32_t caplen)
 		 * chunks before it may be on disk */
 		if (r->cur.seq == tail && tail > 0 && first > c->win_lo) {
 			before[i] = tail;
+			head[i] = atomic_load_explicit(&r->lane->head,
+						       memory_order_acquire);
 			any = true;
 		}
 	}
-	if (any && fs_spooldir_history(publisher_spool(c, path, sizeof(path)),
-				       c->nlanes, c->win_lo, before, caplen, h,
-				       err, sizeof(err)) == 0)
-		for (unsigned i = 0; i < c->nlanes; i++) {
-			struct reader *r = &c->rd[i];
+	if (!any || fs_spooldir_history(publisher_spool(c, path, sizeof(path)),
+					c->nlanes, c->win_lo, before, head,
+					caplen, h, err, sizeof(err)) < 0)
+		goto done;
+	for (unsigned i = 0; i < c->nlanes; i++) {
+		struct reader *r = &c->rd[i];
 
-			if (h[i] == NULL)
-				continue;
-			/* the ring's part from the seam the spool chose: a
-			 * chunk it has given up since is the spool's too */
-			if (before[i] != r->cur.seq &&
-			    !fs_cursor_at(r->lane, &r->cur, before[i])) {
-				fs_spool_hist_close(h[i]);
-				continue;
+		if (h[i] == NULL)
+			continue;
+		/* the ring's part from the seam the spool chose; given up
+		 * while the spool was scanned (a scan slower than the
+		 * ring's span), the seam goes back to the ring's oldest,
+		 * as if it had never moved */
+		if (before[i] != r->cur.seq &&
+		    !fs_cursor_at(r->lane, &r->cur, before[i])) {
+			fs_spool_hist_close(h[i]);
+			again[i] = r->cur.seq;
+			retry = true;
+			continue;
+		}
+		r->hist = h[i];
+		r->lead = true;
+	}
+	if (retry && fs_spooldir_history(publisher_spool(c, path, sizeof(path)),
+					 c->nlanes, c->win_lo, again, NULL,
+					 caplen, h, err, sizeof(err)) == 0)
+		for (unsigned i = 0; i < c->nlanes; i++) {
+			if (h[i] != NULL && again[i] != 0) {
+				c->rd[i].hist = h[i];
+				c->rd[i].lead = true;
 			}
-			r->hist = h[i];
-			r->lead = true;
 		}
 done:
 	if (a->spool_fd >= 0 && c->dring == NULL) {

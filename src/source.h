@@ -251,11 +251,11 @@ struct fs_spool_hist *fs_spoolsrc_hist_open(struct fs_source *src,
  * spool directory dir: for each lane l < nlanes with before[l] != 0 (the
  * ring's oldest chunk there is before[l], and it does not reach back to
  * since), an iterator of every packet of the lane from since on, up to
- * a chunk before[l] or later, into out[l] (NULL: nothing on disk), and
- * that chunk into before[l]: past every chunk from the ring's oldest on
- * that the spool already holds, so that the ring's part starts where
- * the publisher will not recycle it soon. Returns 0, or -1 with err
- * (out all NULL).
+ * chunk before[l], into out[l] (NULL: nothing on disk). With limit, the
+ * seam may move later, up to chunk limit[l] (the ring's newest): past
+ * every chunk from before[l] on that the spool already holds, so that
+ * the ring's part starts where the publisher will not recycle it soon;
+ * before[l] then says where. Returns 0, or -1 with err (out all NULL).
  */
 /* A triggered flow's history (the reference record rec of an attached
  * reader's analyzer) from its publisher's spool directory dir, scanned
@@ -264,7 +264,7 @@ struct fs_spool_hist *fs_spooldir_flow_history(const char *dir,
 					       const struct fs_pkt_hdr *rec,
 					       uint32_t snap);
 int fs_spooldir_history(const char *dir, unsigned nlanes, uint64_t since,
-			uint64_t *before, uint32_t snap,
+			uint64_t *before, const uint64_t *limit, uint32_t snap,
 			struct fs_spool_hist **out, char *err, size_t errlen);
 void fs_spoolsrc_counts(struct fs_source *src, uint64_t *read,
 			uint64_t *skipped);

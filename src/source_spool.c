@@ -432,7 +432,7 @@ static uint64_t seam(const struct stream *st, uint64_t tail)
 }
 
 int fs_spooldir_history(const char *dir, unsigned nlanes, uint64_t since,
-			uint64_t *before, uint32_t snap,
+			uint64_t *before, const uint64_t *limit, uint32_t snap,
 			fs_spool_hist **out, char *err, size_t errlen)
 {
 	struct shared_reader *sh;
@@ -458,7 +458,11 @@ int fs_spooldir_history(const char *dir, unsigned nlanes, uint64_t since,
 
 		if (before[l] == 0 || st->n == 0)
 			continue;	/* the ring holds all of it */
-		before[l] = seam(st, before[l]);
+		if (limit != NULL) {
+			uint64_t q = seam(st, before[l]);
+
+			before[l] = q < limit[l] ? q : limit[l];
+		}
 		v = calloc(st->n, sizeof(*v));
 		if (v == NULL)
 			goto oom;

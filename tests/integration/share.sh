@@ -399,26 +399,38 @@ ip netns exec "$NS" timeout 60 tcpreplay -q --pps=300 -i "$VETH_NS" "$WORK/seq2.
 	>"$WORK/replay6.out" 2>&1 &
 rp=$!
 sleep 6
+ctl "$REC_SOCK" stats >"$WORK/stats6.out" 2>&1 || fail_log "stats failed" "$WORK/stats6.out"
+hs=$(stat_value "$WORK/stats6.out" history_seconds)
+awk -v h="$hs" 'BEGIN { exit !(h < 3.5) }' ||
+	fail "test bug: the ring holds $hs s, more than since = -4s needs the spool for"
 # tcpdump writes its first line to stderr after pcap_activate(); into a
-# pipe that is already full, it waits there until the pipe is read
+# pipe that is already full, it waits there until the pipe is read. Our
+# descriptor 7 (read and write: opening it waits for nobody) fills it;
+# no child inherits it, so that the pipe ends when tcpdump's stderr does.
 mkfifo "$WORK/hold"
 exec 7<>"$WORK/hold"
-head -c 65536 /dev/zero >&7
+cap=$(python3 -c 'import fcntl, sys; print(fcntl.fcntl(7, 1032))' 2>/dev/null) || cap=65536
+head -c "$cap" /dev/zero >&7
 t0=$(date +%s.%N)
-bg_start "$WORK/held.pcap.stdout" "$WORK/hold" fs_tcpdump FLOWSCOPE_SINCE=-4s -n \
-	-i "flowscope:@$NAME" -w "$WORK/held.pcap"
+{
+	bg_start "$WORK/held.pcap.stdout" "$WORK/hold" fs_tcpdump FLOWSCOPE_SINCE=-4s -n \
+		-i "flowscope:@$NAME" -w "$WORK/held.pcap"
+} 7<&-
 RD_PID=$BG_PID
 sleep 1.5
-{ dd bs=65536 count=1 iflag=fullblock of=/dev/null 2>/dev/null; cat; } <&7 \
-	>"$WORK/held.pcap.stderr" &
+tp=$(tcpdump_pid "$WORK/held.pcap")
+[ -n "$tp" ] && [[ $(cat "/proc/$tp/wchan" 2>/dev/null) == *pipe_write ]] ||
+	fail "test bug: tcpdump is not held up writing to the pipe (wchan $(cat "/proc/$tp/wchan" 2>/dev/null))"
+{ dd bs="$cap" count=1 iflag=fullblock of=/dev/null 2>/dev/null; cat; } \
+	<"$WORK/hold" 7<&- >"$WORK/held.pcap.stderr" &
 drain=$!
-exec 7>&-
+exec 7<&-
 wait "$rp" || fail_log "tcpreplay failed" "$WORK/replay6.out"
 sleep 1
 stop_tcpdump "$WORK/held.pcap" "$RD_PID"
-sleep 0.2
-kill "$drain" 2>/dev/null
 expect_ok "$BG_RC" "tcpdump since=-4s, held up" "$WORK/held.pcap.stderr"
+# everything tcpdump wrote is through once its stderr is closed
+bg_wait "$drain" 10 || fail "the pipe of tcpdump's stderr did not end"
 grep -q "listening on" "$WORK/held.pcap.stderr" ||
 	fail_log "test bug: tcpdump's stderr did not come through the pipe" "$WORK/held.pcap.stderr"
 [ "$(td_dropped "$WORK/held.pcap.stderr")" = 0 ] ||
