@@ -41,16 +41,25 @@ PORT=$((20000 + $$ % 20000))
 URL=nats://127.0.0.1:$PORT
 RST='tcp[tcpflags] & tcp-rst != 0'
 
-# server: a nats-server on loopback, in the background (NATS_PID)
-server() {
-	nats-server -a 127.0.0.1 -p "$PORT" >>"$WORK/nats.log" 2>&1 &
-	NATS_PID=$!
-	at_exit kill "$NATS_PID"
+# nats_start PORT LOG ARGS...: nats-server ARGS in the background
+# (STARTED_PID), stopped at the end; returns once PORT takes connections
+nats_start() {
+	local port=$1 log=$2 i
+	shift 2
+	nats-server "$@" >>"$log" 2>&1 &
+	STARTED_PID=$!
+	at_exit kill "$STARTED_PID"
 	for ((i = 0; i < 50; i++)); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return 0
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
 		sleep 0.1
 	done
-	fail_log "nats-server did not start on port $PORT" "$WORK/nats.log"
+	fail_log "nats-server did not start on port $port" "$log"
+}
+
+# server: a nats-server on loopback, in the background (NATS_PID)
+server() {
+	nats_start "$PORT" "$WORK/nats.log" -a 127.0.0.1 -p "$PORT"
+	NATS_PID=$STARTED_PID
 }
 server
 
@@ -355,14 +364,8 @@ CPORT=$((PORT + 2))
 # of the one operator or the other (CREDS_PID)
 creds_server() {
 	printf 'listen: 127.0.0.1:%s\ninclude %s/server.conf\n' "$CPORT" "$1" >"$creds/nats.conf"
-	nats-server -c "$creds/nats.conf" >>"$WORK/nats-creds.log" 2>&1 &
-	CREDS_PID=$!
-	at_exit kill "$CREDS_PID"
-	for ((i = 0; i < 50; i++)); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$CPORT") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	fail_log "nats-server did not start on port $CPORT" "$WORK/nats-creds.log"
+	nats_start "$CPORT" "$WORK/nats-creds.log" -c "$creds/nats.conf"
+	CREDS_PID=$STARTED_PID
 }
 creds_server good
 URL=nats://127.0.0.1:$CPORT
@@ -438,11 +441,8 @@ openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" \
 	-CAcreateserial -days 2 -extfile "$tls/ext" -out "$tls/server.pem" >"$tls/openssl.out" 2>&1 ||
 	fail_log "openssl x509 failed" "$tls/openssl.out"
 TPORT=$((PORT + 1))
-nats-server -a 127.0.0.1 -p "$TPORT" --tls --tlscert "$tls/server.pem" \
-	--tlskey "$tls/server.key" >"$WORK/nats-tls.log" 2>&1 &
-TLS_PID=$!
-at_exit kill "$TLS_PID"
-sleep 0.5
+nats_start "$TPORT" "$WORK/nats-tls.log" -a 127.0.0.1 -p "$TPORT" --tls \
+	--tlscert "$tls/server.pem" --tlskey "$tls/server.key"
 URL=tls://127.0.0.1:$TPORT
 capture c FLOWSCOPE_BUS_CA="$tls/ca.pem"
 wait_stat c bus_connected 1

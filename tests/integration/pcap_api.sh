@@ -34,7 +34,10 @@ expect_same "$WORK/t.pcap" "$WORK/p2.pcap"
 check "SIGINT stops a live capture: exit 0, a complete file, statistics printed"
 fs_tcpdump -n -i flowscope:gen -w "$WORK/int.pcap" 2>"$WORK/int.err" &
 pid=$!
-sleep 2
+# tcpdump takes SIGINT as its own once it is listening (under a
+# sanitizer, activation alone may take seconds)
+FS_SETTLE=1 wait_listening "$WORK/int.err" "$pid" 60 ||
+	fail_log "tcpdump on flowscope:gen did not start" "$WORK/int.err"
 # the signal goes to tcpdump itself, as a Ctrl-C would
 tpid=$(pgrep -o -f "^$TCPDUMP .*$WORK/int.pcap")
 [ -n "$tpid" ] || fail "cannot find the tcpdump process"
