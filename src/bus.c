@@ -24,8 +24,8 @@
 /* What a bus user may make a capture do each second, beyond triggers of
  * one flow (a lookup each): a filter trigger walks the whole flow table
  * on the capture's analyzer, and a list or stats request composes an
- * answer. More than this waits for no one: it is refused, counted in
- * bus_limited and answered "busy". */
+ * answer. More than this waits for no one: it is counted in
+ * bus_limited, a filter trigger answered "busy", a request not at all. */
 #define FILTER_RATE 10		/* filter triggers per second (and burst) */
 #define CTL_RATE 20		/* list and stats answers per second */
 
