@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pcap-int.h"
@@ -162,6 +163,27 @@ static void peek_end(pcap_t *p)
 	}
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Milliseconds left of a timeout of to_ms whose deadline (0: not set
+ * yet) the first wait sets; 0 once it ran out. */
+static int left_ms(uint64_t *deadline, int to_ms)
+{
+	uint64_t now = mono_ms();
+
+	if (*deadline == 0) {
+		*deadline = now + (uint64_t)to_ms;
+		return to_ms;
+	}
+	return now < *deadline ? (int)(*deadline - now) : 0;
+}
+
 /*
  * read_op: deliver up to cnt packets (all waiting ones if cnt <= 0).
  * Blocks up to the timeout unless non-blocking; returns the number of
@@ -179,6 +201,7 @@ static int pcap_flowscope_read(pcap_t *p, int cnt, pcap_handler cb,
 	 * around pcap_dispatch() gets control back however fast packets
 	 * come */
 	int one_batch = PACKET_COUNT_IS_UNLIMITED(cnt);
+	uint64_t deadline = 0;	/* of the timeout, once waited for */
 
 	if (one_batch)
 		cnt = INT_MAX;
@@ -204,12 +227,17 @@ static int pcap_flowscope_read(pcap_t *p, int cnt, pcap_handler cb,
 			pf->pos = 0;
 			pf->n = (unsigned)n;
 			if (n == 0) {
-				int w;
+				int w, ms = -1;
 
 				if (done || p->opt.nonblock)
 					return done;
-				w = fs_capture_wait(pf->cap,
-					p->opt.timeout > 0 ? p->opt.timeout : -1);
+				/* a wake that delivered nothing (analysis for
+				 * the capture, records of no interest) waits
+				 * only for what is left of the timeout */
+				if (p->opt.timeout > 0 &&
+				    (ms = left_ms(&deadline, p->opt.timeout)) == 0)
+					return 0;
+				w = fs_capture_wait(pf->cap, ms);
 				if (w < 0) {
 					pcap_fmt_errmsg_for_errno(p->errbuf,
 					    PCAP_ERRBUF_SIZE, errno,

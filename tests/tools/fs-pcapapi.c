@@ -203,6 +203,40 @@ static int control_reopen(const char *dev, const char *sock)
 	return failures ? 1 : 0;
 }
 
+/*
+ * Traffic that never pauses but is never delivered (dev in trigger mode
+ * with nothing triggered: the reader is woken only to help with the
+ * analysis): pcap_dispatch still returns 0 once its 100 ms timeout ran
+ * out, so that the application's own timers run.
+ */
+static int quiet(const char *dev)
+{
+	pcap_t *a = open_dev(dev, 100, 0);
+	long n = 0;
+	int rc = 0, ok = 1;
+	double t, worst = 0;
+
+	if (a == NULL)
+		return 1;
+	alarmed = a;
+	signal(SIGALRM, on_alarm);
+	alarm(20);
+	for (int i = 0; i < 5 && ok; i++) {
+		t = now_s();
+		rc = pcap_dispatch(a, -1, count_cb, (u_char *)&n);
+		t = now_s() - t;
+		worst = t > worst ? t : worst;
+		ok = rc == 0 && n == 0 && t < 2;
+	}
+	alarm(0);
+	alarmed = NULL;
+	CHECK(ok, "pcap_dispatch with a 100 ms timeout returns 0 under traffic "
+	      "it does not deliver, 5 times over (last: %d, %ld packets, "
+	      "slowest %.3f s)", rc, n, worst);
+	pcap_close(a);
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	char dev[1024], dev2[1024];
@@ -212,9 +246,12 @@ int main(int argc, char **argv)
 
 	if (argc == 4 && strcmp(argv[1], "--control-reopen") == 0)
 		return control_reopen(argv[2], argv[3]);
+	if (argc == 3 && strcmp(argv[1], "--quiet") == 0)
+		return quiet(argv[2]);
 	if (argc != 3) {
 		fprintf(stderr, "usage: fs-pcapapi TRACE.pcap PACKETS\n"
-			"       fs-pcapapi --control-reopen DEVICE SOCKET\n");
+			"       fs-pcapapi --control-reopen DEVICE SOCKET\n"
+			"       fs-pcapapi --quiet DEVICE\n");
 		return 2;
 	}
 	want = atol(argv[2]);
