@@ -336,25 +336,30 @@ void fs_frag_fixup(struct fs_frag *frags, struct fs_pkt_info *info,
 }
 
 /* Analyze the record h at pos, lane packet k; act: it may trigger. */
-static void analyze(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
+static inline __attribute__((always_inline)) void
+analyze(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
 		    struct fs_ring_pos pos, uint64_t k,
 		    const struct fs_pkt_info *pinfo, bool act)
 {
 	const uint8_t *data = (const uint8_t *)(h + 1);
-	struct fs_pkt_info info = *pinfo;
+	const struct fs_pkt_info *info = pinfo;
+	struct fs_pkt_info fixed;	/* a later fragment's, put right */
 	struct fs_hist *e = &a->hist[k & a->hist_mask];
 	struct fs_flow *f;
 	int matched = 0;	/* the trigger was run and matched */
 	bool asked = false;	/* a trigger by key waited for this flow */
 
-	if (unlikely(info.frag_tag != 0))
-		fs_frag_fixup(a->frags, &info, h->ts_ns);
+	if (unlikely(pinfo->frag_tag != 0)) {
+		fixed = *pinfo;
+		fs_frag_fixup(a->frags, &fixed, h->ts_ns);
+		info = &fixed;
+	}
 	if (h->ts_ns > a->now)
 		a->now = h->ts_ns;
 	e->seq = pos.seq;
 	e->off = pos.off;
 	e->back = 0;
-	f = fs_flow_get(&a->table, &info, h->ts_ns);
+	f = fs_flow_get(&a->table, info, h->ts_ns);
 	if (f == NULL) {
 		/* stored and counted, but not tracked: no trigger selects it */
 		a->untriggered++;
@@ -371,7 +376,7 @@ static void analyze(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
 			       h->cap_len) != 0) {
 			matched = 1;
 		} else {
-			fs_flow_update(&a->table, f, &info, h->ts_ns,
+			fs_flow_update(&a->table, f, info, h->ts_ns,
 				       h->wire_len);
 			f->cut_pkts++;
 			f->cut_bytes += h->wire_len;
@@ -390,7 +395,7 @@ static void analyze(struct fs_analyzer *a, const struct fs_pkt_hdr *h,
 	else if (unlikely(a->npending > 0) && (f->pkts[0] | f->pkts[1]) == 0)
 		asked = pending_take(a, f);	/* by key, before it came */
 	f->last_pkt = k;
-	fs_flow_update(&a->table, f, &info, h->ts_ns, h->wire_len);
+	fs_flow_update(&a->table, f, info, h->ts_ns, h->wire_len);
 	if (unlikely(asked)) {
 		a->untriggered++;
 		trigger_flow(a, f);

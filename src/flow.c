@@ -155,65 +155,22 @@ static void remove_flow(struct fs_flow_table *t, struct fs_flow_list *l,
 	t->ended++;
 }
 
-/* The keys are 40 bytes without padding: five word compares, inline. */
-static inline bool key_eq(const struct fs_flow_key *a,
-			  const struct fs_flow_key *b)
-{
-	uint64_t x[5], y[5];
-
-	memcpy(x, a, sizeof(x));
-	memcpy(y, b, sizeof(y));
-	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) |
-		(x[3] ^ y[3]) | (x[4] ^ y[4])) == 0;
-}
-
-/* Has f ended by time ts (idle for the timeout, or closed and past the
- * linger)? The checker runs once per burst; a packet within the burst
- * must not revive a flow that ended before it. */
-static bool ended_by(const struct fs_flow_table *t, const struct fs_flow *f,
-		     uint64_t ts)
-{
-	uint64_t linger = FS_FLOW_LINGER_NS < t->timeout_ns ?
-		FS_FLOW_LINGER_NS : t->timeout_ns;
-
-	return ts >= f->last_ts + (f->closed ? linger : t->timeout_ns);
-}
-
-/* The slot of key's flow (hash: its fs_flow_hash), or the empty slot that
- * ends its probe run. */
-static struct fs_flow_slot *probe(const struct fs_flow_table *t,
-				  const struct fs_flow_key *key, uint32_t hash)
-{
-	uint32_t i = hash & t->slot_mask;
-
-	for (;;) {
-		struct fs_flow_slot *s = &t->slots[i];
-
-		if (s->flow == NULL || (s->hash == hash &&
-					key_eq(&s->flow->key, key)))
-			return s;
-		i = (i + 1) & t->slot_mask;
-	}
-}
-
 struct fs_flow *fs_flow_find(const struct fs_flow_table *t,
 			     const struct fs_flow_key *key)
 {
-	return probe(t, key, fs_flow_hash(key))->flow;
+	return fs_flow_probe(t, key, fs_flow_hash(key))->flow;
 }
 
-struct fs_flow *fs_flow_get(struct fs_flow_table *t,
-			    const struct fs_pkt_info *info, uint64_t ts)
+struct fs_flow *fs_flow_get_new(struct fs_flow_table *t,
+				const struct fs_pkt_info *info, uint64_t ts,
+				struct fs_flow_slot *slot)
 {
-	struct fs_flow_slot *slot = probe(t, &info->key, info->hash);
 	struct fs_flow *f = slot->flow;
 
-	if (f != NULL && !ended_by(t, f, ts))
-		return f;
 	if (f != NULL) {
 		remove_flow(t, f->closed ? &t->closed : &t->open, f);
 		/* the run may have shifted */
-		slot = probe(t, &info->key, info->hash);
+		slot = fs_flow_probe(t, &info->key, info->hash);
 	}
 	/* the index stays at most 7/8 full, so probe runs stay short and
 	 * always end */
@@ -238,30 +195,25 @@ struct fs_flow *fs_flow_get(struct fs_flow_table *t,
 	return f;
 }
 
-bool fs_flow_update(struct fs_flow_table *t, struct fs_flow *f,
-		    const struct fs_pkt_info *info, uint64_t ts, uint32_t len)
+void fs_flow_next_second(struct fs_flow *f, uint32_t sec)
 {
-	uint32_t sec = (uint32_t)(ts / 1000000000ull);
+	if (sec == f->ep + 1) {
+		f->prev_pkts = f->ep_pkts;
+		f->prev_bytes = f->ep_bytes;
+	} else {
+		f->prev_pkts = 0;
+		f->prev_bytes = 0;
+	}
+	f->ep = sec;
+	f->ep_pkts = 0;
+	f->ep_bytes = 0;
+}
+
+bool fs_flow_update_lists(struct fs_flow_table *t, struct fs_flow *f,
+			  const struct fs_pkt_info *info)
+{
 	bool closes = false;
 
-	if (ts > f->last_ts)
-		f->last_ts = ts;
-	f->pkts[info->dir]++;
-	f->bytes[info->dir] += len;
-	if (sec != f->ep) {
-		if (sec == f->ep + 1) {
-			f->prev_pkts = f->ep_pkts;
-			f->prev_bytes = f->ep_bytes;
-		} else {
-			f->prev_pkts = 0;
-			f->prev_bytes = 0;
-		}
-		f->ep = sec;
-		f->ep_pkts = 0;
-		f->ep_bytes = 0;
-	}
-	f->ep_pkts++;
-	f->ep_bytes += len;
 	if (info->tcp_flags) {
 		f->tcp_flags |= info->tcp_flags;
 		if (info->tcp_flags & FS_TCP_FIN)

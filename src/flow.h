@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "flowkey.h"
 
@@ -114,23 +115,110 @@ int fs_flow_table_init(struct fs_flow_table *t, uint32_t max_flows,
 		       uint32_t timeout_s);
 void fs_flow_table_free(struct fs_flow_table *t);
 
+/* The keys are 40 bytes without padding: five word compares. */
+static inline bool fs_flow_key_eq(const struct fs_flow_key *a,
+				  const struct fs_flow_key *b)
+{
+	uint64_t a0, a1, a2, a3, a4, b0, b1, b2, b3, b4;
+
+	memcpy(&a0, a, 8);
+	memcpy(&a1, (const uint8_t *)a + 8, 8);
+	memcpy(&a2, (const uint8_t *)a + 16, 8);
+	memcpy(&a3, (const uint8_t *)a + 24, 8);
+	memcpy(&a4, (const uint8_t *)a + 32, 8);
+	memcpy(&b0, b, 8);
+	memcpy(&b1, (const uint8_t *)b + 8, 8);
+	memcpy(&b2, (const uint8_t *)b + 16, 8);
+	memcpy(&b3, (const uint8_t *)b + 24, 8);
+	memcpy(&b4, (const uint8_t *)b + 32, 8);
+	return ((a0 ^ b0) | (a1 ^ b1) | (a2 ^ b2) | (a3 ^ b3) |
+		(a4 ^ b4)) == 0;
+}
+
+/* The slot of key's flow (hash: its fs_flow_hash), or the empty slot that
+ * ends its probe run. */
+static inline struct fs_flow_slot *fs_flow_probe(const struct fs_flow_table *t,
+						 const struct fs_flow_key *key,
+						 uint32_t hash)
+{
+	uint32_t i = hash & t->slot_mask;
+
+	for (;;) {
+		struct fs_flow_slot *s = &t->slots[i];
+
+		if (s->flow == NULL || (s->hash == hash &&
+					fs_flow_key_eq(&s->flow->key, key)))
+			return s;
+		i = (i + 1) & t->slot_mask;
+	}
+}
+
+/* Has f ended by time ts (idle for the timeout, or closed and past the
+ * linger)? The checker runs once per burst; a packet within the burst
+ * must not revive a flow that ended before it. */
+static inline bool fs_flow_ended_by(const struct fs_flow_table *t,
+				    const struct fs_flow *f, uint64_t ts)
+{
+	uint64_t linger = FS_FLOW_LINGER_NS < t->timeout_ns ?
+		FS_FLOW_LINGER_NS : t->timeout_ns;
+
+	return ts >= f->last_ts + (f->closed ? linger : t->timeout_ns);
+}
+
+/* fs_flow_get when slot (probed) holds no flow, or one that ended. */
+struct fs_flow *fs_flow_get_new(struct fs_flow_table *t,
+				const struct fs_pkt_info *info, uint64_t ts,
+				struct fs_flow_slot *slot);
+
 /* The flow of info's key, created (first_ts = ts) when new. NULL when the
  * table is full or memory ran out (the packet is counted in refused). */
-struct fs_flow *fs_flow_get(struct fs_flow_table *t,
-			    const struct fs_pkt_info *info, uint64_t ts);
+static inline struct fs_flow *fs_flow_get(struct fs_flow_table *t,
+					  const struct fs_pkt_info *info,
+					  uint64_t ts)
+{
+	struct fs_flow_slot *slot = fs_flow_probe(t, &info->key, info->hash);
+	struct fs_flow *f = slot->flow;
+
+	if (__builtin_expect(f != NULL && !fs_flow_ended_by(t, f, ts), 1))
+		return f;
+	return fs_flow_get_new(t, info, ts, slot);
+}
 
 /* The tracked flow of key, or NULL (nothing is created). */
 struct fs_flow *fs_flow_find(const struct fs_flow_table *t,
 			     const struct fs_flow_key *key);
 
+/* fs_flow_update's rarer steps: a new second of the top counters; TCP
+ * flags and the lists (returns whether the packet closed the flow). */
+void fs_flow_next_second(struct fs_flow *f, uint32_t sec);
+bool fs_flow_update_lists(struct fs_flow_table *t, struct fs_flow *f,
+			  const struct fs_pkt_info *info);
+
 /* Account one packet to f (counters, flags, lists). Returns true when
  * this packet closed the flow (RST, or the second FIN). */
-bool fs_flow_update(struct fs_flow_table *t, struct fs_flow *f,
-		    const struct fs_pkt_info *info, uint64_t ts, uint32_t len);
+static inline bool fs_flow_update(struct fs_flow_table *t, struct fs_flow *f,
+				  const struct fs_pkt_info *info, uint64_t ts,
+				  uint32_t len)
+{
+	uint32_t sec = (uint32_t)(ts / 1000000000ull);
 
-/* End every flow idle for the timeout (or closed and past the linger) at
- * time now; end(f, arg) is called for each just before it is removed.
- * Returns how many ended. */
+	if (ts > f->last_ts)
+		f->last_ts = ts;
+	f->pkts[info->dir]++;
+	f->bytes[info->dir] += len;
+	if (__builtin_expect(sec != f->ep, 0))
+		fs_flow_next_second(f, sec);
+	f->ep_pkts++;
+	f->ep_bytes += len;
+	/* an open flow without TCP flags that need not move along its list
+	 * is done (see fs_flow_update_lists) */
+	if (__builtin_expect(!info->tcp_flags && !f->closed &&
+			     (f->last_ts - f->list_ts <= t->timeout_ns / 8 ||
+			      t->open.tail == f), 1))
+		return false;
+	return fs_flow_update_lists(t, f, info);
+}
+
 unsigned fs_flow_expire(struct fs_flow_table *t, uint64_t now,
 			void (*end)(struct fs_flow *f, void *arg), void *arg);
 

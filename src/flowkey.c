@@ -93,43 +93,12 @@ static inline int is_tag(uint16_t et)
 	return et == ET_8021Q || et == ET_8021AD || et == ET_QINQ_OLD;
 }
 
-/*
- * Hash: multiply-xorshift rounds in two independent lanes (words 0, 2, 4
- * and words 1, 3), so the dependency chain per packet is three rounds,
- * and for IPv4, whose words 1 and 3 are zero, the second lane folds to a
- * constant. Each round is a bijection of the lane state for a fixed word
- * and of the word for a fixed state, so keys that differ in one word
- * always differ in the combined 64 bits; murmur3's fmix64 then spreads
- * that into the 32 bits returned. No seed, so every process agrees.
- */
-static inline uint64_t round64(uint64_t h, uint64_t w)
-{
-	h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
-	return h ^ (h >> 29);
-}
-
-static inline uint32_t hash_words(uint64_t w0, uint64_t w1, uint64_t w2,
-				  uint64_t w3, uint64_t w4)
-{
-	uint64_t h = round64(round64(round64(0x2545f4914f6cdd1dULL, w0), w2),
-			     w4);
-	uint64_t g = round64(round64(0x6a09e667f3bcc909ULL, w1), w3);
-
-	h ^= g;
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return (uint32_t)h;
-}
-
 static inline uint32_t flow_hash(const struct fs_flow_key *k)
 {
 	uint64_t w[5];
 
 	memcpy(w, k, sizeof(w));
-	return hash_words(w[0], w[1], w[2], w[3], w[4]);
+	return fs_flow_hash_words(w[0], w[1], w[2], w[3], w[4]);
 }
 
 uint32_t fs_flow_hash(const struct fs_flow_key *k)
@@ -151,18 +120,6 @@ _Static_assert(offsetof(struct fs_flow_key, port_a) == 32 &&
 	       offsetof(struct fs_flow_key, proto) == 38 &&
 	       offsetof(struct fs_flow_key, kind) == 39, "key layout");
 
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-/* word 0 or 2 of an IPv4 key: 4 address bytes as loaded, then zeros */
-#define ADDR4_WORD(raw)	((uint64_t)(raw))
-#define TAIL_WORD(pa, pb, et, proto, kind) \
-	((uint64_t)(pa) | (uint64_t)(pb) << 16 | (uint64_t)(et) << 32 | \
-	 (uint64_t)(proto) << 48 | (uint64_t)(kind) << 56)
-#else
-#define ADDR4_WORD(raw)	((uint64_t)(raw) << 32)
-#define TAIL_WORD(pa, pb, et, proto, kind) \
-	((uint64_t)(pa) << 48 | (uint64_t)(pb) << 32 | (uint64_t)(et) << 16 | \
-	 (uint64_t)(proto) << 8 | (uint64_t)(kind))
-#endif
 
 static inline void set_key_words(struct fs_pkt_info *in, uint64_t w0,
 				 uint64_t w1, uint64_t w2, uint64_t w3,
@@ -177,7 +134,7 @@ static inline void set_key_words(struct fs_pkt_info *in, uint64_t w0,
 	memcpy(k + 16, &w2, 8);
 	memcpy(k + 24, &w3, 8);
 	memcpy(k + 32, &w4, 8);
-	in->hash = hash_words(w0, w1, w2, w3, w4);
+	in->hash = fs_flow_hash_words(w0, w1, w2, w3, w4);
 }
 
 /*
@@ -288,9 +245,9 @@ static inline void parse_ip4(const uint8_t *pkt, uint32_t caplen,
 	d = rd32(ip + 16);
 	swap = s > d || (s == d && sp > dp);
 	in->dir = (uint8_t)swap;
-	set_key_words(in, ADDR4_WORD(swap ? draw : sraw), 0,
-		      ADDR4_WORD(swap ? sraw : draw), 0,
-		      TAIL_WORD(swap ? dp : sp, swap ? sp : dp, ET_IP4, proto,
+	set_key_words(in, FS_KEY_ADDR4_WORD(swap ? draw : sraw), 0,
+		      FS_KEY_ADDR4_WORD(swap ? sraw : draw), 0,
+		      FS_KEY_TAIL_WORD(swap ? dp : sp, swap ? sp : dp, ET_IP4, proto,
 				FS_FLOW_IP4));
 }
 
@@ -359,12 +316,12 @@ key:
 	in->dir = (uint8_t)swap;
 	set_key_words(in, raw[swap ? 2 : 0], raw[swap ? 3 : 1],
 		      raw[swap ? 0 : 2], raw[swap ? 1 : 3],
-		      TAIL_WORD(swap ? dp : sp, swap ? sp : dp, ET_IP6, nh,
+		      FS_KEY_TAIL_WORD(swap ? dp : sp, swap ? sp : dp, ET_IP6, nh,
 				FS_FLOW_IP6));
 }
 
-void fs_flow_parse(const uint8_t *pkt, uint32_t caplen,
-		   struct fs_pkt_info *info)
+void fs_flow_parse_full(const uint8_t *pkt, uint32_t caplen,
+			struct fs_pkt_info *info)
 {
 	uint32_t off = ETH_HLEN;
 	uint16_t et, vlan = VLAN_NONE;

@@ -272,6 +272,30 @@ static inline struct fs_pkt_hdr *fs_lane_reserve(struct fs_lane *l,
 	return h;
 }
 
+/*
+ * Writer: room for n records (n >= 1) of bytes in all, the last of them
+ * last_sz bytes, holding caps bytes of packets, in the current chunk; NULL
+ * when they do not fit there (then reserve them one at a time). The
+ * records go one after the other from the address returned, and are
+ * invisible to readers until fs_lane_publish().
+ */
+static inline uint8_t *fs_lane_reserve_burst(struct fs_lane *l, uint32_t bytes,
+					     uint32_t last_sz, unsigned n,
+					     uint64_t caps)
+{
+	uint8_t *p;
+
+	if (l->cur_used + bytes > l->data_size)
+		return NULL;
+	p = l->cur->data + l->cur_used;
+	l->cur_last = l->cur_used + bytes - last_sz;
+	l->cur_used += bytes;
+	l->cur_npkts += n;
+	l->wpkts += n;
+	l->wbytes += caps;
+	return p;
+}
+
 /* Writer: did the ring's tag change since the current chunk began? Then
  * the writer starts a new chunk (fs_lane_retag) before it publishes more,
  * so readers of other processes learn of the change by the next record. */

@@ -413,27 +413,119 @@ static void refresh_clock(struct fs_rxq *r)
 		(void)fs_hwclock_update(&r->clk, &p);
 }
 
+/* What the receive loop of a DPDK queue fills every record with. */
+struct rx_env {
+	int ts_off, wl_off, hw_off;	/* mbuf fields: stamp, wire length */
+	uint64_t ts_flag, hw_flag;	/* and their flags */
+	uint32_t caplen;
+	uint8_t source;
+	bool tagged;			/* source_vlans gives a tag */
+	uint8_t tag[FS_VLAN_TAG_LEN];
+};
+
+/*
+ * Record h of mbuf mb: len bytes (with the source's tag, if it is given
+ * one), cap of them stored. *now is the host's clock, read once a burst
+ * by the first packet that has no stamp of its own.
+ */
+static inline void fill(struct fs_rxq *r, const struct rx_env *e,
+			struct fs_pkt_hdr *h, const struct rte_mbuf *mb,
+			uint32_t len, uint32_t cap, uint64_t *now)
+{
+	uint32_t ntag = len - rte_pktmbuf_pkt_len(mb);
+
+	if (mb->ol_flags & e->ts_flag) {
+		uint32_t wl = *RTE_MBUF_DYNFIELD(mb, e->wl_off, uint32_t *);
+
+		h->ts_ns = *RTE_MBUF_DYNFIELD(mb, e->ts_off, uint64_t *);
+		wl += ntag;
+		h->wire_len = wl > len ? wl : len;
+	} else if (mb->ol_flags & e->hw_flag) {
+		uint64_t t = *RTE_MBUF_DYNFIELD(mb, e->hw_off, uint64_t *);
+
+		h->ts_ns = r->hw_map ? fs_hwclock_ns(&r->clk, t) : t;
+		h->wire_len = len;
+	} else {
+		if (*now == 0)
+			*now = now_ns();
+		h->ts_ns = *now;
+		h->wire_len = len;
+	}
+	h->cap_len = (uint16_t)cap;
+	h->source = e->source;
+	h->flags = 0;
+	if (ntag)
+		copy_out_tagged((uint8_t *)(h + 1), mb, cap, e->tag);
+	else
+		copy_out((uint8_t *)(h + 1), mb, cap);
+}
+
+/*
+ * Store a burst of n mbufs: sized first, so that a burst that fits in
+ * the current chunk (nearly all) is reserved at once and written as one
+ * run; one that does not, or a lossless source's, record by record.
+ * Returns the last record.
+ */
+static inline const struct fs_pkt_hdr *store(struct fs_rxq *r,
+					     const struct rx_env *e,
+					     struct rte_mbuf *const *m,
+					     unsigned n)
+{
+	uint32_t len[FS_BURST], cap[FS_BURST], bytes = 0;
+	uint64_t caps = 0, now = 0;
+	struct fs_pkt_hdr *h = NULL;
+	uint8_t *p;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t plen = rte_pktmbuf_pkt_len(m[i]);
+
+		rte_prefetch0(rte_pktmbuf_mtod(m[i], void *));
+		/* tagged, the frame is 4 bytes longer, and caplen counts the
+		 * tag like any other bytes */
+		len[i] = plen + (e->tagged && plen >= FS_VLAN_AFTER ?
+				 FS_VLAN_TAG_LEN : 0);
+		cap[i] = len[i] < e->caplen ? len[i] : e->caplen;
+		bytes += FS_REC_SIZE(cap[i]);
+		caps += cap[i];
+	}
+	p = r->wait_main ? NULL :
+		fs_lane_reserve_burst(r->lane, bytes, FS_REC_SIZE(cap[n - 1]),
+				      n, caps);
+	for (unsigned i = 0; i < n; i++) {
+		if (p != NULL) {
+			h = (struct fs_pkt_hdr *)p;
+			p += FS_REC_SIZE(cap[i]);
+		} else {
+			h = fs_rx_reserve(r, cap[i]);
+		}
+		fill(r, e, h, m[i], len[i], cap[i], &now);
+	}
+	return h;
+}
+
 void *fs_rx_thread(void *arg)
 {
 	struct fs_rxq *r = arg;
 	struct fs_source *src = r->src;
 	struct fs_lane *l = r->lane;
 	struct rte_mbuf *m[FS_BURST];
-	const int ts_off = fs_eal_ts_offset();
-	const int wl_off = fs_eal_wirelen_offset();
-	const uint64_t ts_flag = fs_eal_ts_flag();
-	const uint64_t hw_flag = r->hw_flag;
-	const int hw_off = r->hw_off;
+	struct rx_env e = {
+		.ts_off = fs_eal_ts_offset(),
+		.wl_off = fs_eal_wirelen_offset(),
+		.hw_off = r->hw_off,
+		.ts_flag = fs_eal_ts_flag(),
+		.hw_flag = r->hw_flag,
+		.caplen = r->sink->caplen,
+		.source = (uint8_t)src->index,
+		/* source_vlans: the tag every packet of this source gets */
+		.tagged = src->vlan != 0,
+	};
 	const bool fed = src->rings[0] != NULL;
-	const uint32_t caplen = r->sink->caplen;
-	/* source_vlans: the tag every packet of this source gets */
-	const uint16_t vid = src->vlan;
-	uint8_t tag[FS_VLAN_TAG_LEN];
 	bool registered;
 	unsigned idle = 0;
 	char name[32];
 
-	fs_vlan_tag(tag, vid);
+	fs_vlan_tag(e.tag, src->vlan);
 	snprintf(name, sizeof(name), "fs-rx%u.%u", (unsigned)r->port,
 		 (unsigned)r->queue);
 	fs_rx_begin(r, name);
@@ -444,7 +536,7 @@ void *fs_rx_thread(void *arg)
 		bool ended = fed && atomic_load_explicit(&src->feeder_done,
 							 memory_order_acquire);
 		uint16_t n = rte_eth_rx_burst(r->port, r->queue, m, FS_BURST);
-		uint64_t now = 0, newest = 0;
+		const struct fs_pkt_hdr *last;
 
 		if (n == 0) {
 			if (ended)
@@ -457,53 +549,9 @@ void *fs_rx_thread(void *arg)
 		fs_mbufs_taken(m, n);
 		if (r->hw_map)
 			refresh_clock(r);
-		for (uint16_t i = 0; i < n; i++) {
-			struct rte_mbuf *mb = m[i];
-			uint32_t plen = rte_pktmbuf_pkt_len(mb);
-			/* tagged, the frame is 4 bytes longer, and caplen
-			 * counts the tag like any other bytes */
-			uint32_t ntag = vid != 0 && plen >= FS_VLAN_AFTER ?
-					FS_VLAN_TAG_LEN : 0;
-			uint32_t len = plen + ntag;
-			uint32_t cap = len < caplen ? len : caplen;
-			struct fs_pkt_hdr *h;
-
-			if (i + 1 < n)
-				rte_prefetch0(rte_pktmbuf_mtod(m[i + 1], void *));
-			h = fs_rx_reserve(r, cap);
-			if (mb->ol_flags & ts_flag) {
-				uint32_t wl = *RTE_MBUF_DYNFIELD(mb, wl_off,
-								 uint32_t *);
-
-				h->ts_ns = *RTE_MBUF_DYNFIELD(mb, ts_off,
-							      uint64_t *);
-				wl += ntag;
-				h->wire_len = wl > len ? wl : len;
-			} else if (mb->ol_flags & hw_flag) {
-				uint64_t t = *RTE_MBUF_DYNFIELD(mb, hw_off,
-								uint64_t *);
-
-				h->ts_ns = r->hw_map ? fs_hwclock_ns(&r->clk, t)
-						     : t;
-				h->wire_len = len;
-			} else {
-				if (now == 0)
-					now = now_ns();
-				h->ts_ns = now;
-				h->wire_len = len;
-			}
-			h->cap_len = (uint16_t)cap;
-			h->source = (uint8_t)src->index;
-			h->flags = 0;
-			if (ntag)
-				copy_out_tagged((uint8_t *)(h + 1), mb, cap,
-						tag);
-			else
-				copy_out((uint8_t *)(h + 1), mb, cap);
-			newest = h->ts_ns;
-		}
+		last = store(r, &e, m, n);
 		if (r->own_clock)
-			fs_rx_own_clock(r, newest);
+			fs_rx_own_clock(r, last->ts_ns);
 		fs_lane_publish(l);
 		fs_mbufs_given(m, n);
 		rte_pktmbuf_free_bulk(m, n);

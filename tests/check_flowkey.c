@@ -1302,6 +1302,64 @@ START_TEST(random_frames)
 }
 END_TEST
 
+/*
+ * The inline path of fs_flow_parse (untagged IPv4 TCP/UDP) gives what
+ * the full parse gives, byte for byte, on frames near and at its edges:
+ * every caplen around the TCP flags, each field it looks at set to what
+ * it takes and to what sends the frame to the full parse, addresses and
+ * ports equal or ordered either way.
+ */
+START_TEST(inline_parse_same)
+{
+	static const uint8_t vihl[] = { 0x45, 0x46, 0x44, 0x65, 0x4f };
+	static const uint8_t protos[] = { 6, 17, 1, 33, 132, 136, 50 };
+	static const uint16_t frags[] = { 0, 0x4000, 0x2000, 0x0001, 0x8000,
+					  0x1fff };
+	uint64_t x = 0x2545f4914f6cdd1dULL;
+	unsigned inline_taken = 0, n = 0;
+	uint8_t b[96];
+
+	for (unsigned it = 0; it < 300000; it++) {
+		struct fs_pkt_info fast, full;
+		uint32_t len;
+
+		for (unsigned i = 0; i < sizeof(b); i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			b[i] = (uint8_t)x;
+		}
+		if (x & 0x300) {	/* mostly what the inline path takes */
+			b[12] = 0x08;
+			b[13] = (x & 0xc00) != 0xc00 ? 0x00 : 0x06;
+			b[14] = vihl[(x >> 11) % 5 < 3 ? 0 : (x >> 11) % 5];
+			b[20] = (uint8_t)(frags[(x >> 14) % 6] >> 8);
+			b[21] = (uint8_t)frags[(x >> 14) % 6];
+			b[23] = protos[(x >> 17) % ((x >> 19) & 1 ? 2 : 7)];
+		}
+		if ((x >> 20) % 4 == 0)		/* equal addresses */
+			memcpy(b + 30, b + 26, 4);
+		if ((x >> 22) % 4 == 0)		/* and equal ports */
+			memcpy(b + 36, b + 34, 2);
+		len = 36 + (uint32_t)(x >> 40) % 30;
+		memset(&fast, 0xa5, sizeof(fast));
+		memset(&full, 0x5a, sizeof(full));
+		fs_flow_parse(b, len, &fast);
+		fs_flow_parse_full(b, len, &full);
+		ck_assert_msg(memcmp(&fast, &full, sizeof(fast)) == 0,
+			      "frame %u (caplen %u) parses differently", it, len);
+		ck_assert_uint_eq(fast.hash, fs_flow_hash(&fast.key));
+		n++;
+		inline_taken += len >= 48 && b[12] == 0x08 && b[13] == 0 &&
+				b[14] == 0x45 && (b[20] & 0x3f) == 0 &&
+				b[21] == 0 && (b[23] == 6 || b[23] == 17);
+	}
+	/* both paths were exercised */
+	ck_assert_uint_gt(inline_taken, n / 20);
+	ck_assert_uint_lt(inline_taken, n - n / 10);
+}
+END_TEST
+
 /* ---- hash ---- */
 
 START_TEST(hash_every_byte)
@@ -1663,6 +1721,7 @@ static Suite *flowkey_suite(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, ipv4_tcp);
+	tcase_add_test(tc, inline_parse_same);
 	tcase_add_test(tc, ipv4_port_protocols);
 	tcase_add_test(tc, ipv4_icmp_and_others);
 	tcase_add_test(tc, both_directions);
