@@ -49,7 +49,7 @@ row() {
 	pps=$(sed 's/.*\bpps=\([0-9]*\).*/\1/' <<<"$out")
 	recv=$(sed -n 's/.*recv_pps=\([0-9]*\).*/\1/p' <<<"$out")
 	ns=$(sed 's/.*ns_per_pkt=\([0-9.]*\).*/\1/' <<<"$out")
-	cores=$(sed 's/.*cores=\([0-9.]*\).*/\1/' <<<"$out")
+	cores=$(sed 's/.* cores=\([0-9.]*\).*/\1/' <<<"$out")
 	drop=$(sed -n 's/.* drop=\([0-9]*\).*/\1/p' <<<"$out")
 	ifdrop=$(sed -n 's/.*ifdrop=\([0-9]*\).*/\1/p' <<<"$out")
 	# flowscope's generator: its threads' cores apart from the capture's
@@ -133,10 +133,23 @@ if FLOWSCOPE_GEN_FLOWS=1000000 FLOWSCOPE_GEN_PACKETS=1000000 FLOWSCOPE_CONTROL=o
 	row "flowscope trigger, dpdk0, 10^6-flow trace, 1 receive core (recv/s)" fs \
 		FLOWSCOPE_MODE=trigger FLOWSCOPE_RX_MBUFS=1050000 \
 		FLOWSCOPE_EAL="--no-huge -m 8192 $vdev1m" "$work/fs-bench" flowscope:dpdk0 "$secs"
+	# the same with an application that never reads: the receive core
+	# alone does everything, nothing is analyzed on the application's
+	# thread
+	row "flowscope trigger, dpdk0, 10^6-flow trace, receive core alone, application never reads (recv/s)" fs \
+		FLOWSCOPE_MODE=trigger FLOWSCOPE_RX_MBUFS=1050000 \
+		FLOWSCOPE_EAL="--no-huge -m 8192 $vdev1m" "$work/fs-bench" -s flowscope:dpdk0 "$secs"
 	rm -f "$work/t1m.pcap"
 else
 	echo "bench: cannot write the 10^6-flow trace" >&2
 fi
+
+# 10^7 concurrent flows: flowscope's generator (a looped trace would need
+# 10^7 mbufs), the application never reads; 10 s at least, since creating
+# the 10^7 flows takes the first seconds
+row "flowscope trigger, gen, 10^7 flows, application never reads (recv/s)" fs \
+	FLOWSCOPE_MODE=trigger FLOWSCOPE_GEN_FLOWS=10000000 FLOWSCOPE_MAX_FLOWS=12000000 \
+	"$work/fs-bench" -s flowscope:gen "$((secs > 10 ? secs : 10))"
 
 # ring efficiency and history depth, from the control socket of a
 # capture whose ring has filled

@@ -14,8 +14,8 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 secs=${BENCH_SECONDS:-5}
 work=$(mktemp -d /dev/shm/fs-bench-share.XXXXXX)
-fs_lib=$top/libpcap-fs/lib
-rec=$top/src/flowscope-record
+fs_lib=${FS_LIB:-$top/libpcap-fs/lib}	# another build to compare
+rec=${FS_RECORD:-$top/src/flowscope-record}
 ctl=$top/src/flowscope-ctl
 pub=
 trap '[ -n "$pub" ] && kill "$pub" 2>/dev/null; rm -rf "$work"' EXIT
@@ -60,7 +60,7 @@ share_row() {
 		local v d c
 		v=$(sed 's/.*\bpps=\([0-9]*\).*/\1/' <<<"$line")
 		d=$(sed -n 's/.* drop=\([0-9]*\).*/\1/p' <<<"$line")
-		c=$(sed 's/.*cores=\([0-9.]*\).*/\1/' <<<"$line")
+		c=$(sed 's/.* cores=\([0-9.]*\).*/\1/' <<<"$line")
 		sum=$((sum + v))
 		cpu=$(awk -v a="$cpu" -v b="$c" 'BEGIN { print a + b }')
 		rates+="${rates:+ / }$(awk -v x="$v" 'BEGIN { printf "%.2f", x / 1e6 }')"
