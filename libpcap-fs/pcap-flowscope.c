@@ -202,6 +202,7 @@ static int pcap_flowscope_read(pcap_t *p, int cnt, pcap_handler cb,
 	 * come */
 	int one_batch = PACKET_COUNT_IS_UNLIMITED(cnt);
 	uint64_t deadline = 0;	/* of the timeout, once waited for */
+	int swept = 0;		/* a batch was taken */
 
 	if (one_batch)
 		cnt = INT_MAX;
@@ -213,6 +214,14 @@ static int pcap_flowscope_read(pcap_t *p, int cnt, pcap_handler cb,
 		if (pf->pos == pf->n) {
 			int n;
 
+			/* a batch went by that the filter rejected whole: a
+			 * non-blocking read returns, a blocking one once its
+			 * timeout ran out, as libpcap's own modules return
+			 * after a buffer of such packets */
+			if (swept && done == 0 &&
+			    (p->opt.nonblock || (p->opt.timeout > 0 &&
+			     left_ms(&deadline, p->opt.timeout) == 0)))
+				return 0;
 			if (pf->failed)
 				return done ? done : take_error(p);
 			n = fs_capture_read(pf->cap, pf->batch, BATCH);
@@ -231,9 +240,9 @@ static int pcap_flowscope_read(pcap_t *p, int cnt, pcap_handler cb,
 
 				if (done || p->opt.nonblock)
 					return done;
-				/* a wake that delivered nothing (analysis for
-				 * the capture, records of no interest) waits
-				 * only for what is left of the timeout */
+				/* a wake that delivered nothing (the reader
+				 * was woken to help analyze, say) waits only
+				 * for what is left of the timeout */
 				if (p->opt.timeout > 0 &&
 				    (ms = left_ms(&deadline, p->opt.timeout)) == 0)
 					return 0;
@@ -248,6 +257,7 @@ static int pcap_flowscope_read(pcap_t *p, int cnt, pcap_handler cb,
 					return 0;	/* timeout expired */
 				continue;
 			}
+			swept = 1;
 		}
 		while (pf->pos < pf->n && done < cnt) {
 			const struct fs_packet *pk = &pf->batch[pf->pos++];

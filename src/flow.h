@@ -219,6 +219,9 @@ static inline bool fs_flow_update(struct fs_flow_table *t, struct fs_flow *f,
 	return fs_flow_update_lists(t, f, info);
 }
 
+/* End every flow idle for the timeout (or closed and past the linger) at
+ * time now; end(f, arg) is called for each just before it is removed.
+ * Returns how many ended. */
 unsigned fs_flow_expire(struct fs_flow_table *t, uint64_t now,
 			void (*end)(struct fs_flow *f, void *arg), void *arg);
 

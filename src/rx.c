@@ -463,7 +463,8 @@ static inline void fill(struct fs_rxq *r, const struct rx_env *e,
 /*
  * Store a burst of n mbufs: sized first, so that a burst that fits in
  * the current chunk (nearly all) is reserved at once and written as one
- * run; one that does not, or a lossless source's, record by record.
+ * run; one that does not, or one of a source that waits for its reader
+ * (wait_main), record by record.
  * Returns the last record.
  */
 static inline const struct fs_pkt_hdr *store(struct fs_rxq *r,

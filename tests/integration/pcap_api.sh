@@ -19,7 +19,7 @@ rc=$?
 cat "$WORK/api.out"
 [ "$rc" -eq 0 ] || fail "fs-pcapapi: $(describe_rc "$rc")"
 
-check "pcap_dispatch returns at its timeout under traffic that is never delivered"
+check "pcap_dispatch returns at its timeout under traffic that is never delivered (trigger mode; a filter that rejects all)"
 # a looped trace at full speed in trigger mode, nothing triggered: the
 # reader is woken again and again to help analyze, and delivers nothing
 "$MKTRACE" -o "$WORK/small.pcap" --packets 1000 --flows 100 --size 64 ||
@@ -30,6 +30,12 @@ fs_run env FLOWSCOPE_MODE=trigger \
 rc=$?
 cat "$WORK/quiet.out"
 [ "$rc" -eq 0 ] || fail "fs-pcapapi --quiet: $(describe_rc "$rc")"
+# live, and the application's filter rejects every packet
+fs_run env FLOWSCOPE_EAL="--vdev=net_pcap0,rx_pcap=$WORK/small.pcap,infinite_rx=1" \
+	"$API" --quiet flowscope:dpdk0 "greater 2000" >"$WORK/quiet2.out" 2>&1
+rc=$?
+cat "$WORK/quiet2.out"
+[ "$rc" -eq 0 ] || fail "fs-pcapapi --quiet with a filter: $(describe_rc "$rc")"
 
 check "two tcpdump processes capture at once, each gets its own complete copy"
 fs_tcpdump -n -i "flowscope:file=$WORK/t.pcap" -w "$WORK/p1.pcap" 2>"$WORK/p1.err" &
