@@ -50,11 +50,6 @@
 #define likely(x)	__builtin_expect(!!(x), 1)
 #define unlikely(x)	__builtin_expect(!!(x), 0)
 
-static inline uint16_t rd16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
 static inline uint32_t rd32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
@@ -155,7 +150,7 @@ static void l2_key(const uint8_t *pkt, uint32_t caplen, uint16_t et,
 	if (caplen)	/* pkt may be NULL when caplen is 0 */
 		memcpy(mac, pkt, caplen < sizeof(mac) ? caplen : sizeof(mac));
 	d = rd64(mac) >> 16;
-	s = (uint64_t)rd32(mac + 6) << 16 | rd16(mac + 10);
+	s = (uint64_t)rd32(mac + 6) << 16 | fs_flow_be16(mac + 10);
 	swap = s > d;
 	memcpy(k->a, swap ? mac : mac + 6, 6);
 	memcpy(k->b, swap ? mac + 6 : mac, 6);
@@ -192,8 +187,8 @@ static inline void read_l4(const uint8_t *pkt, uint32_t caplen, uint32_t l4,
 		in->truncated = 1;
 		return;
 	}
-	*sp = rd16(pkt + l4);
-	*dp = rd16(pkt + l4 + 2);
+	*sp = fs_flow_be16(pkt + l4);
+	*dp = fs_flow_be16(pkt + l4 + 2);
 	if (proto == P_TCP) {
 		if (likely(caplen - l4 > 13))
 			in->tcp_flags = pkt[l4 + 13];
@@ -220,16 +215,16 @@ static inline void parse_ip4(const uint8_t *pkt, uint32_t caplen,
 		return;
 	}
 	proto = ip[9];
-	if (likely((rd16(ip + 6) & 0x3fff) == 0)) {
+	if (likely((fs_flow_be16(ip + 6) & 0x3fff) == 0)) {
 		read_l4(pkt, caplen, l3 + (ip[0] & 0x0fu) * 4u, proto, in,
 			&sp, &dp);
 	} else {
 		uint32_t t = rd32(ip + 12) * 0x9e3779b1u ^
 			rd32(ip + 16) * 0x85ebca77u ^
-			((uint32_t)rd16(ip + 4) << 8 | proto) * 0xc2b2ae3du;
+			((uint32_t)fs_flow_be16(ip + 4) << 8 | proto) * 0xc2b2ae3du;
 
 		in->frag_tag = t ? t : 1;
-		if ((rd16(ip + 6) & 0x1fff) == 0) {
+		if ((fs_flow_be16(ip + 6) & 0x1fff) == 0) {
 			/* the first fragment (offset 0) keeps its ports */
 			in->frag_first = 1;
 			read_l4(pkt, caplen, l3 + (ip[0] & 0x0fu) * 4u, proto,
@@ -286,7 +281,7 @@ static void parse_ip6(const uint8_t *pkt, uint32_t caplen, uint32_t l3,
 			goto key;
 		}
 		if (nh == P_FRAGMENT) {
-			if (rd16(pkt + off + 2) & 0xfff8) {
+			if (fs_flow_be16(pkt + off + 2) & 0xfff8) {
 				/* later fragment: no transport header; the
 				 * next header names the fragmented payload */
 				in->fragment = 1;
@@ -334,7 +329,7 @@ void fs_flow_parse_full(const uint8_t *pkt, uint32_t caplen,
 		info->truncated = 1;
 		return;
 	}
-	et = rd16(pkt + 12);
+	et = fs_flow_be16(pkt + 12);
 	/* No depth cap: each tag costs 4 bytes, so the walk is bounded by
 	 * caplen like the copy into the ring that every packet gets. */
 	while (unlikely(is_tag(et))) {
@@ -342,13 +337,13 @@ void fs_flow_parse_full(const uint8_t *pkt, uint32_t caplen,
 			/* cut inside a tag: key the frame by its MACs and the
 			 * tag type, keeping the VLAN id if it was captured */
 			if (vlan == VLAN_NONE && caplen - off >= 2)
-				vlan = rd16(pkt + off) & 0x0fff;
+				vlan = fs_flow_be16(pkt + off) & 0x0fff;
 			info->truncated = 1;
 			break;
 		}
 		if (vlan == VLAN_NONE)
-			vlan = rd16(pkt + off) & 0x0fff;
-		et = rd16(pkt + off + 2);
+			vlan = fs_flow_be16(pkt + off) & 0x0fff;
+		et = fs_flow_be16(pkt + off + 2);
 		off += 4;
 	}
 	info->vlan = vlan;
@@ -441,7 +436,7 @@ static uint16_t ip4_csum(const uint8_t *h)
 	int i;
 
 	for (i = 0; i < IP4_HLEN; i += 2)
-		sum += rd16(h + i);
+		sum += fs_flow_be16(h + i);
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
 	return (uint16_t)~sum;

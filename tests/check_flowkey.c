@@ -1260,6 +1260,17 @@ END_TEST
 
 /* Random bytes behind plausible headers: whatever comes, the parser must
  * stay inside caplen and keep the invariants. */
+/* n pseudo-random bytes (xorshift64, state *x) into b */
+static void random_bytes(uint8_t *b, size_t n, uint64_t *x)
+{
+	for (size_t i = 0; i < n; i++) {
+		*x ^= *x << 13;
+		*x ^= *x >> 7;
+		*x ^= *x << 17;
+		b[i] = (uint8_t)*x;
+	}
+}
+
 START_TEST(random_frames)
 {
 	static const uint16_t types[] = { 0x0800, 0x86dd, 0x8100, 0x88a8,
@@ -1271,12 +1282,7 @@ START_TEST(random_frames)
 	for (unsigned it = 0; it < 200000; it++) {
 		uint32_t len;
 
-		for (unsigned i = 0; i < sizeof(b); i++) {
-			x ^= x << 13;
-			x ^= x >> 7;
-			x ^= x << 17;
-			b[i] = (uint8_t)x;
-		}
+		random_bytes(b, sizeof(b), &x);
 		len = (uint32_t)(x >> 40) % sizeof(b);
 		/* bias the bytes toward deep parses */
 		for (unsigned off = 12; off + 2 < sizeof(b) && b[off] & 1;
@@ -1323,12 +1329,7 @@ START_TEST(inline_parse_same)
 		struct fs_pkt_info fast, full;
 		uint32_t len;
 
-		for (unsigned i = 0; i < sizeof(b); i++) {
-			x ^= x << 13;
-			x ^= x >> 7;
-			x ^= x << 17;
-			b[i] = (uint8_t)x;
-		}
+		random_bytes(b, sizeof(b), &x);
 		if (x & 0x300) {	/* mostly what the inline path takes */
 			b[12] = 0x08;
 			b[13] = (x & 0xc00) != 0xc00 ? 0x00 : 0x06;
